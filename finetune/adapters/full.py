@@ -1,0 +1,27 @@
+"""Full fine-tuning: everything trains, the backbone at ``backbone_lr_mult`` x the head's rate."""
+
+from __future__ import annotations
+
+from finetune.adapters.base import AdapterConfig, TrainPlan
+from plugins.classifier import Classifier
+
+
+class Full:
+    """All parameters, two learning rates."""
+
+    name = "full"
+
+    def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return TrainPlan(
+            module=model,
+            param_groups=[
+                {"params": list(model.backbone.parameters()), "lr": lr * cfg.backbone_lr_mult,
+                 "name": "backbone"},
+                {"params": list(model.head.parameters()), "lr": lr, "name": "head"},
+            ],
+        )
+
+
+adapter = Full()

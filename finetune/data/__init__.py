@@ -1,0 +1,1 @@
+"""Data sources (registered as ``dataset`` plugins), splits and preprocessing."""

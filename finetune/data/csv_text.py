@@ -1,0 +1,49 @@
+"""``csv:PATH``: a CSV with a text column and a label column (names configurable)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from finetune.data.types import DataOptions, SourceData, TextData, labels_from_names
+from plugins.errors import RobustuneError
+
+
+def load(arg: str | None, options: DataOptions) -> SourceData:
+    """Read texts and string labels; missing columns or empty texts raise, naming rows."""
+    if not arg:
+        raise RobustuneError("csv needs a path: --data csv:PATH")
+    path = Path(arg)
+    if not path.is_file():
+        raise RobustuneError(f"CSV file {path} does not exist; pass csv:PATH to an existing file")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            columns = reader.fieldnames or []
+            want = [options.text_column, options.label_column]
+            missing = [c for c in want if c not in columns]
+            if missing:
+                raise RobustuneError(
+                    f"CSV {path} lacks column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'}); "
+                    "name them with --text-column / --label-column"
+                )
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise RobustuneError(f"CSV {path} is not UTF-8 text ({exc}); re-save it as UTF-8") from exc
+    except csv.Error as exc:
+        raise RobustuneError(f"CSV {path} is malformed ({exc}); fix the file") from exc
+    texts = [(r.get(options.text_column) or "").strip() for r in rows]
+    names = [(r.get(options.label_column) or "").strip() for r in rows]
+    empty = [i + 2 for i, t in enumerate(texts) if not t]
+    if empty:
+        shown = ", ".join(map(str, empty[:5]))
+        raise RobustuneError(
+            f"CSV {path} has {len(empty)} empty text(s) in column {options.text_column!r} "
+            f"(line {shown}); fill or remove those rows"
+        )
+    unlabeled = [i + 2 for i, n in enumerate(names) if not n]
+    if unlabeled:
+        shown = ", ".join(map(str, unlabeled[:5]))
+        raise RobustuneError(f"CSV {path} has rows without a label (line {shown}); label or remove them")
+    labels, classes = labels_from_names(names, f"CSV {path}")
+    return SourceData(f"csv:{path}", TextData(texts, labels, classes))

@@ -1,0 +1,71 @@
+"""``imagefolder:PATH``: one subfolder of images per class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from finetune.data.images import IMAGE_SUFFIXES, try_read_image
+from finetune.data.types import DataOptions, ImageData, SourceData, check_classes
+from plugins.errors import RobustuneError
+
+
+def _class_files(root: Path) -> dict[str, list[Path]]:
+    if not root.exists():
+        raise RobustuneError(f"image folder {root} does not exist; pass imagefolder:PATH to a folder")
+    if not root.is_dir():
+        raise RobustuneError(f"{root} is not a folder; imagefolder wants one subfolder per class")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    check_classes([c.name for c in classes], f"image folder {root}")
+    files = {}
+    for folder in classes:
+        found = sorted(
+            p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not found:
+            kinds = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
+            raise RobustuneError(
+                f"class folder {folder} has no images ({kinds}); add images or remove the folder"
+            )
+        files[folder.name] = found
+    return files
+
+
+def load(arg: str | None, options: DataOptions) -> SourceData:
+    """Read every image; corrupt files raise (named) unless ``options.skip_corrupt``."""
+    if not arg:
+        raise RobustuneError("imagefolder needs a path: --data imagefolder:PATH")
+    root = Path(arg)
+    images: list[Tensor] = []
+    labels: list[int] = []
+    bad: list[Path] = []
+    files = _class_files(root)
+    for index, (_, paths) in enumerate(files.items()):
+        for path in paths:
+            tensor = try_read_image(path)
+            if tensor is None:
+                bad.append(path)
+                continue
+            images.append(tensor)
+            labels.append(index)
+    notes = []
+    if bad and not options.skip_corrupt:
+        names = ", ".join(str(p.relative_to(root)) for p in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise RobustuneError(
+            f"{len(bad)} unreadable image(s) in {root}: {names}{more}; fix or delete them, "
+            "or pass --skip-corrupt to skip them"
+        )
+    if bad:
+        notes.append(f"skipped {len(bad)} unreadable image(s) (--skip-corrupt)")
+    classes = list(files)
+    present = set(labels)
+    empty = [c for i, c in enumerate(classes) if i not in present]
+    if empty:
+        raise RobustuneError(f"class folder(s) {', '.join(empty)} have no readable images; add images")
+    same = len({tuple(t.shape) for t in images}) == 1
+    stacked: Tensor | list[Tensor] = torch.stack(images) if same else images
+    data = ImageData(stacked, torch.tensor(labels, dtype=torch.long), classes, notes)
+    return SourceData(f"imagefolder:{root}", data)

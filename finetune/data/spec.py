@@ -1,0 +1,34 @@
+"""Parse ``--data`` (``name[:arg]`` or a bare folder / .csv path) and load it via the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from finetune.data.types import DataOptions, SourceData
+from plugins.errors import RobustuneError
+from plugins.registry import registry
+
+
+def parse_data_spec(spec: str) -> tuple[str, str | None]:
+    """``"imagefolder:/x"`` -> ``("imagefolder", "/x")``; a bare path picks its source."""
+    name, sep, arg = spec.partition(":")
+    if sep and registry.has("dataset", name):
+        return name, arg or None
+    if registry.has("dataset", spec):
+        return spec, None
+    path = Path(spec)
+    if path.is_dir():
+        return "imagefolder", spec
+    if path.suffix.lower() == ".csv":
+        return "csv", spec
+    if not sep and (path.suffix or "/" in spec):
+        raise RobustuneError(f"data path {spec} does not exist; pass an existing folder or .csv file")
+    registry.entry("dataset", name)  # raises with a suggestion
+    raise AssertionError("unreachable")
+
+
+def load_data(spec: str, options: DataOptions | None = None) -> SourceData:
+    """Load labeled data named by ``spec``."""
+    name, arg = parse_data_spec(spec)
+    loader = registry.get("dataset", name)
+    return loader(arg, options or DataOptions())  # type: ignore[no-any-return]

@@ -1,0 +1,98 @@
+"""Deterministic, stratified train / validation / holdout-test splits from a seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch import Tensor
+
+from finetune.data.types import Data, SourceData, class_counts
+from plugins.errors import RobustuneError
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Fractions are of the labeled pool; ``per_class`` caps labeled examples per class."""
+
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    seed: int = 0
+    per_class: int | None = None
+    test_per_class: int | None = None
+
+
+@dataclass
+class Splits:
+    """The three splits, and notes on how they were made."""
+
+    train: Data
+    val: Data
+    test: Data
+    notes: list[str]
+
+    def sizes(self) -> dict[str, int]:
+        """Examples per split."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _by_class(labels: Tensor, rng: np.random.Generator) -> list[np.ndarray]:
+    y = labels.numpy()
+    return [rng.permutation(np.flatnonzero(y == k)) for k in range(int(y.max()) + 1)]
+
+
+def stratified_take(
+    labels: Tensor, rng: np.random.Generator, fraction: float | None = None, count: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Split indices per class: ``count`` or ``fraction`` of each class first, the rest second."""
+    taken: list[int] = []
+    rest: list[int] = []
+    for idx in _by_class(labels, rng):
+        if count is not None:
+            n = min(count, len(idx))
+        else:
+            n = int(round(len(idx) * (fraction or 0.0)))
+            if fraction and len(idx) > 1:
+                n = min(max(n, 1), len(idx) - 1)
+        taken += idx[:n].tolist()
+        rest += idx[n:].tolist()
+    return sorted(taken), sorted(rest)
+
+
+def _check(cfg: SplitConfig) -> None:
+    for name, value in (("val_fraction", cfg.val_fraction), ("test_fraction", cfg.test_fraction)):
+        if not 0.0 < value < 1.0:
+            raise RobustuneError(f"{name} must be between 0 and 1, got {value}")
+    if cfg.per_class is not None and cfg.per_class < 2:
+        raise RobustuneError(f"--per-class must be at least 2 (train and validation), got {cfg.per_class}")
+
+
+def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
+    """Holdout from the dataset's own test split or a stratified share; then train / val."""
+    _check(cfg)
+    rng = np.random.default_rng(cfg.seed)
+    notes: list[str] = []
+    pool = source.pool
+    if source.test is not None:
+        test = source.test
+        notes.append("holdout: the dataset's own test split")
+    else:
+        test_idx, rest_idx = stratified_take(pool.labels, rng, fraction=cfg.test_fraction)
+        test, pool = pool.subset(test_idx), pool.subset(rest_idx)
+        notes.append(f"holdout: stratified {cfg.test_fraction:.0%} of the data (seed {cfg.seed})")
+    if cfg.test_per_class is not None:
+        test = test.subset(stratified_take(test.labels, rng, count=cfg.test_per_class)[0])
+        notes.append(f"holdout capped at {cfg.test_per_class} per class")
+    if cfg.per_class is not None:
+        short = {c: n for c, n in class_counts(pool).items() if n < cfg.per_class}
+        if short:
+            raise RobustuneError(
+                f"--per-class {cfg.per_class} needs more examples than classes {sorted(short)} have "
+                f"(fewest: {min(short.values())}); lower --per-class"
+            )
+        pool = pool.subset(stratified_take(pool.labels, rng, count=cfg.per_class)[0])
+        notes.append(f"labeled set: {cfg.per_class} per class")
+    val_idx, train_idx = stratified_take(pool.labels, rng, fraction=cfg.val_fraction)
+    if not val_idx or not train_idx:
+        raise RobustuneError("too few examples to make both a training and a validation split")
+    return Splits(pool.subset(train_idx), pool.subset(val_idx), test, notes)

@@ -1,0 +1,98 @@
+"""In-memory labeled data: images as uint8 tensors, texts as strings, labels as class indices."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from plugins.errors import RobustuneError
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Options for data sources: CSV column names and what to do with unreadable images."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    skip_corrupt: bool = False
+
+
+@dataclass
+class ImageData:
+    """Images: a uint8 tensor (N, C, H, W), or a list of (C, H, W) when sizes differ."""
+
+    images: Tensor | list[Tensor]
+    labels: Tensor
+    classes: list[str]
+    notes: list[str] = field(default_factory=list)
+    modality: str = "image"
+
+    def __len__(self) -> int:
+        return int(self.labels.numel())
+
+    def subset(self, idx: Sequence[int]) -> ImageData:
+        """The examples at ``idx`` (same classes)."""
+        index = torch.as_tensor(list(idx), dtype=torch.long)
+        if isinstance(self.images, Tensor):
+            images: Tensor | list[Tensor] = self.images[index]
+        else:
+            images = [self.images[i] for i in index.tolist()]
+        return ImageData(images, self.labels[index], self.classes, self.notes)
+
+
+@dataclass
+class TextData:
+    """Texts with labels."""
+
+    texts: list[str]
+    labels: Tensor
+    classes: list[str]
+    notes: list[str] = field(default_factory=list)
+    modality: str = "text"
+
+    def __len__(self) -> int:
+        return int(self.labels.numel())
+
+    def subset(self, idx: Sequence[int]) -> TextData:
+        """The examples at ``idx`` (same classes)."""
+        index = list(idx)
+        return TextData([self.texts[i] for i in index], self.labels[index], self.classes, self.notes)
+
+
+Data = ImageData | TextData
+
+
+@dataclass
+class SourceData:
+    """What a dataset plugin returns: a pool to split, and its own test split if it has one."""
+
+    name: str
+    pool: Data
+    test: Data | None = None
+
+
+def labels_from_names(names: Sequence[str], where: str) -> tuple[Tensor, list[str]]:
+    """Class indices for string labels (classes sorted); one class only raises."""
+    classes = sorted(set(names))
+    check_classes(classes, where)
+    lookup = {c: i for i, c in enumerate(classes)}
+    return torch.tensor([lookup[n] for n in names], dtype=torch.long), classes
+
+
+def check_classes(classes: Sequence[str], where: str) -> None:
+    """At least two classes are needed to train a classifier."""
+    if len(classes) < 2:
+        only = f" (only {classes[0]!r})" if classes else ""
+        raise RobustuneError(
+            f"{where} has {len(classes)} class{only}; a classifier needs at least two classes"
+        )
+
+
+def class_counts(data: Data) -> dict[str, int]:
+    """Examples per class name."""
+    counts = Counter(data.labels.tolist())
+    return {c: counts.get(i, 0) for i, c in enumerate(data.classes)}

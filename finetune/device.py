@@ -1,0 +1,16 @@
+"""Choosing the device: a GPU when present (``auto``), else the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+from plugins.errors import RobustuneError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available; ``cuda`` without a GPU raises."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RobustuneError("--device cuda was asked for but no GPU is visible; use --device cpu")
+    return torch.device(name)

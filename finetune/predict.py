@@ -1,0 +1,51 @@
+"""Prediction for a loaded bundle: image files or texts -> top-k labels with probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from finetune.data.images import try_read_image
+from finetune.inference import predict_logits
+from finetune.preprocess import Inputs, prepare_images, tokenize
+from plugins.bundle import Bundle
+from plugins.errors import RobustuneError
+
+Prediction = list[tuple[str, float]]
+
+
+def bundle_inputs_for_files(bundle: Bundle, files: list[Path]) -> Inputs:
+    """Read and resize image files for an image bundle; unreadable files raise, named."""
+    if bundle.modality != "image":
+        raise RobustuneError(f"bundle {bundle.path} is a text model; pass --text \"...\" instead of files")
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise RobustuneError(f"file(s) not found: {', '.join(missing[:5])}; check the paths")
+    images = [try_read_image(f) for f in files]
+    bad = [str(f) for f, img in zip(files, images, strict=True) if img is None]
+    if bad:
+        raise RobustuneError(f"unreadable image(s): {', '.join(bad[:5])}; pass png, jpg, bmp, gif or webp")
+    size = int(bundle.meta["preprocessing"]["input_size"][-1])
+    return {"pixels": prepare_images([i for i in images if i is not None], size)}
+
+
+def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
+    """Tokenize texts for a text bundle."""
+    if bundle.modality != "text":
+        raise RobustuneError(f"bundle {bundle.path} is an image model; pass image files, not --text")
+    if not texts or any(not t.strip() for t in texts):
+        raise RobustuneError("--text needs non-empty text")
+    return tokenize(texts, bundle.tokenizer, int(bundle.meta["preprocessing"]["max_length"]))
+
+
+def top_k(bundle: Bundle, inputs: Inputs, k: int = 3) -> list[Prediction]:
+    """Top-k (label, probability) per input, most likely first."""
+    probs = torch.softmax(predict_logits(bundle.model, inputs), dim=1)
+    k = max(1, min(k, probs.shape[1]))
+    values, indices = probs.topk(k, dim=1)
+    labels = bundle.labels
+    return [
+        [(labels[i], float(v)) for v, i in zip(vs.tolist(), ix.tolist(), strict=True)]
+        for vs, ix in zip(values, indices, strict=True)
+    ]

@@ -1,0 +1,1 @@
+"""Training recipes: supervised fine-tuning (more recipes arrive with the model zoo)."""

@@ -1,0 +1,167 @@
+"""Supervised fine-tuning recipe: data -> splits -> model -> adapter -> trainer -> bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from finetune.adapters.base import TrainPlan
+from finetune.augment import parse_augment
+from finetune.data.spec import load_data
+from finetune.data.splits import Splits, make_splits
+from finetune.device import resolve_device
+from finetune.inference import compute_features, evaluate
+from finetune.preprocess import Inputs, prepare_inputs
+from finetune.run_config import RunConfig, dump
+from finetune.trainer import History, Trainer
+from plugins.atomic import atomic_write_text, check_writable_target
+from plugins.bundle import save_bundle
+from plugins.classifier import Classifier
+from plugins.errors import RobustuneError
+from plugins.model import ModelSpec, build_classifier
+from plugins.registry import registry
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    bundle: Path
+    metrics: dict[str, Any]
+    history: History
+    seconds: dict[str, float]
+    trainable_params: int
+    split_sizes: dict[str, int]
+
+
+def work_dir(out: Path) -> Path:
+    """Where a run keeps its config and epoch checkpoints until the bundle is written."""
+    return out.with_name(out.name + ".work")
+
+
+def _check_modality(model: Classifier, splits: Splits, cfg: RunConfig) -> None:
+    data_modality = splits.train.modality
+    if model.modality != data_modality:
+        raise RobustuneError(
+            f"backbone {cfg.backbone} takes {model.modality} but data {cfg.data} is {data_modality}; "
+            f"use a {data_modality} backbone (e.g. {'bert' if data_modality == 'text' else 'resnet18'})"
+        )
+
+
+def _prepare(model: Classifier, splits: Splits) -> tuple[dict[str, Any], dict[str, Inputs]]:
+    pre = model.backbone.preprocessing()
+    tok = getattr(model.backbone, "tokenizer", None)
+    inputs = {name: prepare_inputs(getattr(splits, name), pre, tok) for name in ("train", "val", "test")}
+    return pre, inputs
+
+
+def _plan(model: Classifier, cfg: RunConfig) -> TrainPlan:
+    adapter = registry.get("adapter", cfg.adapter)
+    plan: TrainPlan = adapter.plan(model, cfg.train.lr, cfg.adapter_config)
+    if plan.cache_features and parse_augment(cfg.train.augment):
+        raise RobustuneError(
+            f"--augment cannot be combined with {cfg.adapter}: its features are cached once; "
+            "use --adapter full or partial to train with augmentation"
+        )
+    return plan
+
+
+def prepare_run(cfg: RunConfig, resume: bool) -> Path:
+    """Check the output and work folders; write the run config for a fresh run."""
+    out = Path(cfg.out)
+    work = work_dir(out)
+    if resume:
+        return work
+    check_writable_target(out, cfg.overwrite)
+    if work.exists():
+        if not cfg.overwrite:
+            raise RobustuneError(
+                f"an unfinished run left {work}; continue it with `robustune train --resume {out}` "
+                "or pass --overwrite to start over"
+            )
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    atomic_write_text(work / RUN_FILE, dump(cfg))
+    return work
+
+
+def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked."""
+    console = Console(stderr=True, quiet=not progress)
+    registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
+    registry.entry("head", cfg.head)
+    device = resolve_device(cfg.train.device)
+    torch.manual_seed(cfg.train.seed)
+    source = load_data(cfg.data, cfg.data_options)
+    splits = make_splits(source, cfg.split)
+    work = prepare_run(cfg, resume)
+    spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
+                     {"dropout": cfg.dropout})
+    model = build_classifier(spec)
+    _check_modality(model, splits, cfg)
+    clock: dict[str, float] = {}
+    start = time.perf_counter()
+    pre, inputs = _prepare(model, splits)
+    clock["preprocess"] = time.perf_counter() - start
+    plan = _plan(model, cfg)
+    model.to(device)
+    if model.modality == "image":
+        model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
+    train_in, val_in = inputs["train"], inputs["val"]
+    if plan.cache_features:
+        start = time.perf_counter()
+        train_in = compute_features(model, train_in, cfg.train.eval_batch_size, device)
+        val_in = compute_features(model, val_in, cfg.train.eval_batch_size, device)
+        clock["feature_cache"] = time.perf_counter() - start
+    console.print(f"{cfg.backbone} + {cfg.adapter} on {source.name}: split {splits.sizes()}, "
+                f"{plan.trainable_count():,} trainable parameters, device {device}")
+    trainer = Trainer(plan, cfg.train, device, spec.num_classes, work / "ckpt", progress)
+    start = time.perf_counter()
+    history = trainer.fit(train_in, splits.train.labels, val_in, splits.val.labels)
+    clock["train"] = time.perf_counter() - start
+    start = time.perf_counter()
+    metrics = {
+        split: evaluate(model, inputs[split], getattr(splits, split).labels, splits.train.classes,
+                        cfg.train.eval_batch_size, device)
+        for split in ("val", "test")
+    }
+    clock["evaluate"] = time.perf_counter() - start
+    meta = {
+        "model": spec.to_json(),
+        "arch": model.backbone.arch(),
+        "adapter": {"name": cfg.adapter, "config": cfg.adapter_config.__dict__},
+        "labels": splits.train.classes,
+        "preprocessing": pre,
+        "split": cfg.to_json()["split"],
+        "data": {"source": source.name, "splits": splits.sizes(), "notes": splits.notes},
+        "training": {**cfg.to_json()["train"], "best_epoch": history.best_epoch,
+                     "stopped_early": history.stopped_early, "history": history.epochs,
+                     "seconds": clock, "trainable_params": plan.trainable_count()},
+        "metrics": metrics,
+    }
+    model.to("cpu")
+    out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
+                      overwrite=cfg.overwrite or resume)
+    shutil.rmtree(work, ignore_errors=True)
+    return TrainResult(out, metrics, history, clock, plan.trainable_count(), splits.sizes())
+
+
+def resume_config(path: Path) -> RunConfig:
+    """The config of an unfinished run, from ``OUT.work/run.json`` (``path`` is OUT or OUT.work)."""
+    out = path.with_name(path.name.removesuffix(".work")) if path.name.endswith(".work") else path
+    run_file = work_dir(out) / RUN_FILE
+    if not run_file.is_file():
+        raise RobustuneError(
+            f"nothing to resume at {out}: no {work_dir(out).name}/{RUN_FILE}; start the run again "
+            "without --resume"
+        )
+    return replace(RunConfig.from_json(json.loads(run_file.read_text())), out=str(out))

@@ -1,0 +1,113 @@
+"""The run config: names from the registry plus their configs; flat options and YAML map onto it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from finetune.adapters.base import AdapterConfig
+from finetune.config import TrainConfig
+from finetune.data.splits import SplitConfig
+from finetune.data.types import DataOptions
+from plugins.backbones.base import BackboneConfig
+from plugins.errors import RobustuneError
+
+SECTIONS: dict[str, type] = {
+    "backbone_config": BackboneConfig,
+    "adapter_config": AdapterConfig,
+    "train": TrainConfig,
+    "split": SplitConfig,
+    "data_options": DataOptions,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One fine-tuning run."""
+
+    data: str
+    backbone: str
+    out: str
+    adapter: str = "linear-probe"
+    head: str = "linear"
+    dropout: float = 0.0
+    overwrite: bool = False
+    backbone_config: BackboneConfig = field(default_factory=BackboneConfig)
+    adapter_config: AdapterConfig = field(default_factory=AdapterConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    data_options: DataOptions = field(default_factory=DataOptions)
+
+    def to_json(self) -> dict[str, Any]:
+        """Nested JSON form (stored in the work folder and the bundle)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        """Inverse of ``to_json``."""
+        data = dict(data)
+        for key, section in SECTIONS.items():
+            data[key] = section(**data.get(key, {}))
+        return cls(**data)
+
+
+def _owner(key: str) -> str | None:
+    for section, klass in SECTIONS.items():
+        if key in {f.name for f in fields(klass)}:
+            return section
+    return None
+
+
+
+
+def from_options(options: dict[str, Any]) -> RunConfig:
+    """Route flat options (CLI flags or YAML keys, dashes allowed) to their sections."""
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {k: {} for k in SECTIONS}
+    top_names = {f.name for f in fields(RunConfig)} - set(SECTIONS)
+    for raw_key, value in options.items():
+        if value is None:
+            continue
+        key = raw_key.replace("-", "_")
+        if key in top_names:
+            top[key] = value
+        elif (section := _owner(key)) is not None:
+            sections[section][key] = value
+        else:
+            raise RobustuneError(f"unknown run option {raw_key!r}; see `robustune train --help`")
+    for name in ("data", "backbone", "out"):
+        if name not in top:
+            raise RobustuneError(f"missing --{name}; it is required (on the command line or in --config)")
+    try:
+        built = {k: SECTIONS[k](**v) for k, v in sections.items()}
+    except TypeError as exc:
+        raise RobustuneError(f"bad run option ({exc})") from exc
+    return RunConfig(**top, **built)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Flat options from a YAML or JSON file."""
+    if not path.is_file():
+        raise RobustuneError(f"config file {path} does not exist; pass an existing YAML file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise RobustuneError(f"config file {path} is not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise RobustuneError(f"config file {path} must map option names to values")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key.replace("-", "_") in SECTIONS:
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def dump(cfg: RunConfig) -> str:
+    """JSON text of a run config."""
+    return json.dumps(cfg.to_json(), indent=2)

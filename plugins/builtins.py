@@ -1,0 +1,44 @@
+"""Built-in plugins, registered lazily through the same entry point as third-party ones."""
+
+from __future__ import annotations
+
+from plugins.registry import Registrar
+
+BACKBONES = {
+    "resnet18": "ResNet-18 (timm); weights hub, a local file or none",
+    "resnet34": "ResNet-34 (timm); weights hub, a local file or none",
+    "resnet50": "ResNet-50 (timm); weights hub, a local file or none",
+    "vgg16": "VGG-16 (timm); weights hub, a local file or none",
+    "vgg16_bn": "VGG-16 with batch norm (timm); weights hub, a local file or none",
+    "efficientnet_lite0": "EfficientNet-Lite0 (timm) with packaged ImageNet weights",
+}
+ADAPTERS = {
+    "linear-probe": "backbone frozen; features computed once and cached, only the head trains",
+    "full": "everything trains, the backbone at a lower learning rate than the head",
+    "partial": "the last N backbone blocks and the head train (--unfreeze N)",
+}
+DATASETS = {
+    "digits": "scikit-learn 8x8 digits: 1,797 images, 10 classes",
+    "fashion-mnist": "Fashion-MNIST 28x28 (Debian package or fashion-mnist:FOLDER): 70k, 10 classes",
+    "rotten-tomatoes": "Rotten Tomatoes review snippets, fresh vs rotten (packaged)",
+    "imagefolder": "imagefolder:PATH, one subfolder of images per class",
+    "csv": "csv:PATH with text and label columns (--text-column, --label-column)",
+}
+DATASET_MODULES = {"csv": "csv_text"}
+
+
+def register(reg: Registrar) -> None:
+    """Register every built-in plugin by ``module:object`` (nothing is imported here)."""
+    for name, desc in BACKBONES.items():
+        reg.register("backbone", name, f"plugins.backbones.timm_image:{name}", desc)
+    reg.register(
+        "backbone", "bert", "plugins.backbones.bert:create_bert",
+        "BERT-family HF encoder; default the packaged all-MiniLM-L6-v2, or any HF folder",
+    )
+    reg.register("head", "linear", "plugins.heads:linear", "dropout + one linear layer")
+    for name, desc in ADAPTERS.items():
+        module = name.replace("-", "_")
+        reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)
+    for name, desc in DATASETS.items():
+        module = DATASET_MODULES.get(name, name.replace("-", "_"))
+        reg.register("dataset", name, f"finetune.data.{module}:load", desc)

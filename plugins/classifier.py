@@ -1,0 +1,78 @@
+"""The Classifier contract: pixels in [0, 1] or token ids in, plain logits out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from plugins.backbones.base import Backbone
+
+
+class ImageClassifier(nn.Module):
+    """Normalization inside, so attacks and attributions work in pixel space.
+
+    Shape: (N, C, H, W) floats in [0, 1] -> (N, K) logits.
+    """
+
+    modality = "image"
+
+    def __init__(
+        self, backbone: Backbone, head: nn.Module, mean: Sequence[float], std: Sequence[float]
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Shape: (N, C, H, W) in [0, 1] -> (N, F)."""
+        return self.backbone.forward_features((x - self.mean) / self.std)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Shape: (N, F) -> (N, K)."""
+        return self.head(features)  # type: ignore[no-any-return]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class TextClassifier(nn.Module):
+    """Token ids in, logits out; also works on token embeddings for attacks and attributions.
+
+    Shape: (N, L) ids, (N, L) mask -> (N, K) logits.
+    """
+
+    modality = "text"
+
+    def __init__(self, backbone: Backbone, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The token-embedding layer."""
+        return self.backbone.get_input_embeddings()  # type: ignore[operator,no-any-return]
+
+    def forward_features(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        """Shape: (N, L), (N, L) -> (N, F)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        return self.backbone.forward_features(input_ids, attention_mask)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Shape: (N, F) -> (N, K)."""
+        return self.head(features)  # type: ignore[no-any-return]
+
+    def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
+        """Shape: (N, L, D) embeddings, (N, L) mask -> (N, K) logits."""
+        feats = self.backbone.forward_embeddings(embeds, attention_mask)  # type: ignore[operator]
+        return self.forward_head(feats)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
+        return self.forward_head(self.forward_features(input_ids, attention_mask))
+
+
+Classifier = ImageClassifier | TextClassifier

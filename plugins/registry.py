@@ -1,0 +1,135 @@
+"""One generic plugin registry with a namespace per kind (backbone, adapter, dataset, ...).
+
+Every plugin, built-in or third-party, arrives through the entry-point group
+``robustune.plugins``: each entry point names a ``register(registry)`` callable. Targets are
+``"module:object"`` strings imported on first use, so listing plugins imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from plugins.errors import RobustuneError
+
+ENTRY_POINT_GROUP = "robustune.plugins"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered plugin: ``target`` is an object or a lazy ``"module:attr"`` string."""
+
+    kind: str
+    name: str
+    target: Any
+    description: str
+    source: str
+
+    def load(self) -> Any:
+        """Import (if lazy) and return the plugin object."""
+        if not isinstance(self.target, str):
+            return self.target
+        module_name, _, attr = self.target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split(".") if attr else []:
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise RobustuneError(
+                f"{self.kind} plugin {self.name!r} from {self.source} cannot be loaded "
+                f"({self.target}: {exc}); reinstall that package"
+            ) from exc
+        return obj
+
+
+class Registrar:
+    """What a plugin's ``register`` callable receives: registers under one source name."""
+
+    def __init__(self, registry: Registry, source: str) -> None:
+        self._registry = registry
+        self.source = source
+
+    def register(self, kind: str, name: str, target: Any, description: str) -> None:
+        """Register ``target`` (object or ``"module:attr"``) as plugin ``name`` of ``kind``."""
+        self._registry.add(Entry(kind, name, target, description, self.source))
+
+
+class Registry:
+    """Plugins by kind and name; entry points are read once, on first query."""
+
+    def __init__(self, group: str = ENTRY_POINT_GROUP) -> None:
+        self._group = group
+        self._entries: dict[str, dict[str, Entry]] = {}
+        self._discovered = False
+
+    def add(self, entry: Entry) -> None:
+        """Add one entry; a name already taken in that kind raises."""
+        names = self._entries.setdefault(entry.kind, {})
+        old = names.get(entry.name)
+        if old is not None:
+            raise RobustuneError(
+                f"{entry.kind} plugin {entry.name!r} is registered twice (by {old.source} and "
+                f"{entry.source}); uninstall or rename one of them"
+            )
+        names[entry.name] = entry
+
+    def discover(self) -> None:
+        """Load every entry point of the group (once)."""
+        if self._discovered:
+            return
+        self._discovered = True
+        for ep in sorted(entry_points(group=self._group), key=lambda e: (e.value, e.name)):
+            source = ep.dist.name if ep.dist is not None else ep.value
+            try:
+                register: Callable[[Registrar], None] = ep.load()
+            except Exception as exc:  # a broken third-party plugin must name itself
+                raise RobustuneError(
+                    f"plugin entry point {ep.name!r} of {source} failed to import ({exc}); "
+                    f"fix or uninstall {source}"
+                ) from exc
+            register(Registrar(self, source))
+
+    def entry(self, kind: str, name: str) -> Entry:
+        """The entry for ``name``; unknown names raise with the closest suggestion."""
+        self.discover()
+        names = self._entries.get(kind, {})
+        if name in names:
+            return names[name]
+        close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(sorted(names)) or "none"
+        raise RobustuneError(
+            f"unknown {kind} {name!r}; {hint}known: {known} (`robustune plugins` lists them)"
+        )
+
+    def get(self, kind: str, name: str) -> Any:
+        """Load and return the plugin object."""
+        return self.entry(kind, name).load()
+
+    def has(self, kind: str, name: str) -> bool:
+        """Whether ``name`` is registered under ``kind``."""
+        self.discover()
+        return name in self._entries.get(kind, {})
+
+    def names(self, kind: str) -> list[str]:
+        """Sorted plugin names of one kind."""
+        self.discover()
+        return sorted(self._entries.get(kind, {}))
+
+    def kinds(self) -> list[str]:
+        """Sorted kinds that have at least one plugin."""
+        self.discover()
+        return sorted(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        self.discover()
+        for kind in sorted(self._entries):
+            for name in sorted(self._entries[kind]):
+                yield self._entries[kind][name]
+
+
+registry = Registry()

@@ -1,0 +1,3 @@
+from robustune.cli import main
+
+main()

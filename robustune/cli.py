@@ -1,0 +1,167 @@
+"""The ``robustune`` command line: train, evaluate, predict, plugins, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from plugins.errors import RobustuneError
+
+app = typer.Typer(
+    help="Fine-tune classifiers on small labeled data, audit robustness, explain them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Opt = typer.Option
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, Opt(help="YAML/JSON file of the same options")] = None,
+    data: Annotated[str | None, Opt(help="digits | fashion-mnist | rotten-tomatoes | imagefolder:PATH | csv:PATH")] = None,
+    backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
+    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial")] = None,
+    out: Annotated[str | None, Opt(help="bundle folder to write")] = None,
+    resume: Annotated[Path | None, Opt(help="resume the unfinished run whose --out was DIR")] = None,
+    weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH")] = None,
+    image_size: Annotated[int | None, Opt(help="input size (default: the backbone's)")] = None,
+    max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
+    pooling: Annotated[str | None, Opt(help="text pooling: mean | cls")] = None,
+    model_id: Annotated[str | None, Opt(help="hub id for --weights hub (text)")] = None,
+    head: Annotated[str | None, Opt(help="head plugin")] = None,
+    dropout: Annotated[float | None, Opt(help="head dropout")] = None,
+    unfreeze: Annotated[int | None, Opt(help="blocks to train with --adapter partial")] = None,
+    backbone_lr_mult: Annotated[float | None, Opt(help="backbone LR / head LR")] = None,
+    epochs: Annotated[int | None, Opt()] = None,
+    batch_size: Annotated[int | None, Opt()] = None,
+    lr: Annotated[float | None, Opt(help="head learning rate")] = None,
+    weight_decay: Annotated[float | None, Opt()] = None,
+    warmup_fraction: Annotated[float | None, Opt()] = None,
+    label_smoothing: Annotated[float | None, Opt()] = None,
+    class_weights: Annotated[bool | None, Opt(help="balanced class weights in the loss")] = None,
+    patience: Annotated[int | None, Opt(help="epochs without improvement before stopping")] = None,
+    seed: Annotated[int | None, Opt()] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda")] = None,
+    augment: Annotated[str | None, Opt(help="comma list of shift, flip, color")] = None,
+    per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
+    test_per_class: Annotated[int | None, Opt(help="cap the holdout per class")] = None,
+    val_fraction: Annotated[float | None, Opt()] = None,
+    test_fraction: Annotated[float | None, Opt()] = None,
+    text_column: Annotated[str | None, Opt()] = None,
+    label_column: Annotated[str | None, Opt()] = None,
+    skip_corrupt: Annotated[bool | None, Opt(help="skip unreadable images (counted)")] = None,
+    overwrite: Annotated[bool | None, Opt(help="replace an existing --out")] = None,
+    quiet: Annotated[bool, Opt(help="no progress output")] = False,
+) -> None:
+    """Fine-tune a backbone on labeled data and write a bundle."""
+    given = {k: v for k, v in locals().items() if k not in ("config", "resume", "quiet")}
+    from finetune.recipes.supervised import resume_config, run_training
+    from finetune.run_config import from_options, read_config_file
+    from robustune.present import console, metrics_table
+
+    if resume is not None:
+        cfg = resume_config(resume)
+    else:
+        options: dict[str, Any] = read_config_file(config) if config else {}
+        options.update({k: v for k, v in given.items() if v is not None})
+        cfg = from_options(options)
+    result = run_training(cfg, resume=resume is not None, progress=not quiet)
+    console.print(metrics_table(f"{cfg.backbone} + {cfg.adapter}", result.metrics))
+    console.print(f"bundle: {result.bundle}")
+
+
+@app.command()
+def evaluate(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder")],
+    data: Annotated[str, Opt(help="labeled data, as for train")],
+    split: Annotated[str, Opt(help="auto (holdout if same source) | holdout | all")] = "auto",
+    as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
+) -> None:
+    """Evaluate a bundle on labeled data."""
+    from finetune.evaluation import evaluate_bundle
+    from plugins.bundle import load_bundle
+    from robustune.present import console, metrics_table, per_class_table
+
+    used, metrics = evaluate_bundle(load_bundle(bundle), data, split)
+    if as_json:
+        print(json.dumps({"split": used, **metrics}, indent=2))
+        return
+    console.print(metrics_table(f"{bundle}", {used: metrics}))
+    console.print(per_class_table(metrics))
+
+
+@app.command()
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder")],
+    files: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
+    text: Annotated[list[str] | None, Opt(help="text to classify (repeatable)")] = None,
+    top_k: Annotated[int, Opt(help="labels to show per input")] = 3,
+    as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
+) -> None:
+    """Top-k labels with probabilities for image files or texts."""
+    from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k as topk
+    from plugins.bundle import load_bundle
+    from robustune.present import print_predictions
+
+    if not files and not text:
+        raise RobustuneError("give image files or --text \"...\" to predict")
+    b = load_bundle(bundle)
+    if text:
+        names, inputs = list(text), bundle_inputs_for_texts(b, list(text))
+    else:
+        names, inputs = [str(f) for f in files or []], bundle_inputs_for_files(b, list(files or []))
+    preds = topk(b, inputs, top_k)
+    if as_json:
+        rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
+                for n, pr in zip(names, preds, strict=True)]
+        print(json.dumps(rows, indent=2))
+    else:
+        print_predictions(names, preds)
+
+
+@app.command()
+def plugins() -> None:
+    """List every plugin by kind: name, one-line description, the distribution it comes from."""
+    from plugins.registry import registry
+
+    entries = list(registry)
+    width = max(len(e.name) for e in entries)
+    for kind in registry.kinds():
+        print(f"{kind}:")
+        for e in (e for e in entries if e.kind == kind):
+            print(f"  {e.name:<{width}}  {e.description}  [{e.source}]")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, Opt(help="folder for the demo bundles")] = Path("demo-out"),
+    quick: Annotated[bool, Opt(help="tiny subsets (for tests)")] = False,
+) -> None:
+    """The main job on offline defaults: fine-tune an image and a text model, evaluate both."""
+    from robustune.demo import run_demo
+
+    run_demo(out, quick)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except RobustuneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)

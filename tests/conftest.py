@@ -1,0 +1,108 @@
+"""Shared fixtures: offline hub, small generated image folders and CSVs, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(2)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``robustune ARGS`` in-process, as the console script does."""
+    from robustune.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_subprocess(*args: str, env: dict[str, str] | None = None, timeout: int = 300) -> CliResult:
+    """Run ``robustune ARGS`` as a separate process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "robustune", *args], capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=timeout, cwd=REPO,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def stripes(kind: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A noisy image of horizontal (0) or vertical (1) stripes. Shape: (size, size) uint8."""
+    period = int(rng.integers(3, 6))
+    phase = int(rng.integers(0, period))
+    line = ((np.arange(size) + phase) % period < period // 2 + 1).astype(np.float32)
+    img = np.tile(line[:, None], (1, size)) if kind == 0 else np.tile(line[None, :], (size, 1))
+    img = 0.7 * img + 0.3 * rng.random((size, size))
+    return (img * 255).astype(np.uint8)
+
+
+def make_image_folder(root: Path, per_class: int = 20, size: int = 24, seed: int = 0) -> Path:
+    """Two classes of striped images saved in mixed formats and modes."""
+    rng = np.random.default_rng(seed)
+    formats = [("png", "L"), ("jpg", "RGB"), ("bmp", "RGB"), ("gif", "P"), ("webp", "RGB"),
+               ("png", "RGBA")]
+    for kind, name in enumerate(["horizontal", "vertical"]):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            ext, mode = formats[i % len(formats)]
+            img = Image.fromarray(stripes(kind, size, rng)).convert(mode)
+            img.save(folder / f"{i:03d}.{ext}", quality=95) if ext == "jpg" else img.save(
+                folder / f"{i:03d}.{ext}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated two-class image folder (shared, read-only)."""
+    return make_image_folder(tmp_path_factory.mktemp("images") / "stripes")
+
+
+POSITIVE = ["a wonderful, moving film", "great acting and a great story", "brilliant and funny",
+            "I loved every minute", "a delightful surprise", "superb, warm and clever"]
+NEGATIVE = ["a dull, boring mess", "terrible acting and a silly plot", "awful and tedious",
+            "I hated every minute", "a tiresome waste of time", "clumsy, flat and lifeless"]
+
+
+def write_csv(path: Path, repeat: int = 4, text_col: str = "text", label_col: str = "label") -> Path:
+    """A small sentiment CSV with real sentences."""
+    lines = [f"{text_col},{label_col}"]
+    for r in range(repeat):
+        lines += [f'"{t} ({r})",pos' for t in POSITIVE] + [f'"{t} ({r})",neg' for t in NEGATIVE]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def text_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated sentiment CSV (shared, read-only)."""
+    return write_csv(tmp_path_factory.mktemp("text") / "reviews.csv")
