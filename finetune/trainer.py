@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class Trainer:
     def __init__(
         self, plan: TrainPlan, cfg: TrainConfig, device: torch.device, num_classes: int,
         checkpoint_dir: Path | None = None, progress: bool = True,
+        on_epoch_end: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
         self.plan = plan
         self.cfg = cfg
@@ -62,6 +64,7 @@ class Trainer:
         self.num_classes = num_classes
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
+        self.on_epoch_end = on_epoch_end
         self.console = Console(stderr=True)
         self.augment = parse_augment(cfg.augment)
 
@@ -155,6 +158,8 @@ class Trainer:
                     )
                 if self.checkpoint_dir is not None:
                     save_checkpoint(self.checkpoint_dir, module, optimizer, scheduler, best, state)
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(record)
         module.load_state_dict(best)
         stopped = state["epoch"] < self.cfg.epochs
         return History(state["history"], state["best_epoch"], stopped)

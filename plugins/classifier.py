@@ -29,7 +29,7 @@ class ImageClassifier(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Shape: (N, C, H, W) in [0, 1] -> (N, F)."""
-        return self.backbone.forward_features((x - self.mean) / self.std)
+        return self.backbone((x - self.mean) / self.std)  # type: ignore[no-any-return]
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Shape: (N, F) -> (N, K)."""
@@ -60,7 +60,7 @@ class TextClassifier(nn.Module):
         """Shape: (N, L), (N, L) -> (N, F)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        return self.backbone.forward_features(input_ids, attention_mask)
+        return self.backbone(input_ids, attention_mask)  # type: ignore[no-any-return]
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Shape: (N, F) -> (N, K)."""

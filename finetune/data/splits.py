@@ -71,7 +71,7 @@ def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
     """Holdout from the dataset's own test split or a stratified share; then train / val."""
     _check(cfg)
     rng = np.random.default_rng(cfg.seed)
-    notes: list[str] = []
+    notes: list[str] = list(source.pool.notes)
     pool = source.pool
     if source.test is not None:
         test = source.test

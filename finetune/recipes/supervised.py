@@ -21,6 +21,7 @@ from finetune.inference import compute_features, evaluate
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.run_config import RunConfig, dump
 from finetune.trainer import History, Trainer
+from plugins.backbones import backbone_modality
 from plugins.atomic import atomic_write_text, check_writable_target
 from plugins.bundle import save_bundle
 from plugins.classifier import Classifier
@@ -48,12 +49,13 @@ def work_dir(out: Path) -> Path:
     return out.with_name(out.name + ".work")
 
 
-def _check_modality(model: Classifier, splits: Splits, cfg: RunConfig) -> None:
+def _check_modality(model_modality: str | None, splits: Splits, cfg: RunConfig) -> None:
     data_modality = splits.train.modality
-    if model.modality != data_modality:
+    if model_modality is not None and model_modality != data_modality:
+        example = "bert" if data_modality == "text" else "resnet18"
         raise RobustuneError(
-            f"backbone {cfg.backbone} takes {model.modality} but data {cfg.data} is {data_modality}; "
-            f"use a {data_modality} backbone (e.g. {'bert' if data_modality == 'text' else 'resnet18'})"
+            f"backbone {cfg.backbone} takes {model_modality} but data {cfg.data} is {data_modality}; "
+            f"use {'an' if data_modality == 'image' else 'a'} {data_modality} backbone (e.g. {example})"
         )
 
 
@@ -103,16 +105,19 @@ def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) ->
     torch.manual_seed(cfg.train.seed)
     source = load_data(cfg.data, cfg.data_options)
     splits = make_splits(source, cfg.split)
-    work = prepare_run(cfg, resume)
+    if not resume:
+        check_writable_target(Path(cfg.out), cfg.overwrite)
     spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
                      {"dropout": cfg.dropout})
+    _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
     model = build_classifier(spec)
-    _check_modality(model, splits, cfg)
+    _check_modality(model.modality, splits, cfg)
     clock: dict[str, float] = {}
     start = time.perf_counter()
     pre, inputs = _prepare(model, splits)
     clock["preprocess"] = time.perf_counter() - start
     plan = _plan(model, cfg)
+    work = prepare_run(cfg, resume)  # only once every check has passed
     model.to(device)
     if model.modality == "image":
         model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
@@ -124,6 +129,8 @@ def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) ->
         clock["feature_cache"] = time.perf_counter() - start
     console.print(f"{cfg.backbone} + {cfg.adapter} on {source.name}: split {splits.sizes()}, "
                 f"{plan.trainable_count():,} trainable parameters, device {device}")
+    for note in splits.notes:
+        console.print(f"  {note}")
     trainer = Trainer(plan, cfg.train, device, spec.num_classes, work / "ckpt", progress)
     start = time.perf_counter()
     history = trainer.fit(train_in, splits.train.labels, val_in, splits.val.labels)

@@ -8,7 +8,9 @@ from typing import Any
 from plugins.backbones.base import Backbone, BackboneConfig
 from plugins.registry import registry
 
-__all__ = ["Backbone", "BackboneConfig", "build_backbone", "canonical_backbone_name"]
+__all__ = [
+    "Backbone", "BackboneConfig", "backbone_modality", "build_backbone", "canonical_backbone_name",
+]
 
 
 def canonical_backbone_name(name: str) -> str:
@@ -20,6 +22,19 @@ def canonical_backbone_name(name: str) -> str:
     if is_hf_dir(name):
         return "bert"
     return name
+
+
+def backbone_modality(name: str) -> str | None:
+    """``image`` or ``text`` without building the backbone (``None`` when it cannot tell)."""
+    from plugins.backbones.bert import is_hf_dir
+
+    if registry.has("backbone", name):
+        return getattr(registry.get("backbone", name), "modality", None)
+    if is_hf_dir(name):
+        return "text"
+    from plugins.backbones.timm_image import is_timm_name
+
+    return "image" if is_timm_name(name) else None
 
 
 def build_backbone(name: str, cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> Backbone:

@@ -74,6 +74,7 @@ def _hf() -> Any:
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     return transformers
 
 
@@ -124,6 +125,9 @@ def create_bert(cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> HFTe
         model.load_state_dict(sd, strict=True)
         tok = tf.AutoTokenizer.from_pretrained(base)
     return HFTextBackbone(model, tok, cfg.pooling, cfg.max_length)
+
+
+create_bert.modality = "text"  # type: ignore[attr-defined]
 
 
 def is_hf_dir(name: str) -> bool:

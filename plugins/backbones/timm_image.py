@@ -27,7 +27,7 @@ class TimmBackbone(Backbone):
         self.model = model
         self.name = timm_name
         self.image_size = image_size
-        self.num_features = int(model.num_features)
+        self.num_features = int(getattr(model, "head_hidden_size", None) or model.num_features)
 
     def forward_features(self, *inputs: Tensor) -> Tensor:
         return self.model(inputs[0])
@@ -119,6 +119,7 @@ def _factory(timm_name: str) -> Any:
         return create_timm_backbone(timm_name, cfg, arch)
 
     build.__doc__ = f"timm {timm_name}"
+    build.modality = "image"  # type: ignore[attr-defined]
     return build
 
 
