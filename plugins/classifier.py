@@ -17,6 +17,8 @@ class ImageClassifier(nn.Module):
     """
 
     modality = "image"
+    mean: Tensor
+    std: Tensor
 
     def __init__(
         self, backbone: Backbone, head: nn.Module, mean: Sequence[float], std: Sequence[float]

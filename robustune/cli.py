@@ -20,12 +20,13 @@ app = typer.Typer(
 )
 
 Opt = typer.Option
+DATA_HELP = "digits, fashion-mnist, rotten-tomatoes, imagefolder:PATH or csv:PATH"
 
 
 @app.command()
 def train(
     config: Annotated[Path | None, Opt(help="YAML/JSON file of the same options")] = None,
-    data: Annotated[str | None, Opt(help="digits | fashion-mnist | rotten-tomatoes | imagefolder:PATH | csv:PATH")] = None,
+    data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
     backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
     adapter: Annotated[str | None, Opt(help="linear-probe | full | partial")] = None,
     out: Annotated[str | None, Opt(help="bundle folder to write")] = None,
@@ -106,7 +107,8 @@ def predict(
     as_json: Annotated[bool, Opt("--json", help="print JSON")] = False,
 ) -> None:
     """Top-k labels with probabilities for image files or texts."""
-    from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k as topk
+    from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts
+    from finetune.predict import top_k as topk
     from plugins.bundle import load_bundle
     from robustune.present import print_predictions
 

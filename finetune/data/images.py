@@ -14,8 +14,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 def read_image(path: Path) -> Tensor:
     """One image as uint8 RGB. Shape: -> (3, H, W). Raises OSError/ValueError when unreadable."""
-    with Image.open(path) as img:
-        img.load()
+    with Image.open(path) as opened:
+        opened.load()
+        img: Image.Image = opened
         if img.mode in ("RGBA", "LA", "P"):
             rgba = img.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -21,8 +21,8 @@ from finetune.inference import compute_features, evaluate
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.run_config import RunConfig, dump
 from finetune.trainer import History, Trainer
-from plugins.backbones import backbone_modality
 from plugins.atomic import atomic_write_text, check_writable_target
+from plugins.backbones import backbone_modality
 from plugins.bundle import save_bundle
 from plugins.classifier import Classifier
 from plugins.errors import RobustuneError

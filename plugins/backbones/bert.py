@@ -21,8 +21,9 @@ class HFTextBackbone(Backbone):
     """An HF encoder with pooling. Shape: (N, L) ids, (N, L) mask -> (N, hidden)."""
 
     modality = "text"
+    model: Any  # a transformers PreTrainedModel
 
-    def __init__(self, model: nn.Module, tokenizer: Any, pooling: str, max_length: int) -> None:
+    def __init__(self, model: Any, tokenizer: Any, pooling: str, max_length: int) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise RobustuneError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}")

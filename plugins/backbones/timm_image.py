@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import timm
@@ -21,8 +22,9 @@ class TimmBackbone(Backbone):
     """A timm model with its classifier removed. Shape: (N, 3, H, W) normalized -> (N, F)."""
 
     modality = "image"
+    model: Any  # a timm model: its own attributes are looked up dynamically
 
-    def __init__(self, model: nn.Module, timm_name: str, image_size: int) -> None:
+    def __init__(self, model: Any, timm_name: str, image_size: int) -> None:
         super().__init__()
         self.model = model
         self.name = timm_name
@@ -68,16 +70,16 @@ def _packaged(timm_name: str) -> nn.Module:
             f"no packaged weights for {timm_name} on this machine; use --weights hub, PATH or none"
         )
     path = locate(asset)
-    model = _create(timm_name, pretrained=False, num_classes=1000)
+    model: Any = _create(timm_name, pretrained=False, num_classes=1000)
     load_by_position(model, read_state_dict(path), str(path))
     model.reset_classifier(0)
     return model
 
 
 def _from_file(timm_name: str, path: str) -> nn.Module:
-    model = _create(timm_name, pretrained=False)
+    model: Any = _create(timm_name, pretrained=False)
     head = model.pretrained_cfg.get("classifier", "fc")
-    sd = read_state_dict(path)  # type: ignore[arg-type]
+    sd = read_state_dict(Path(path))
     heads = (head + ".", "fc.", "head.", "classifier.", "pre_logits.fc.")
     sd = fit_state_dict(model, sd, path, ignore=heads)
     model.load_state_dict(sd, strict=True)
@@ -90,6 +92,7 @@ def create_timm_backbone(
     """Build ``timm_name`` with weights from ``cfg.weights`` (or bare, from a bundle's ``arch``)."""
     from pathlib import Path
 
+    model: Any
     if arch is not None:
         model = _create(arch["timm_name"], pretrained=False)
         return TimmBackbone(model, arch["timm_name"], int(arch["image_size"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins import RobustuneError, Registry, registry
+from plugins import Registry, RobustuneError, registry
 from plugins.registry import Entry
 from tests.conftest import REPO, run_subprocess
 

@@ -1,0 +1,1 @@
+"""Floor 3: data, splits, preprocessing, training recipes, evaluation."""
