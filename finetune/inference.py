@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.progress import track
 from torch import Tensor, nn
 
-from finetune.batches import Inputs, iterate, model_args
+from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.metrics import classification_metrics
 from plugins.classifier import Classifier
 
@@ -27,15 +30,21 @@ def predict_logits(
 
 @torch.no_grad()
 def compute_features(
-    model: Classifier, inputs: Inputs, batch_size: int = 128, device: torch.device | None = None
+    model: Classifier, inputs: Inputs, batch_size: int = 128, device: torch.device | None = None,
+    progress: str | None = None,
 ) -> Inputs:
-    """Backbone features once, for linear probing. Shape: N inputs -> {"features": (N, F)}."""
+    """Backbone features once, for linear probing. Shape: N inputs -> {"features": (N, F)}.
+
+    ``progress``: a description to show a progress bar under.
+    """
     device = device or torch.device("cpu")
     model.eval()
-    feats = [
-        model.forward_features(*model_args(b, device)).float().cpu()
-        for b in iterate(inputs, batch_size)
-    ]
+    batches: Iterable[Inputs] = iterate(inputs, batch_size)
+    if progress:
+        total = -(-num_examples(inputs) // batch_size)
+        batches = track(batches, description=progress, total=total, console=Console(stderr=True),
+                        transient=True)
+    feats = [model.forward_features(*model_args(b, device)).float().cpu() for b in batches]
     return {"features": torch.cat(feats)}
 
 

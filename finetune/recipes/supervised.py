@@ -124,8 +124,9 @@ def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) ->
     train_in, val_in = inputs["train"], inputs["val"]
     if plan.cache_features:
         start = time.perf_counter()
-        train_in = compute_features(model, train_in, cfg.train.eval_batch_size, device)
-        val_in = compute_features(model, val_in, cfg.train.eval_batch_size, device)
+        bar = "caching features" if progress else None
+        train_in = compute_features(model, train_in, cfg.train.eval_batch_size, device, bar)
+        val_in = compute_features(model, val_in, cfg.train.eval_batch_size, device, bar)
         clock["feature_cache"] = time.perf_counter() - start
     console.print(f"{cfg.backbone} + {cfg.adapter} on {source.name}: split {splits.sizes()}, "
                 f"{plan.trainable_count():,} trainable parameters, device {device}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -49,50 +48,20 @@ def test_lazy_target_loads_on_first_use() -> None:
     assert reg.get("head", "lin")(4, 2)[1].out_features == 2
 
 
-PLUGIN_PY = '''
-"""A tiny third-party robustune plugin: a dataset and a head."""
-import torch
-from torch import nn
-
-from finetune.data.types import ImageData, SourceData
-
-
-def blobs(arg, options):
-    g = torch.Generator().manual_seed(0)
-    n = 40
-    labels = torch.arange(n) % 2
-    images = (torch.rand(n, 1, 16, 16, generator=g) * 80).to(torch.uint8)
-    images[labels == 1, :, 4:12, 4:12] = 250
-    return SourceData("tiny-blobs", ImageData(images, labels, ["empty", "blob"]))
-
-
-def mlp(in_features, num_classes, dropout=0.0):
-    return nn.Sequential(nn.Linear(in_features, 16), nn.ReLU(), nn.Linear(16, num_classes))
-
-
-def register(reg):
-    reg.register("dataset", "tiny-blobs", "tiny_plugin:blobs", "bright square or not")
-    reg.register("head", "tiny-mlp", "tiny_plugin:mlp", "a two-layer head from a plugin")
-'''
+def readme_block(name: str) -> str:
+    """The code block that follows ``<!-- plugin-example:NAME -->`` in the README."""
+    text = (REPO / "README.md").read_text()
+    after = text.split(f"<!-- plugin-example:{name} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1]
 
 
 @pytest.mark.slow
 def test_third_party_plugin_distribution(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    (src / "tiny_plugin.py").write_text(PLUGIN_PY)
-    (src / "pyproject.toml").write_text(textwrap.dedent('''
-        [build-system]
-        requires = ["setuptools"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "robustune-tiny-plugin"
-        version = "0.1"
-        [project.entry-points."robustune.plugins"]
-        tiny = "tiny_plugin:register"
-        [tool.setuptools]
-        py-modules = ["tiny_plugin"]
-    '''))
+    # exactly the example of the README's "How to write a plugin"
+    (src / "my_plugin.py").write_text(readme_block("my_plugin.py"))
+    (src / "pyproject.toml").write_text(readme_block("pyproject.toml"))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(src)], check=True, capture_output=True)
