@@ -16,13 +16,18 @@ TENSORS = "checkpoint.safetensors"
 META = "checkpoint.json"
 
 
+def _cpu(t: Tensor) -> Tensor:
+    """A contiguous CPU copy (safetensors stores CPU tensors; copies never share storage)."""
+    return t.detach().to("cpu", copy=True).contiguous()
+
+
 def _flat_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list[Any]]:
     sd = optimizer.state_dict()
     tensors = {}
     for idx, state in sd["state"].items():
         for name, value in state.items():
             tensor = value if isinstance(value, Tensor) else torch.tensor(value)
-            tensors[f"opt.{idx}.{name}"] = tensor.detach().clone().contiguous()
+            tensors[f"opt.{idx}.{name}"] = _cpu(tensor)
     return tensors, sd["param_groups"]
 
 
@@ -31,8 +36,8 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler, best: dict[str, Tensor], state: dict[str, Any],
 ) -> None:
     """Write module, best-so-far weights, optimizer and schedule; the old one stays until done."""
-    tensors = {f"module.{k}": v.detach().clone().contiguous() for k, v in module.state_dict().items()}
-    tensors.update({f"best.{k}": v.detach().clone().contiguous() for k, v in best.items()})
+    tensors = {f"module.{k}": _cpu(v) for k, v in module.state_dict().items()}
+    tensors.update({f"best.{k}": _cpu(v) for k, v in best.items()})
     opt_tensors, groups = _flat_optimizer(optimizer)
     tensors.update(opt_tensors)
     meta = {"state": state, "opt_groups": groups, "scheduler": scheduler.state_dict()}

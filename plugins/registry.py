@@ -17,6 +17,15 @@ from typing import Any
 from plugins.errors import RobustuneError
 
 ENTRY_POINT_GROUP = "robustune.plugins"
+BUILTINS = "plugins.builtins:register"
+
+
+def _load_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,8 @@ class Entry:
         """Import (if lazy) and return the plugin object."""
         if not isinstance(self.target, str):
             return self.target
-        module_name, _, attr = self.target.partition(":")
         try:
-            obj: Any = importlib.import_module(module_name)
-            for part in attr.split(".") if attr else []:
-                obj = getattr(obj, part)
+            obj = _load_target(self.target)
         except (ImportError, AttributeError) as exc:
             raise RobustuneError(
                 f"{self.kind} plugin {self.name!r} from {self.source} cannot be loaded "
@@ -82,7 +88,12 @@ class Registry:
         if self._discovered:
             return
         self._discovered = True
-        for ep in sorted(entry_points(group=self._group), key=lambda e: (e.value, e.name)):
+        found = sorted(entry_points(group=self._group), key=lambda e: (e.value, e.name))
+        if self._group == ENTRY_POINT_GROUP and BUILTINS not in {ep.value for ep in found}:
+            # running from a source tree that was never pip-installed: same register path
+            builtins: Callable[[Registrar], None] = _load_target(BUILTINS)
+            builtins(Registrar(self, "robustune"))
+        for ep in found:
             source = ep.dist.name if ep.dist is not None else ep.value
             try:
                 register: Callable[[Registrar], None] = ep.load()
