@@ -1,4 +1,8 @@
-"""Run every benchmark in turn (each writes bench/results/NAME.{json,md})."""
+"""Run every benchmark in turn (each writes bench/results/NAME.{json,md}), then copy the
+results into the README between its bench markers.
+
+Run: .venv/bin/python bench/run_all.py [bench_x.py ...]      (--readme: only refresh the README)
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,27 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+README = HERE.parent / "README.md"
 BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.py"]
+ORDER = ["image_finetune", "text_finetune", "feature_cache", "transfer"]
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme() -> None:
+    """Replace the README's bench section with the current results files."""
+    parts = [(HERE / "results" / f"{name}.md").read_text().strip()
+             for name in ORDER if (HERE / "results" / f"{name}.md").is_file()]
+    text = README.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(head + START + "\n" + "\n\n".join(parts) + "\n" + END + tail)
+
 
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or BENCHES
-    failed = [b for b in chosen if subprocess.run([sys.executable, b], cwd=HERE).returncode != 0]
+    args = sys.argv[1:]
+    failed = []
+    if args != ["--readme"]:
+        chosen = args or BENCHES
+        failed = [b for b in chosen if subprocess.run([sys.executable, b], cwd=HERE).returncode != 0]
+    update_readme()
     sys.exit(1 if failed else 0)

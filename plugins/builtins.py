@@ -35,6 +35,10 @@ def register(reg: Registrar) -> None:
         "backbone", "bert", "plugins.backbones.bert:create_bert",
         "BERT-family HF encoder; default the packaged all-MiniLM-L6-v2, or any HF folder",
     )
+    reg.register(
+        "backbone", "mobilenet_v2", "plugins.backbones.mobilenet_v2:mobilenet_v2",
+        "MobileNetV2 (torchvision) with packaged ImageNet weights",
+    )
     reg.register("head", "linear", "plugins.heads:linear", "dropout + one linear layer")
     for name, desc in ADAPTERS.items():
         module = name.replace("-", "_")

@@ -15,7 +15,7 @@ from plugins.errors import RobustuneError
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt"}
 DIR_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.pt")
-STRIP_PREFIXES = ("module.", "model.", "backbone.model.", "backbone.")
+STRIP_PREFIXES = ("module.", "model.", "backbone.model.", "backbone.features.", "backbone.", "features.")
 
 
 def weights_file(path: Path) -> Path:

@@ -90,3 +90,11 @@ def test_hub_failure_is_a_clear_error() -> None:
 def test_any_timm_name_passes_through() -> None:
     backbone = build_backbone("mobilenetv3_small_050", BackboneConfig(weights="none", image_size=64))
     assert backbone.forward_features(torch.rand(2, 3, 64, 64)).shape == (2, backbone.num_features)
+
+
+def test_packaged_mobilenet_v2_loads_by_position() -> None:
+    backbone = build_backbone("mobilenet_v2", BackboneConfig(weights="packaged"))
+    raw = read_state_dict(locate("mobilenetv2"))
+    first, last = next(iter(raw)), list(raw)[-2]
+    assert torch.equal(backbone.features[0][0].weight, raw[first])
+    assert torch.equal(backbone.features[18][1].running_var, raw[last])
