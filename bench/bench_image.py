@@ -6,10 +6,7 @@ Run: .venv/bin/python bench/bench_image.py   (targets: linear-probe >= 0.85, ful
 from __future__ import annotations
 
 import common  # noqa: F401  (sets the offline environment first)
-from common import WORK, write_results
-
-from finetune.recipes.supervised import run_training
-from finetune.run_config import from_options
+from common import compare_adapters
 
 SHARED = {"data": "fashion-mnist", "backbone": "efficientnet_lite0", "per_class": 200,
           "val_fraction": 0.2, "seed": 0, "overwrite": True}
@@ -23,22 +20,9 @@ TARGETS = {"linear-probe": 0.85, "full": 0.88}
 
 
 def main() -> None:
-    rows = []
-    for name, opts in RUNS.items():
-        cfg = from_options({**SHARED, **opts, "out": str(WORK / f"image-{name}")})
-        result = run_training(cfg, progress=False)
-        test = result.metrics["test"]
-        rows.append({"adapter": name, "image_size": opts["image_size"], "train": result.split_sizes["train"],
-                     "val": result.split_sizes["val"], "holdout": test["n"],
-                     "holdout_accuracy": test["accuracy"], "macro_f1": test["macro_f1"],
-                     "best_epoch": result.history.best_epoch,
-                     "train_s": round(result.seconds["train"] + result.seconds.get("feature_cache", 0), 1)})
-        print(rows[-1], flush=True)
-    checks = {f"{r['adapter']} holdout accuracy {r['holdout_accuracy']:.4f} >= {TARGETS[r['adapter']]}":
-              r["holdout_accuracy"] >= TARGETS[r["adapter"]] for r in rows}
     notes = ["holdout: the official 10,000-image Fashion-MNIST test split",
              "same seed and split for both; full fine-tuning runs at 128 px to fit 2 CPU cores"]
-    write_results("image_finetune", "python bench/bench_image.py", rows, checks, notes)
+    compare_adapters("image_finetune", "python bench/bench_image.py", SHARED, RUNS, TARGETS, notes)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,26 @@ def write_results(name: str, command: str, rows: list[dict[str, Any]], checks: d
 
 def _fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def compare_adapters(name: str, command: str, shared: dict[str, Any], runs: dict[str, dict[str, Any]],
+                     targets: dict[str, float], notes: list[str]) -> None:
+    """Train each adapter of ``runs`` on the same data and split; check holdout accuracy targets."""
+    from finetune.recipes.supervised import run_training
+    from finetune.run_config import from_options
+
+    rows = []
+    for adapter, opts in runs.items():
+        cfg = from_options({**shared, **opts, "out": str(WORK / f"{name}-{adapter}")})
+        result = run_training(cfg, progress=False)
+        test = result.metrics["test"]
+        seconds = result.seconds["train"] + result.seconds.get("feature_cache", 0.0)
+        rows.append({"adapter": adapter, **{k: v for k, v in opts.items() if k == "image_size"},
+                     "train": result.split_sizes["train"], "val": result.split_sizes["val"],
+                     "holdout": test["n"], "holdout_accuracy": test["accuracy"],
+                     "macro_f1": test["macro_f1"], "best_epoch": result.history.best_epoch,
+                     "train_s": round(seconds, 1)})
+        print(rows[-1], flush=True)
+    checks = {f"{r['adapter']} holdout accuracy {r['holdout_accuracy']:.4f} >= {targets[r['adapter']]}":
+              r["holdout_accuracy"] >= targets[r["adapter"]] for r in rows}
+    write_results(name, command, rows, checks, notes)

@@ -55,11 +55,9 @@ class RunConfig:
         return cls(**data)
 
 
-def _owner(key: str) -> str | None:
-    for section, klass in SECTIONS.items():
-        if key in {f.name for f in fields(klass)}:
-            return section
-    return None
+def _owners(key: str) -> list[str]:
+    """Every section with a field ``key`` (``seed`` sets both the split and the training seed)."""
+    return [section for section, klass in SECTIONS.items() if key in {f.name for f in fields(klass)}]
 
 
 
@@ -75,8 +73,9 @@ def from_options(options: dict[str, Any]) -> RunConfig:
         key = raw_key.replace("-", "_")
         if key in top_names:
             top[key] = value
-        elif (section := _owner(key)) is not None:
-            sections[section][key] = value
+        elif owners := _owners(key):
+            for section in owners:
+                sections[section][key] = value
         else:
             raise RobustuneError(f"unknown run option {raw_key!r}; see `robustune train --help`")
     for name in ("data", "backbone", "out"):

@@ -82,3 +82,12 @@ def test_own_test_split_is_used_and_capped() -> None:
 def test_per_class_larger_than_data_is_refused() -> None:
     with pytest.raises(RobustuneError, match="--per-class 500 needs more examples"):
         make_splits(load_data("digits"), SplitConfig(per_class=500))
+
+
+def test_seed_option_sets_split_and_training_seed() -> None:
+    from finetune.run_config import from_options
+
+    cfg = from_options({"data": "digits", "backbone": "resnet18", "out": "x", "seed": 5, "lr": 0.1,
+                        "image-size": 16})
+    assert cfg.split.seed == 5 and cfg.train.seed == 5
+    assert cfg.train.lr == 0.1 and cfg.backbone_config.image_size == 16
