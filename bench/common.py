@@ -35,19 +35,29 @@ def write_results(name: str, command: str, rows: list[dict[str, Any]], checks: d
     payload = {"benchmark": name, "command": command, "machine": machine(), "rows": rows,
                "checks": checks, "notes": notes}
     atomic_write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2))
+    markdown = render_markdown(payload)
+    atomic_write_text(RESULTS / f"{name}.md", markdown)
+    print(markdown)
+
+
+def render_markdown(payload: dict[str, Any]) -> str:
+    """The Markdown form of a results file: table, checks, notes, where it ran."""
+    rows = payload["rows"]
     cols = list(rows[0]) if rows else []
-    lines = [f"### {name}", "", f"`{command}`", ""]
+    lines = [f"### {payload['benchmark']}", "", f"`{payload['command']}`", ""]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(row[c]) for c in cols) + " |")
-    lines += [""] + [f"- {'PASS' if ok else 'FAIL'}: {check}" for check, ok in checks.items()]
-    lines += [f"- note: {n}" for n in notes]
-    atomic_write_text(RESULTS / f"{name}.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    lines += [""] + [f"- {'PASS' if ok else 'FAIL'}: {check}" for check, ok in payload["checks"].items()]
+    lines += [f"- note: {n}" for n in payload["notes"]]
+    m = payload["machine"]
+    lines.append(f"- measured {m['date']} on {m['cpu_count']} CPU cores (torch {m['torch']}, "
+                 f"{m['torch_threads']} threads)")
+    return "\n".join(lines) + "\n"
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def compare_adapters(name: str, command: str, shared: dict[str, Any], runs: dict[str, dict[str, Any]],

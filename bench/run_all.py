@@ -6,6 +6,7 @@ Run: .venv/bin/python bench/run_all.py [bench_x.py ...]      (--readme: only ref
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,10 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def update_readme() -> None:
     """Replace the README's bench section with the current results files."""
-    parts = [(HERE / "results" / f"{name}.md").read_text().strip()
-             for name in ORDER if (HERE / "results" / f"{name}.md").is_file()]
+    from common import render_markdown
+
+    parts = [render_markdown(json.loads((HERE / "results" / f"{name}.json").read_text())).strip()
+             for name in ORDER if (HERE / "results" / f"{name}.json").is_file()]
     text = README.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)

@@ -26,20 +26,30 @@ def _relabel(data: Data, labels: list[str]) -> torch.Tensor:
     return lookup[data.labels]
 
 
+def bundle_data(
+    bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None
+) -> tuple[str, Data]:
+    """(which split, the data). ``auto``: the bundle's holdout if the source matches, else all."""
+    if split not in ("auto", "holdout", "all"):
+        raise RobustuneError(f"--split must be auto, holdout or all, got {split!r}")
+    source = load_data(data_spec, options)
+    same = source.name == bundle.meta.get("data", {}).get("source")
+    if split == "holdout" or (split == "auto" and same):
+        cfg = SplitConfig(**bundle.meta["split"]) if "split" in bundle.meta else SplitConfig()
+        return "holdout", make_splits(source, cfg).test
+    return "all", source.pool
+
+
+def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
+    """The data's labels as indices of the bundle's classes (unknown class names raise)."""
+    return _relabel(data, bundle.labels)
+
+
 def evaluate_bundle(
     bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """(which split was used, metrics). ``auto``: the bundle's holdout if the source matches."""
-    source = load_data(data_spec, options)
-    if split not in ("auto", "holdout", "all"):
-        raise RobustuneError(f"--split must be auto, holdout or all, got {split!r}")
-    same = source.name == bundle.meta.get("data", {}).get("source")
-    use_holdout = split == "holdout" or (split == "auto" and same)
-    data: Data = source.pool
-    if use_holdout:
-        cfg = SplitConfig(**bundle.meta["split"]) if "split" in bundle.meta else SplitConfig()
-        data = make_splits(source, cfg).test
-    pre = bundle.meta["preprocessing"]
-    inputs = prepare_inputs(data, pre, bundle.tokenizer)
+    """(which split was used, metrics)."""
+    used, data = bundle_data(bundle, data_spec, split, options)
+    inputs = prepare_inputs(data, bundle.meta["preprocessing"], bundle.tokenizer)
     labels = _relabel(data, bundle.labels)
-    return ("holdout" if use_holdout else "all"), evaluate(bundle.model, inputs, labels, bundle.labels)
+    return used, evaluate(bundle.model, inputs, labels, bundle.labels)

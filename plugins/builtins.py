@@ -24,6 +24,16 @@ DATASETS = {
     "imagefolder": "imagefolder:PATH, one subfolder of images per class",
     "csv": "csv:PATH with text and label columns (--text-column, --label-column)",
 }
+ATTACKS = {
+    "fgsm": ("fgsm", "fast gradient sign method, Linf (torchattacks)"),
+    "pgd": ("pgd", "projected gradient descent with random start, Linf (torchattacks)"),
+    "pgd-l2": ("pgd_l2", "projected gradient descent, L2 (torchattacks)"),
+    "cw": ("cw", "Carlini-Wagner L2, over-budget perturbations count as failures (torchattacks)"),
+    "deepfool": ("deepfool", "DeepFool L2, over-budget perturbations count as failures (torchattacks)"),
+    "square": ("square", "Square attack, black-box: model queries only, Linf (torchattacks)"),
+    "autoattack": ("autoattack", "AutoAttack standard version, Linf (torchattacks)"),
+    "worst-case": ("worst_case", "per sample, the first of fgsm, pgd, square that fools the model"),
+}
 DATASET_MODULES = {"csv": "csv_text"}
 
 
@@ -43,6 +53,8 @@ def register(reg: Registrar) -> None:
     for name, desc in ADAPTERS.items():
         module = name.replace("-", "_")
         reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)
+    for name, (module, desc) in ATTACKS.items():
+        reg.register("attack", name, f"robustness.attacks.{module}:attack", desc)
     for name, desc in DATASETS.items():
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)

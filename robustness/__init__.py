@@ -1,1 +1,1 @@
-"""Floor 2: attacks, audits and robustness metrics for any Classifier (see the robustness issue)."""
+"""Floor 2: attacks, audits and robustness metrics for any Classifier (image attacks so far)."""

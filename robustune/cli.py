@@ -28,35 +28,35 @@ def train(
     config: Annotated[Path | None, Opt(help="YAML/JSON file of the same options")] = None,
     data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
     backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
-    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial")] = None,
+    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial [linear-probe]")] = None,
     out: Annotated[str | None, Opt(help="bundle folder to write")] = None,
     resume: Annotated[Path | None, Opt(help="resume the unfinished run whose --out was DIR")] = None,
-    weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH")] = None,
+    weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH [auto]")] = None,
     image_size: Annotated[int | None, Opt(help="input size (default: the backbone's)")] = None,
     max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
     pooling: Annotated[str | None, Opt(help="text pooling: mean | cls")] = None,
     model_id: Annotated[str | None, Opt(help="hub id for --weights hub (text)")] = None,
     head: Annotated[str | None, Opt(help="head plugin")] = None,
     dropout: Annotated[float | None, Opt(help="head dropout")] = None,
-    unfreeze: Annotated[int | None, Opt(help="blocks to train with --adapter partial")] = None,
-    backbone_lr_mult: Annotated[float | None, Opt(help="backbone LR / head LR")] = None,
-    epochs: Annotated[int | None, Opt()] = None,
-    batch_size: Annotated[int | None, Opt()] = None,
-    lr: Annotated[float | None, Opt(help="head learning rate")] = None,
-    weight_decay: Annotated[float | None, Opt()] = None,
-    warmup_fraction: Annotated[float | None, Opt()] = None,
-    label_smoothing: Annotated[float | None, Opt()] = None,
+    unfreeze: Annotated[int | None, Opt(help="blocks to train with --adapter partial [2]")] = None,
+    backbone_lr_mult: Annotated[float | None, Opt(help="backbone LR / head LR [0.1]")] = None,
+    epochs: Annotated[int | None, Opt(help="at most this many epochs [10]")] = None,
+    batch_size: Annotated[int | None, Opt(help="[32]")] = None,
+    lr: Annotated[float | None, Opt(help="head learning rate [1e-3]")] = None,
+    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay [0.01]")] = None,
+    warmup_fraction: Annotated[float | None, Opt(help="share of steps warming up, then cosine [0.1]")] = None,
+    label_smoothing: Annotated[float | None, Opt(help="[0]")] = None,
     class_weights: Annotated[bool | None, Opt(help="balanced class weights in the loss")] = None,
-    patience: Annotated[int | None, Opt(help="epochs without improvement before stopping")] = None,
-    seed: Annotated[int | None, Opt()] = None,
+    patience: Annotated[int | None, Opt(help="epochs without improvement before stopping [3]")] = None,
+    seed: Annotated[int | None, Opt(help="splits, init, order, augmentation [0]")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda")] = None,
     augment: Annotated[str | None, Opt(help="comma list of shift, flip, color")] = None,
     per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
     test_per_class: Annotated[int | None, Opt(help="cap the holdout per class")] = None,
-    val_fraction: Annotated[float | None, Opt()] = None,
-    test_fraction: Annotated[float | None, Opt()] = None,
-    text_column: Annotated[str | None, Opt()] = None,
-    label_column: Annotated[str | None, Opt()] = None,
+    val_fraction: Annotated[float | None, Opt(help="validation share of the labeled set [0.2]")] = None,
+    test_fraction: Annotated[float | None, Opt(help="holdout share, if no own test split [0.2]")] = None,
+    text_column: Annotated[str | None, Opt(help="CSV text column [text]")] = None,
+    label_column: Annotated[str | None, Opt(help="CSV label column [label]")] = None,
     skip_corrupt: Annotated[bool | None, Opt(help="skip unreadable images (counted)")] = None,
     overwrite: Annotated[bool | None, Opt(help="replace an existing --out")] = None,
     quiet: Annotated[bool, Opt(help="no progress output")] = False,
@@ -75,7 +75,7 @@ def train(
         cfg = from_options(options)
     result = run_training(cfg, resume=resume is not None, progress=not quiet)
     console.print(metrics_table(f"{cfg.backbone} + {cfg.adapter}", result.metrics))
-    console.print(f"bundle: {result.bundle}")
+    console.print(f"bundle: {result.bundle}", soft_wrap=True)
 
 
 @app.command()
@@ -126,6 +126,40 @@ def predict(
         print(json.dumps(rows, indent=2))
     else:
         print_predictions(names, preds)
+
+
+@app.command()
+def audit(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder (an image model)")],
+    data: Annotated[str, Opt(help="labeled data; its holdout is used when it is the training source")],
+    attacks: Annotated[str, Opt(help="comma list of attack plugins")] = "fgsm,pgd",
+    eps: Annotated[str, Opt(help="comma list of budgets in [0, 1] pixel units")] = "1/255,2/255,4/255,8/255",
+    n: Annotated[int | None, Opt(help="examples to attack [up to 500]")] = None,
+    steps: Annotated[int, Opt(help="iterations of iterative attacks")] = 10,
+    n_queries: Annotated[int, Opt(help="queries of the square attack")] = 1000,
+    batch_size: Annotated[int, Opt()] = 64,
+    seed: Annotated[int, Opt()] = 0,
+    split: Annotated[str, Opt(help="auto | holdout | all")] = "auto",
+    out: Annotated[Path | None, Opt(help="audit folder [BUNDLE/audit]")] = None,
+    overwrite: Annotated[bool, Opt(help="replace an existing audit folder")] = False,
+) -> None:
+    """Attack a bundle: robust accuracy per attack and epsilon, worst case, sanity flags, curve."""
+    from robustness.audit import AuditConfig
+    from robustune.audit_cmd import audit_bundle, audit_table, parse_eps
+    from robustune.present import console
+
+    names = tuple(a.strip() for a in attacks.split(",") if a.strip())
+    cfg = AuditConfig(attacks=names, eps=parse_eps(eps), steps=steps, n_queries=n_queries,
+                      batch_size=batch_size, seed=seed)
+    target = out or bundle / "audit"
+    result = audit_bundle(bundle, data, cfg, n, target, split, overwrite)
+    console.print(audit_table(result.report))
+    for flag in result.report["flags"]:
+        console.print(f"[bold yellow]flag[/] {flag['code']}: {flag['message']}")
+    if not result.report["flags"]:
+        console.print("sanity flags: none raised")
+    console.print(f"audit: {target}/audit.json, robustness_curve.png/.svg, adversarial.safetensors",
+                  soft_wrap=True)
 
 
 @app.command()

@@ -38,16 +38,17 @@ def demo_configs(out: Path, quick: bool) -> list[RunConfig]:
 def run_demo(out: Path, quick: bool = False) -> None:
     """Fine-tune both models, evaluate on their holdouts, print a summary and bundle paths."""
     table = Table(title="robustune demo: holdout results")
-    for col in ("model", "data", "adapter", "train/val/test", "holdout acc", "macro-F1", "time"):
-        table.add_column(col)
+    for col in ("model", "adapter", "train/val/test", "accuracy", "macro-F1", "time"):
+        table.add_column(col, no_wrap=col != "model")
     for cfg in demo_configs(out, quick):
         console.rule(f"{cfg.backbone} on {cfg.data}")
         start = time.perf_counter()
         result = run_training(cfg)
         test = result.metrics["test"]
         sizes = "/".join(str(v) for v in result.split_sizes.values())
-        table.add_row(cfg.backbone, cfg.data, cfg.adapter, sizes, f"{test['accuracy']:.3f}",
+        table.add_row(f"{cfg.backbone} on {cfg.data}", cfg.adapter, sizes, f"{test['accuracy']:.3f}",
                       f"{test['macro_f1']:.3f}", f"{time.perf_counter() - start:.0f} s")
     console.print(table)
     for cfg in demo_configs(out, quick):
-        console.print(f"bundle: {cfg.out}  (try: robustune evaluate {cfg.out} --data {cfg.data})")
+        console.print(f"bundle: {cfg.out}  (try: robustune evaluate {cfg.out} --data {cfg.data})",
+                      soft_wrap=True)

@@ -1,0 +1,94 @@
+"""The attack contract and the shared work every attack gets (after torchattacks' Attack).
+
+``Attack.__call__`` puts the model in eval mode, turns off parameter gradients, seeds the RNG,
+and guarantees the result: ``x_adv`` in [0, 1] and ``||x_adv - x||_p <= eps``. Subclasses write
+only ``perturb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from plugins.errors import RobustuneError
+
+NORMS = ("Linf", "L2")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Budget and effort. ``alpha`` defaults to 2.5 * eps / steps (Madry et al.)."""
+
+    eps: float
+    steps: int = 10
+    alpha: float | None = None
+    n_queries: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.eps <= 1.0:
+            raise RobustuneError(f"epsilon {self.eps:g} is outside (0, 1]; pixels are in [0, 1] (e.g. 8/255)")
+        if self.steps < 1:
+            raise RobustuneError(f"attack steps must be at least 1, got {self.steps}")
+
+    @property
+    def step_size(self) -> float:
+        """The step size used by iterative attacks."""
+        return self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps
+
+
+def perturbation_norm(delta: Tensor, norm: str) -> Tensor:
+    """Per-example norm. Shape: (N, ...) -> (N,)."""
+    flat = delta.flatten(1)
+    return flat.abs().amax(1) if norm == "Linf" else flat.norm(p=2, dim=1)
+
+
+def project(x_adv: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
+    """Into the eps-ball around ``x`` and [0, 1]. Shape: (N, C, H, W) -> same."""
+    delta = x_adv - x
+    if norm == "Linf":
+        delta = delta.clamp(-eps, eps)
+    else:
+        scale = (eps / perturbation_norm(delta, "L2").clamp_min(1e-12)).clamp(max=1.0)
+        delta = delta * scale.view(-1, *([1] * (x.dim() - 1)))
+    return (x + delta).clamp(0.0, 1.0)
+
+
+class Attack:
+    """An image attack on a Classifier taking pixels in [0, 1]."""
+
+    name: ClassVar[str]
+    norm: ClassVar[str] = "Linf"
+    needs_gradients: ClassVar[bool] = True
+    minimal_norm: ClassVar[bool] = False  # finds the smallest perturbation; over budget = failed
+
+    def __init__(self, cfg: AttackConfig) -> None:
+        self.cfg = cfg
+
+    def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        """The attack itself. Shape: (N, C, H, W), (N,) -> (N, C, H, W)."""
+        raise NotImplementedError
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        """Adversarial examples within the budget. Shape: (N, C, H, W), (N,) -> same as x."""
+        was_training = model.training
+        flags = [p.requires_grad for p in model.parameters()]
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.cfg.seed)
+                x = x.detach()
+                adv = self.perturb(model, x, y).detach()
+        finally:
+            for p, flag in zip(model.parameters(), flags, strict=True):
+                p.requires_grad_(flag)
+            model.train(was_training)
+        if self.minimal_norm:
+            over = perturbation_norm(adv - x, self.norm) > self.cfg.eps
+            adv = torch.where(over.view(-1, *([1] * (x.dim() - 1))), x, adv)
+        return project(adv, x, self.cfg.eps, self.norm)

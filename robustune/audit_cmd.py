@@ -1,0 +1,74 @@
+"""``robustune audit``: load a bundle and its data, run the audit, write and print the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from finetune.evaluation import bundle_data, bundle_labels
+from finetune.preprocess import prepare_inputs
+from plugins.bundle import load_bundle
+from plugins.errors import RobustuneError
+from robustness.audit import AuditConfig, AuditResult, run_audit, validate
+from robustness.outputs import write_audit
+from robustune.present import console
+
+DEFAULT_N = 500
+
+
+def parse_eps(text: str) -> tuple[float, ...]:
+    """``"1/255,2/255,0.01"`` -> floats; a malformed value raises."""
+    values = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        num, _, den = part.partition("/")
+        try:
+            values.append(float(num) / float(den) if den else float(num))
+        except (ValueError, ZeroDivisionError) as exc:
+            raise RobustuneError(f"cannot read epsilon {part!r}; write e.g. 8/255 or 0.03") from exc
+    if not values:
+        raise RobustuneError("--eps needs at least one value, e.g. 1/255,2/255,4/255,8/255")
+    return tuple(values)
+
+
+def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, out: Path,
+                 split: str = "auto", overwrite: bool = False) -> AuditResult:
+    """Audit the first ``n`` examples (a fixed shuffle of the split) and write ``out``."""
+    validate(cfg)
+    bundle = load_bundle(bundle_path)
+    if bundle.modality != "image":
+        raise RobustuneError(f"bundle {bundle_path} is a text model; the attacks {', '.join(cfg.attacks)} "
+                             "work on images (text attacks are not available yet)")
+    if out.exists() and not overwrite:
+        raise RobustuneError(f"output {out} already exists; choose another --out or pass --overwrite")
+    _, dataset = bundle_data(bundle, data, split)
+    if n is not None and n > len(dataset):
+        raise RobustuneError(f"--n {n} is larger than the {len(dataset)} examples available; lower --n")
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))
+    dataset = dataset.subset(order[: n or min(DEFAULT_N, len(dataset))].tolist())
+    pixels = prepare_inputs(dataset, bundle.meta["preprocessing"])["pixels"].float() / 255.0
+    labels = bundle_labels(dataset, bundle)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("attacking", total=None)
+        result = run_audit(bundle.model, pixels, labels, bundle.labels, cfg,
+                           progress=lambda d: bar.update(task, description=f"attacking: {d}"))
+    write_audit(result, out, overwrite)
+    return result
+
+
+def audit_table(report: dict) -> Table:  # type: ignore[type-arg]
+    """Robust accuracy per attack (rows) and epsilon (columns), worst case last."""
+    table = Table(title=f"robust accuracy (n = {report['n']}, clean {report['clean_accuracy']:.3f})")
+    table.add_column("attack")
+    keys = [f"{e:.6g}" for e in report["eps"]]
+    for e in report["eps"]:
+        table.add_column(f"{e * 255:.3g}/255", justify="right")
+    table.add_column("seconds", justify="right")
+    for name, by_eps in report["attacks"].items():
+        seconds = sum(by_eps[k]["seconds"] for k in keys)
+        table.add_row(name, *[f"{by_eps[k]['robust_accuracy']:.3f}" for k in keys], f"{seconds:.1f}")
+    table.add_row("worst case", *[f"{report['worst_case'][k]['robust_accuracy']:.3f}" for k in keys], "")
+    return table

@@ -1,0 +1,60 @@
+"""``robustune audit`` as a user runs it, and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from tests.conftest import CliResult
+from tests.e2e.test_errors import assert_error
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture(scope="module")
+def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from finetune.recipes.supervised import run_training
+    from finetune.run_config import from_options
+
+    out = tmp_path_factory.mktemp("audit") / "digits"
+    cfg = from_options({"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full",
+                        "image_size": 16, "per_class": 40, "epochs": 4, "lr": 3e-3, "out": str(out)})
+    run_training(cfg, progress=False)
+    return out
+
+
+def test_audit_writes_report_curve_and_examples(cli: Cli, digits_bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    r = cli("audit", digits_bundle, "--data", "digits", "--attacks", "fgsm,pgd", "--eps", "2/255,8/255",
+            "--n", "24", "--steps", "3", "--out", out)
+    assert r.code == 0, r.err
+    assert "worst case" in r.out and "2/255" in r.out
+    report = json.loads((out / "audit.json").read_text())
+    assert report["n"] == 24 and set(report["attacks"]) == {"fgsm", "pgd"}
+    for key in ("clean_accuracy", "worst_case", "flags", "seconds"):
+        assert key in report
+    assert (out / "robustness_curve.png").stat().st_size > 1000
+    assert (out / "robustness_curve.svg").read_text().startswith("<?xml")
+    ex = load_file(str(out / "adversarial.safetensors"))
+    assert ex["x_adv"].shape == ex["x"].shape == (24, 3, 16, 16)
+    assert float((ex["x_adv"] - ex["x"]).abs().max()) <= 8 / 255 + 1e-6
+    again = cli("audit", digits_bundle, "--data", "digits", "--n", "24", "--out", out)
+    assert_error(again, "already exists", "--overwrite")
+
+
+def test_audit_bad_inputs(cli: Cli, digits_bundle: Path, tmp_path: Path, text_csv: Path) -> None:
+    base = ["audit", digits_bundle, "--data", "digits", "--out", tmp_path / "a"]
+    assert_error(cli(*base, "--eps", "0"), "outside (0, 1]")
+    assert_error(cli(*base, "--eps", "2"), "outside (0, 1]")
+    assert_error(cli(*base, "--eps", "x/255"), "cannot read epsilon 'x/255'")
+    assert_error(cli(*base, "--n", "100000"), "--n 100000 is larger than the 359 examples")
+    assert_error(cli(*base, "--attacks", "pgdd"), "did you mean 'pgd'")
+    text = tmp_path / "txt"
+    assert cli("train", "--data", f"csv:{text_csv}", "--backbone", "bert", "--epochs", "1", "--out", text,
+               "--quiet").code == 0
+    assert_error(cli("audit", text, "--data", f"csv:{text_csv}", "--out", tmp_path / "b"),
+                 "is a text model", "work on images")
