@@ -24,6 +24,10 @@ class TrainConfig:
     augment: str = "none"
     grad_clip: float = 1.0
     eval_batch_size: int = 128
+    adversarial: str = "none"
+    adv_eps: float = 2 / 255
+    adv_steps: int = 7
+    trades_beta: float = 6.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -34,6 +38,9 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
             (self.patience >= 1, "--patience must be at least 1"),
             (self.device in ("auto", "cpu", "cuda"), "--device must be auto, cpu or cuda"),
+            (self.adversarial in ("none", "pgd", "trades"), "--adversarial must be none, pgd or trades"),
+            (0 < self.adv_eps <= 1, "--adv-eps must be in (0, 1], e.g. 2/255"),
+            (self.adv_steps >= 1, "--adv-steps must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

@@ -55,6 +55,18 @@ class RunConfig:
         return cls(**data)
 
 
+FRACTION_KEYS = {"adv_eps"}
+
+
+def parse_number(text: str) -> float:
+    """``"8/255"`` or ``"0.03"`` -> float; anything else raises."""
+    num, _, den = text.strip().partition("/")
+    try:
+        return float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise RobustuneError(f"cannot read the number {text!r}; write e.g. 8/255 or 0.03") from exc
+
+
 def _owners(key: str) -> list[str]:
     """Every section with a field ``key`` (``seed`` sets both the split and the training seed)."""
     return [section for section, klass in SECTIONS.items() if key in {f.name for f in fields(klass)}]
@@ -71,6 +83,8 @@ def from_options(options: dict[str, Any]) -> RunConfig:
         if value is None:
             continue
         key = raw_key.replace("-", "_")
+        if key in FRACTION_KEYS and isinstance(value, str):
+            value = parse_number(value)
         if key in top_names:
             top[key] = value
         elif owners := _owners(key):

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from finetune.adapters.base import TrainPlan
+from finetune.adversarial import adversarial_loss
 from finetune.augment import augment, parse_augment
 from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
@@ -93,8 +94,12 @@ class Trainer:
             args = model_args(batch, self.device)
             if self.augment and "pixels" in batch:
                 args = (augment(args[0], self.augment),)
-            logits = self.plan.module(*args)
-            loss = loss_fn(logits, y)
+            if self.cfg.adversarial != "none" and "pixels" in batch:
+                loss, logits = adversarial_loss(self.plan.module, args[0], y, self.cfg, loss_fn,
+                                                self._train_mode)
+            else:
+                logits = self.plan.module(*args)
+                loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.grad_clip > 0:

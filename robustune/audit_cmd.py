@@ -10,6 +10,7 @@ from rich.table import Table
 
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
+from finetune.run_config import parse_number
 from plugins.bundle import load_bundle
 from plugins.errors import RobustuneError
 from robustness.audit import AuditConfig, AuditResult, run_audit, validate
@@ -21,13 +22,7 @@ DEFAULT_N = 500
 
 def parse_eps(text: str) -> tuple[float, ...]:
     """``"1/255,2/255,0.01"`` -> floats; a malformed value raises."""
-    values = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        num, _, den = part.partition("/")
-        try:
-            values.append(float(num) / float(den) if den else float(num))
-        except (ValueError, ZeroDivisionError) as exc:
-            raise RobustuneError(f"cannot read epsilon {part!r}; write e.g. 8/255 or 0.03") from exc
+    values = [parse_number(p) for p in text.split(",") if p.strip()]
     if not values:
         raise RobustuneError("--eps needs at least one value, e.g. 1/255,2/255,4/255,8/255")
     return tuple(values)

@@ -58,6 +58,10 @@ def train(
     text_column: Annotated[str | None, Opt(help="CSV text column [text]")] = None,
     label_column: Annotated[str | None, Opt(help="CSV label column [label]")] = None,
     skip_corrupt: Annotated[bool | None, Opt(help="skip unreadable images (counted)")] = None,
+    adversarial: Annotated[str | None, Opt(help="adversarial training: none | pgd | trades [none]")] = None,
+    adv_eps: Annotated[str | None, Opt(help="adversarial training budget, Linf pixels [2/255]")] = None,
+    adv_steps: Annotated[int | None, Opt(help="attack steps per adversarial batch [7]")] = None,
+    trades_beta: Annotated[float | None, Opt(help="TRADES robustness weight [6]")] = None,
     overwrite: Annotated[bool | None, Opt(help="replace an existing --out")] = None,
     quiet: Annotated[bool, Opt(help="no progress output")] = False,
 ) -> None:

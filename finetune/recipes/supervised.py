@@ -66,9 +66,17 @@ def _prepare(model: Classifier, splits: Splits) -> tuple[dict[str, Any], dict[st
     return pre, inputs
 
 
-def _plan(model: Classifier, cfg: RunConfig) -> TrainPlan:
+def _plan(model: Classifier, cfg: RunConfig, console: Console) -> TrainPlan:
     adapter = registry.get("adapter", cfg.adapter)
     plan: TrainPlan = adapter.plan(model, cfg.train.lr, cfg.adapter_config)
+    if cfg.train.adversarial != "none":
+        if model.modality != "image":
+            raise RobustuneError("adversarial training works on image models (pixels); this is a "
+                                 "text model: drop --adversarial")
+        if plan.cache_features:
+            console.print(f"  {cfg.adapter} with --adversarial: cached features cannot be attacked, "
+                          "so the frozen backbone runs on every adversarial batch (sound, slower)")
+            plan = TrainPlan(model, plan.param_groups, plan.frozen, cache_features=False)
     if plan.cache_features and parse_augment(cfg.train.augment):
         raise RobustuneError(
             f"--augment cannot be combined with {cfg.adapter}: its features are cached once; "
@@ -116,7 +124,7 @@ def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) ->
     start = time.perf_counter()
     pre, inputs = _prepare(model, splits)
     clock["preprocess"] = time.perf_counter() - start
-    plan = _plan(model, cfg)
+    plan = _plan(model, cfg, console)
     work = prepare_run(cfg, resume)  # only once every check has passed
     model.to(device)
     if model.modality == "image":
