@@ -27,6 +27,7 @@ pytest: setup
 test: lint pytest
 
 bench: setup
+	$(BIN)/pip install -q adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
-BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.py"]
-ORDER = ["image_finetune", "text_finetune", "feature_cache", "transfer"]
+BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.py", "bench_pgd.py"]
+ORDER = ["image_finetune", "text_finetune", "feature_cache", "transfer", "pgd_throughput"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
