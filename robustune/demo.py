@@ -10,6 +10,7 @@ from rich.table import Table
 
 from finetune.recipes.supervised import run_training
 from finetune.run_config import RunConfig, from_options
+from plugins.backbones import backbone_modality
 from robustune.present import console
 
 JOBS: dict[str, dict[str, Any]] = {
@@ -25,6 +26,9 @@ JOBS: dict[str, dict[str, Any]] = {
     },
 }
 QUICK = {"per_class": 12, "test_per_class": 10, "epochs": 1}
+AUDIT_ATTACKS = ("fgsm", "pgd")
+AUDIT_EPS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+AUDIT_N = 200
 
 
 def demo_configs(out: Path, quick: bool) -> list[RunConfig]:
@@ -52,3 +56,20 @@ def run_demo(out: Path, quick: bool = False) -> None:
     for cfg in demo_configs(out, quick):
         console.print(f"bundle: {cfg.out}  (try: robustune evaluate {cfg.out} --data {cfg.data})",
                       soft_wrap=True)
+    audit_demo(demo_configs(out, quick), quick)
+
+
+def audit_demo(configs: list[RunConfig], quick: bool) -> None:
+    """Audit each image model with FGSM and PGD over four budgets and print the tables."""
+    from robustness.audit import AuditConfig
+    from robustune.audit_cmd import audit_bundle, audit_table
+
+    cfg = AuditConfig(attacks=AUDIT_ATTACKS, eps=AUDIT_EPS, steps=10)
+    for run in configs:
+        if backbone_modality(run.backbone) != "image":
+            console.print(f"{run.out}: text attacks are not available yet; no audit")
+            continue
+        n = 10 if quick else AUDIT_N
+        result = audit_bundle(Path(run.out), run.data, cfg, n, Path(run.out) / "audit", overwrite=True)
+        console.print(audit_table(result.report))
+        console.print(f"audit: {run.out}/audit (audit.json, robustness_curve.png)", soft_wrap=True)

@@ -50,7 +50,8 @@ def test_trades_and_linear_probe_run(tmp_path) -> None:  # type: ignore[no-untyp
     result = run_training(probe, progress=False)
     assert "feature_cache" not in result.seconds  # the backbone runs on attacked pixels instead
     bundle = load_bundle(tmp_path / "p")
-    assert predict_logits(bundle.model, {"pixels": torch.zeros(2, 3, 16, 16, dtype=torch.uint8)}).shape == (2, 10)
+    blank = {"pixels": torch.zeros(2, 3, 16, 16, dtype=torch.uint8)}
+    assert predict_logits(bundle.model, blank).shape == (2, 10)
 
 
 def test_adversarial_training_on_text_is_refused(tmp_path, text_csv) -> None:  # type: ignore[no-untyped-def]
