@@ -166,6 +166,30 @@ def audit(
                   soft_wrap=True)
 
 
+@app.command("import")
+def import_model(
+    timm_arch: Annotated[str, Opt("--timm", help="timm architecture the weights were trained with")],
+    weights: Annotated[Path, Opt(help="state dict of the whole model: safetensors or .pth")],
+    labels: Annotated[str, Opt(help="class names in logit order: a comma list or a file")],
+    out: Annotated[Path, Opt(help="bundle folder to write")],
+    image_size: Annotated[int | None, Opt(help="input size [the architecture's]")] = None,
+    mean: Annotated[str | None, Opt(help="normalization mean, e.g. 0.5,0.5,0.5 [the architecture's]")] = None,
+    std: Annotated[str | None, Opt(help="normalization std [the architecture's]")] = None,
+    overwrite: Annotated[bool, Opt(help="replace an existing --out")] = False,
+) -> None:
+    """Wrap an image classifier trained elsewhere (timm architecture + weights) into a bundle."""
+    from finetune.importing import import_timm, read_labels
+    from finetune.run_config import parse_number
+    from robustune.present import console
+
+    def triple(text: str | None) -> list[float] | None:
+        return None if text is None else [parse_number(v) for v in text.split(",")]
+
+    path = import_timm(timm_arch, weights, read_labels(labels), out, image_size, triple(mean), triple(std),
+                       overwrite)
+    console.print(f"bundle: {path}", soft_wrap=True)
+
+
 @app.command()
 def plugins() -> None:
     """List every plugin by kind: name, one-line description, the distribution it comes from."""

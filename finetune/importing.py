@@ -1,0 +1,61 @@
+"""Wrapping a classifier trained elsewhere into a bundle, so audits work on it.
+
+So far: a timm architecture with a local weights file (its own classifier kept) and a label list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from plugins.backbones import BackboneConfig
+from plugins.bundle import save_bundle
+from plugins.classifier import ImageClassifier
+from plugins.errors import RobustuneError
+from plugins.model import ModelSpec, build_classifier
+from plugins.weights import fit_state_dict, read_state_dict
+
+
+def read_labels(spec: str) -> list[str]:
+    """A comma list, or a text file with one label per line."""
+    path = Path(spec)
+    labels = path.read_text().splitlines() if path.is_file() else spec.split(",")
+    labels = [label.strip() for label in labels if label.strip()]
+    if len(labels) < 2:
+        raise RobustuneError("--labels needs at least two class names (a comma list or a file, one per line)")
+    return labels
+
+
+def import_timm(
+    arch: str, weights: Path, labels: list[str], out: Path, image_size: int | None = None,
+    mean: list[float] | None = None, std: list[float] | None = None, overwrite: bool = False,
+) -> Path:
+    """A bundle from a timm architecture and a state dict of the whole model (classifier included)."""
+    import timm
+
+    if not timm.is_model(arch):
+        raise RobustuneError(f"timm has no architecture {arch!r}; pass a timm model name such as resnet18")
+    reference: Any = timm.create_model(arch, pretrained=False, num_classes=len(labels))
+    sd = fit_state_dict(reference, read_state_dict(weights), str(weights))
+    reference.load_state_dict(sd, strict=True)
+    head_name = reference.pretrained_cfg.get("classifier", "fc")
+    head_layer = reference.get_submodule(head_name)
+    spec = ModelSpec(arch, len(labels), BackboneConfig(weights="none", image_size=image_size))
+    model = build_classifier(spec)
+    assert isinstance(model, ImageClassifier)
+    model.backbone.model.load_state_dict(  # type: ignore[union-attr]
+        {k: v for k, v in sd.items() if not k.startswith(head_name + ".")}, strict=True)
+    model.head[1].load_state_dict(head_layer.state_dict())  # type: ignore[index]
+    pre = model.backbone.preprocessing()
+    if mean is not None or std is not None:
+        if mean is None or std is None or len(mean) != 3 or len(std) != 3:
+            raise RobustuneError("--mean and --std go together, three numbers each (e.g. 0.5,0.5,0.5)")
+        pre.update(mean=mean, std=std)
+        model.mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
+        model.std.copy_(torch.tensor(std).view(1, -1, 1, 1))
+    meta = {"model": spec.to_json(), "arch": model.backbone.arch(), "labels": labels,
+            "preprocessing": pre, "adapter": {"name": "imported", "config": {}},
+            "data": {"source": "imported", "weights": str(weights)}, "metrics": {}}
+    return save_bundle(out, model.eval(), meta, overwrite=overwrite)
