@@ -15,17 +15,6 @@ from plugins.bundle import Bundle
 from plugins.errors import RobustuneError
 
 
-def _relabel(data: Data, labels: list[str]) -> torch.Tensor:
-    unknown = sorted(set(data.classes) - set(labels))
-    if unknown:
-        raise RobustuneError(
-            f"data has classes the model does not know: {', '.join(unknown[:5])}; "
-            f"the model's classes are {', '.join(labels)}"
-        )
-    lookup = torch.tensor([labels.index(c) for c in data.classes])
-    return lookup[data.labels]
-
-
 def bundle_data(
     bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None
 ) -> tuple[str, Data]:
@@ -42,7 +31,15 @@ def bundle_data(
 
 def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
     """The data's labels as indices of the bundle's classes (unknown class names raise)."""
-    return _relabel(data, bundle.labels)
+    labels = bundle.labels
+    unknown = sorted(set(data.classes) - set(labels))
+    if unknown:
+        raise RobustuneError(
+            f"data has classes the model does not know: {', '.join(unknown[:5])}; "
+            f"the model's classes are {', '.join(labels)}"
+        )
+    lookup = torch.tensor([labels.index(c) for c in data.classes])
+    return lookup[data.labels]
 
 
 def evaluate_bundle(
@@ -51,5 +48,5 @@ def evaluate_bundle(
     """(which split was used, metrics)."""
     used, data = bundle_data(bundle, data_spec, split, options)
     inputs = prepare_inputs(data, bundle.meta["preprocessing"], bundle.tokenizer)
-    labels = _relabel(data, bundle.labels)
+    labels = bundle_labels(data, bundle)
     return used, evaluate(bundle.model, inputs, labels, bundle.labels)

@@ -68,6 +68,7 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.console = Console(stderr=True)
         self.augment = parse_augment(cfg.augment)
+        self.params = [p for g in plan.param_groups for p in g["params"]]  # clipped every step
 
     def _loss(self, labels: Tensor) -> torch.nn.Module:
         weight = balanced_weights(labels, self.num_classes) if self.cfg.class_weights else None
@@ -103,8 +104,7 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.grad_clip > 0:
-                params = [p for g in self.plan.param_groups for p in g["params"]]
-                torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             optimizer.step()
             scheduler.step()
             total_loss += float(loss.detach()) * len(y)

@@ -11,6 +11,7 @@ from rich.table import Table
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from finetune.run_config import parse_number
+from plugins.atomic import check_writable_target
 from plugins.bundle import load_bundle
 from plugins.errors import RobustuneError
 from robustness.audit import AuditConfig, AuditResult, run_audit, validate
@@ -36,8 +37,7 @@ def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, 
     if bundle.modality != "image":
         raise RobustuneError(f"bundle {bundle_path} is a text model; the attacks {', '.join(cfg.attacks)} "
                              "work on images (text attacks are not available yet)")
-    if out.exists() and not overwrite:
-        raise RobustuneError(f"output {out} already exists; choose another --out or pass --overwrite")
+    check_writable_target(out, overwrite)  # before any attack runs
     _, dataset = bundle_data(bundle, data, split)
     if n is not None and n > len(dataset):
         raise RobustuneError(f"--n {n} is larger than the {len(dataset)} examples available; lower --n")
