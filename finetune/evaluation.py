@@ -22,6 +22,9 @@ def bundle_data(
     if split not in ("auto", "holdout", "all"):
         raise RobustuneError(f"--split must be auto, holdout or all, got {split!r}")
     source = load_data(data_spec, options)
+    if source.pool.modality != bundle.modality:
+        raise RobustuneError(f"bundle {bundle.path} is a {bundle.modality} model but --data {data_spec} "
+                             f"holds {source.pool.modality}; pass {bundle.modality} data")
     same = source.name == bundle.meta.get("data", {}).get("source")
     if split == "holdout" or (split == "auto" and same):
         cfg = SplitConfig(**bundle.meta["split"]) if "split" in bundle.meta else SplitConfig()

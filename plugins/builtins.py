@@ -32,6 +32,8 @@ ATTACKS = {
     "deepfool": ("deepfool", "DeepFool L2, over-budget perturbations count as failures (torchattacks)"),
     "square": ("square", "Square attack, black-box: model queries only, Linf (torchattacks)"),
     "autoattack": ("autoattack", "AutoAttack standard version, Linf (torchattacks)"),
+    "embedding-pgd": ("embedding_pgd", "text: PGD on token embeddings, L2 per token relative to its norm"),
+    "word-level": ("word_level", "text: greedy word substitution (embedding neighbours, typos)"),
     "worst-case": ("worst_case", "per sample, the first of fgsm, pgd, square that fools the model"),
 }
 DATASET_MODULES = {"csv": "csv_text"}

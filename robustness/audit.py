@@ -37,6 +37,7 @@ class AuditResult:
 
     report: dict[str, Any]
     examples: dict[str, Tensor] = field(default_factory=dict)
+    texts: list[dict[str, Any]] = field(default_factory=list)  # text audits: adversarial texts
 
 
 @torch.no_grad()
@@ -44,10 +45,18 @@ def _predict(model: nn.Module, x: Tensor, size: int) -> Tensor:
     return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
 
 
-def validate(cfg: AuditConfig) -> None:
-    """Unknown attack names and budgets outside (0, 1] raise before any work."""
+DEFAULT_ATTACKS = {"image": "fgsm,pgd", "text": "embedding-pgd,word-level"}
+
+
+def validate(cfg: AuditConfig, modality: str = "image") -> None:
+    """Unknown attack names, attacks for the other modality, and budgets outside (0, 1] raise."""
     for name in cfg.attacks:
         registry.entry("attack", name)
+        kind = getattr(registry.get("attack", name), "modality", "image")
+        if kind != modality:
+            article = "an" if modality == "image" else "a"
+            raise RobustuneError(f"attack {name!r} works on {kind} models but this is {article} {modality} "
+                                 f"model; use --attacks {DEFAULT_ATTACKS[modality]}")
     for eps in cfg.eps:
         AttackConfig(eps=eps)
 
@@ -111,7 +120,8 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
     white = {a for a in cfg.attacks if registry.get("attack", a).needs_gradients}
     flags = model_flags(model, x[: cfg.batch_size], y[: cfg.batch_size])
     flags += curve_flags(robust, white, len(x)) + ball_flags(violations)
-    report = {"n": len(x), "clean_accuracy": float(clean.float().mean()), "eps": sorted(cfg.eps),
+    report = {"modality": "image", "n": len(x), "clean_accuracy": float(clean.float().mean()),
+              "eps": sorted(cfg.eps),
               "attacks": attacks_out, "worst_case": worst, "flags": flags,
               "config": {"attacks": list(cfg.attacks), "steps": cfg.steps, "n_queries": cfg.n_queries,
                          "seed": cfg.seed},

@@ -15,13 +15,14 @@ def plot_curve(report: dict[str, Any], stem: Path) -> list[Path]:
 
     eps = report["eps"]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    xs = [0.0, *[e * 255 for e in eps]]
+    text = report.get("modality") == "text"
+    xs = [0.0, *[e if text else e * 255 for e in eps]]
     for name, by_eps in report["attacks"].items():
         ys = [report["clean_accuracy"], *[by_eps[f"{e:.6g}"]["robust_accuracy"] for e in eps]]
         ax.plot(xs, ys, marker="o", label=f"{name} ({next(iter(by_eps.values()))['norm']})")
     worst = [report["clean_accuracy"], *[report["worst_case"][f"{e:.6g}"]["robust_accuracy"] for e in eps]]
     ax.plot(xs, worst, color="black", linestyle="--", marker="s", label="worst case")
-    ax.set_xlabel("epsilon (x 1/255)")
+    ax.set_xlabel("budget (relative embedding norm; fraction of words)" if text else "epsilon (x 1/255)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"robustness curve (n = {report['n']}, clean {report['clean_accuracy']:.3f})")

@@ -8,6 +8,7 @@ import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from finetune.data.types import TextData
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from finetune.run_config import parse_number
@@ -16,6 +17,7 @@ from plugins.bundle import load_bundle
 from plugins.errors import RobustuneError
 from robustness.audit import AuditConfig, AuditResult, run_audit, validate
 from robustness.outputs import write_audit
+from robustness.text_audit import run_text_audit
 from robustune.present import console
 
 DEFAULT_N = 500
@@ -32,38 +34,57 @@ def parse_eps(text: str) -> tuple[float, ...]:
 def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, out: Path,
                  split: str = "auto", overwrite: bool = False) -> AuditResult:
     """Audit the first ``n`` examples (a fixed shuffle of the split) and write ``out``."""
-    validate(cfg)
     bundle = load_bundle(bundle_path)
-    if bundle.modality != "image":
-        raise RobustuneError(f"bundle {bundle_path} is a text model; the attacks {', '.join(cfg.attacks)} "
-                             "work on images (text attacks are not available yet)")
+    validate(cfg, bundle.modality)
     check_writable_target(out, overwrite)  # before any attack runs
     _, dataset = bundle_data(bundle, data, split)
     if n is not None and n > len(dataset):
         raise RobustuneError(f"--n {n} is larger than the {len(dataset)} examples available; lower --n")
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))
     dataset = dataset.subset(order[: n or min(DEFAULT_N, len(dataset))].tolist())
-    pixels = prepare_inputs(dataset, bundle.meta["preprocessing"])["pixels"].float() / 255.0
     labels = bundle_labels(dataset, bundle)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("attacking", total=None)
-        result = run_audit(bundle.model, pixels, labels, bundle.labels, cfg,
-                           progress=lambda d: bar.update(task, description=f"attacking: {d}"))
+
+        def show(what: str) -> None:
+            bar.update(task, description=f"attacking: {what}")
+
+        if isinstance(dataset, TextData):
+            max_length = int(bundle.meta["preprocessing"]["max_length"])
+            result = run_text_audit(bundle.model, bundle.tokenizer, max_length,  # type: ignore[arg-type]
+                                    dataset.texts, labels, bundle.labels, cfg, progress=show)
+        else:
+            pixels = prepare_inputs(dataset, bundle.meta["preprocessing"])["pixels"].float() / 255.0
+            result = run_audit(bundle.model, pixels, labels, bundle.labels, cfg, progress=show)
     write_audit(result, out, overwrite)
     return result
 
 
 def audit_table(report: dict) -> Table:  # type: ignore[type-arg]
     """Robust accuracy per attack (rows) and epsilon (columns), worst case last."""
+    text = report.get("modality") == "text"
     table = Table(title=f"robust accuracy (n = {report['n']}, clean {report['clean_accuracy']:.3f})")
-    table.add_column("attack")
+    table.add_column("attack", no_wrap=True)
     keys = [f"{e:.6g}" for e in report["eps"]]
     for e in report["eps"]:
-        table.add_column(f"{e * 255:.3g}/255", justify="right")
+        table.add_column(f"{e:.3g}" if text else f"{e * 255:.3g}/255", justify="right")
     table.add_column("seconds", justify="right")
     for name, by_eps in report["attacks"].items():
         seconds = sum(by_eps[k]["seconds"] for k in keys)
         table.add_row(name, *[f"{by_eps[k]['robust_accuracy']:.3f}" for k in keys], f"{seconds:.1f}")
     table.add_row("worst case", *[f"{report['worst_case'][k]['robust_accuracy']:.3f}" for k in keys], "")
+    return table
+
+
+def text_attack_table(report: dict) -> Table:  # type: ignore[type-arg]
+    """Text audits: success rate, words changed and queries per attack at the largest budget."""
+    last = f"{report['eps'][-1]:.6g}"
+    table = Table(title=f"text attacks at budget {last}")
+    for col in ("attack", "success rate", "words changed", "queries / example", "relative norm"):
+        table.add_column(col, justify="left" if col == "attack" else "right", no_wrap=col == "attack")
+    for name, by_eps in report["attacks"].items():
+        s = by_eps[last]
+        table.add_row(name, f"{s['success_rate']:.3f}", f"{s['mean_words_changed']:.2f}",
+                      f"{s['mean_queries']:.1f}", f"{s['mean_relative_norm']:.3f}")
     return table

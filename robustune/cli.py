@@ -134,10 +134,13 @@ def predict(
 
 @app.command()
 def audit(
-    bundle: Annotated[Path, typer.Argument(help="bundle folder (an image model)")],
+    bundle: Annotated[Path, typer.Argument(help="bundle folder (an image or text model)")],
     data: Annotated[str, Opt(help="labeled data; its holdout is used when it is the training source")],
-    attacks: Annotated[str, Opt(help="comma list of attack plugins")] = "fgsm,pgd",
-    eps: Annotated[str, Opt(help="comma list of budgets in [0, 1] pixel units")] = "1/255,2/255,4/255,8/255",
+    attacks: Annotated[str | None, Opt(help="comma list of attack plugins [images: fgsm,pgd; texts: "
+                                            "embedding-pgd,word-level]")] = None,
+    eps: Annotated[str | None, Opt(help="comma list of budgets in (0, 1]: pixel units for images "
+                                        "[1/255,2/255,4/255,8/255]; for texts the relative embedding "
+                                        "norm or fraction of words [0.02,0.05,0.1,0.2]")] = None,
     n: Annotated[int | None, Opt(help="examples to attack [up to 500]")] = None,
     steps: Annotated[int, Opt(help="iterations of iterative attacks")] = 10,
     n_queries: Annotated[int, Opt(help="queries of the square attack")] = 1000,
@@ -148,22 +151,28 @@ def audit(
     overwrite: Annotated[bool, Opt(help="replace an existing audit folder")] = False,
 ) -> None:
     """Attack a bundle: robust accuracy per attack and epsilon, worst case, sanity flags, curve."""
-    from robustness.audit import AuditConfig
-    from robustune.audit_cmd import audit_bundle, audit_table, parse_eps
+    from plugins.bundle import read_meta
+    from robustness.audit import DEFAULT_ATTACKS, DEFAULT_EPS, AuditConfig
+    from robustness.text_audit import TEXT_EPS
+    from robustune.audit_cmd import audit_bundle, audit_table, parse_eps, text_attack_table
     from robustune.present import console
 
-    names = tuple(a.strip() for a in attacks.split(",") if a.strip())
-    cfg = AuditConfig(attacks=names, eps=parse_eps(eps), steps=steps, n_queries=n_queries,
+    modality = str(read_meta(bundle).get("modality", "image"))
+    names = tuple(a.strip() for a in (attacks or DEFAULT_ATTACKS[modality]).split(",") if a.strip())
+    budgets = parse_eps(eps) if eps else (TEXT_EPS if modality == "text" else DEFAULT_EPS)
+    cfg = AuditConfig(attacks=names, eps=budgets, steps=steps, n_queries=n_queries,
                       batch_size=batch_size, seed=seed)
     target = out or bundle / "audit"
     result = audit_bundle(bundle, data, cfg, n, target, split, overwrite)
     console.print(audit_table(result.report))
+    if modality == "text":
+        console.print(text_attack_table(result.report))
     for flag in result.report["flags"]:
         console.print(f"[bold yellow]flag[/] {flag['code']}: {flag['message']}")
     if not result.report["flags"]:
         console.print("sanity flags: none raised")
-    console.print(f"audit: {target}/audit.json, robustness_curve.png/.svg, adversarial.safetensors",
-                  soft_wrap=True)
+    examples = "adversarial_texts.json" if modality == "text" else "adversarial.safetensors"
+    console.print(f"audit: {target}/audit.json, robustness_curve.png/.svg, {examples}", soft_wrap=True)
 
 
 @app.command("import")

@@ -7,6 +7,8 @@ only ``perturb``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -57,10 +59,29 @@ def project(x_adv: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
     return (x + delta).clamp(0.0, 1.0)
 
 
+@contextmanager
+def attack_mode(model: nn.Module, seed: int) -> Iterator[None]:
+    """Eval mode, no parameter gradients and a seeded RNG inside; all restored afterwards."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        for p, flag in zip(model.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
 class Attack:
     """An image attack on a Classifier taking pixels in [0, 1]."""
 
     name: ClassVar[str]
+    modality: ClassVar[str] = "image"
     norm: ClassVar[str] = "Linf"
     needs_gradients: ClassVar[bool] = True
     minimal_norm: ClassVar[bool] = False  # finds the smallest perturbation; over budget = failed
@@ -74,20 +95,9 @@ class Attack:
 
     def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """Adversarial examples within the budget. Shape: (N, C, H, W), (N,) -> same as x."""
-        was_training = model.training
-        flags = [p.requires_grad for p in model.parameters()]
-        model.eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.cfg.seed)
-                x = x.detach()
-                adv = self.perturb(model, x, y).detach()
-        finally:
-            for p, flag in zip(model.parameters(), flags, strict=True):
-                p.requires_grad_(flag)
-            model.train(was_training)
+        with attack_mode(model, self.cfg.seed):
+            x = x.detach()
+            adv = self.perturb(model, x, y).detach()
         if self.minimal_norm:
             over = perturbation_norm(adv - x, self.norm) > self.cfg.eps
             adv = torch.where(over.view(-1, *([1] * (x.dim() - 1))), x, adv)

@@ -46,15 +46,43 @@ def test_audit_writes_report_curve_and_examples(cli: Cli, digits_bundle: Path, t
     assert_error(again, "already exists", "--overwrite")
 
 
-def test_audit_bad_inputs(cli: Cli, digits_bundle: Path, tmp_path: Path, text_csv: Path) -> None:
+@pytest.fixture(scope="module")
+def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Path:
+    from finetune.recipes.supervised import run_training
+    from finetune.run_config import from_options
+
+    out = tmp_path_factory.mktemp("audit") / "text"
+    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "epochs": 20, "lr": 3e-2,
+                               "out": str(out)}), progress=False)
+    return out
+
+
+def test_audit_text_bundle(cli: Cli, text_bundle: Path, text_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "audit"
+    r = cli("audit", text_bundle, "--data", f"csv:{text_csv}", "--split", "all", "--n", "6", "--steps", "3",
+            "--eps", "0.05,0.2", "--out", out)
+    assert r.code == 0, r.err
+    assert "embedding-pgd" in r.out and "word-level" in r.out and "queries" in r.out
+    report = json.loads((out / "audit.json").read_text())
+    assert report["modality"] == "text" and report["eps"] == [0.05, 0.2]
+    assert set(report["attacks"]) == {"embedding-pgd", "word-level"}
+    rows = json.loads((out / "adversarial_texts.json").read_text())
+    assert len(rows) == 6 and {"text", "adversarial", "words_changed", "queries"} <= set(rows[0])
+    assert (out / "robustness_curve.png").stat().st_size > 1000
+
+
+def test_audit_bad_inputs(cli: Cli, digits_bundle: Path, text_bundle: Path, tmp_path: Path,
+                          text_csv: Path) -> None:
     base = ["audit", digits_bundle, "--data", "digits", "--out", tmp_path / "a"]
     assert_error(cli(*base, "--eps", "0"), "outside (0, 1]")
     assert_error(cli(*base, "--eps", "2"), "outside (0, 1]")
     assert_error(cli(*base, "--eps", "x/255"), "cannot read the number 'x/255'")
     assert_error(cli(*base, "--n", "100000"), "--n 100000 is larger than the 359 examples")
     assert_error(cli(*base, "--attacks", "pgdd"), "did you mean 'pgd'")
-    text = tmp_path / "txt"
-    assert cli("train", "--data", f"csv:{text_csv}", "--backbone", "bert", "--epochs", "1", "--out", text,
-               "--quiet").code == 0
-    assert_error(cli("audit", text, "--data", f"csv:{text_csv}", "--out", tmp_path / "b"),
-                 "is a text model", "work on images")
+    assert_error(cli(*base, "--attacks", "word-level"), "works on text models but this is an image model",
+                 "--attacks fgsm,pgd")
+    assert_error(cli("audit", text_bundle, "--data", f"csv:{text_csv}", "--attacks", "pgd", "--out",
+                     tmp_path / "b"), "works on image models but this is a text model",
+                 "--attacks embedding-pgd,word-level")
+    assert_error(cli("audit", text_bundle, "--data", "digits", "--out", tmp_path / "c"),
+                 "is a text model but --data digits holds image", "pass text data")
