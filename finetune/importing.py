@@ -1,6 +1,7 @@
 """Wrapping a classifier trained elsewhere into a bundle, so audits work on it.
 
-So far: a timm architecture with a local weights file (its own classifier kept) and a label list.
+A timm architecture with a local weights file (its own classifier kept) and a label list, or a
+Hugging Face sequence-classification folder (labels from its config unless given).
 """
 
 from __future__ import annotations
@@ -59,3 +60,30 @@ def import_timm(
             "preprocessing": pre, "adapter": {"name": "imported", "config": {}},
             "data": {"source": "imported", "weights": str(weights)}, "metrics": {}}
     return save_bundle(out, model.eval(), meta, overwrite=overwrite)
+
+
+def import_hf(folder: Path, out: Path, labels: list[str] | None = None, max_length: int = 128,
+              overwrite: bool = False) -> Path:
+    """A text bundle from a folder that ``save_pretrained`` wrote (model and tokenizer)."""
+    from plugins.backbones.hf_classifier import HFSequenceClassifier, load_hf_classifier
+    from plugins.classifier import TextClassifier
+    from plugins.registry import registry
+
+    if not (Path(folder) / "config.json").is_file():
+        raise RobustuneError(f"{folder} has no config.json; pass the folder that save_pretrained wrote")
+    hf_model, tokenizer = load_hf_classifier(str(folder))
+    n = int(hf_model.config.num_labels)
+    if labels is None:
+        id2label = hf_model.config.id2label or {}
+        labels = [str(id2label.get(i, id2label.get(str(i), i))) for i in range(n)]
+    if len(labels) != n:
+        raise RobustuneError(f"--labels names {len(labels)} classes but the model in {folder} has {n} "
+                             "outputs; give one name per output, in logit order")
+    backbone = HFSequenceClassifier(hf_model, max_length, tokenizer)
+    model = TextClassifier(backbone, registry.get("head", "identity")(n, n))
+    spec = ModelSpec("hf-sequence-classifier", n, BackboneConfig(weights=str(folder), max_length=max_length),
+                     head="identity")
+    meta = {"model": spec.to_json(), "arch": backbone.arch(), "labels": labels,
+            "preprocessing": backbone.preprocessing(), "adapter": {"name": "imported", "config": {}},
+            "data": {"source": "imported", "weights": str(folder)}, "metrics": {}}
+    return save_bundle(out, model.eval(), meta, tokenizer=tokenizer, overwrite=overwrite)

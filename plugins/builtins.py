@@ -51,7 +51,12 @@ def register(reg: Registrar) -> None:
         "backbone", "mobilenet_v2", "plugins.backbones.mobilenet_v2:mobilenet_v2",
         "MobileNetV2 (torchvision) with packaged ImageNet weights",
     )
+    reg.register(
+        "backbone", "hf-sequence-classifier", "plugins.backbones.hf_classifier:create_hf_classifier",
+        "a whole HF sequence-classification model (its own head); made by `robustune import --hf`",
+    )
     reg.register("head", "linear", "plugins.heads:linear", "dropout + one linear layer")
+    reg.register("head", "identity", "plugins.heads:identity", "none: the backbone's outputs are the logits")
     for name, desc in ADAPTERS.items():
         module = name.replace("-", "_")
         reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)

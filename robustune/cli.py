@@ -177,25 +177,38 @@ def audit(
 
 @app.command("import")
 def import_model(
-    timm_arch: Annotated[str, Opt("--timm", help="timm architecture the weights were trained with")],
-    weights: Annotated[Path, Opt(help="state dict of the whole model: safetensors or .pth")],
-    labels: Annotated[str, Opt(help="class names in logit order: a comma list or a file")],
     out: Annotated[Path, Opt(help="bundle folder to write")],
+    timm_arch: Annotated[str | None, Opt("--timm", help="timm architecture the weights were trained with")]
+    = None,
+    hf: Annotated[Path | None, Opt(help="a Hugging Face sequence-classification folder (save_pretrained)")]
+    = None,
+    weights: Annotated[Path | None, Opt(help="with --timm: whole-model state dict (.pth, .safetensors)")]
+    = None,
+    labels: Annotated[str | None, Opt(help="class names in logit order: a comma list or a file "
+                                           "[--hf: the config's id2label]")] = None,
     image_size: Annotated[int | None, Opt(help="input size [the architecture's]")] = None,
     mean: Annotated[str | None, Opt(help="normalization mean, e.g. 0.5,0.5,0.5 [the architecture's]")] = None,
     std: Annotated[str | None, Opt(help="normalization std [the architecture's]")] = None,
+    max_length: Annotated[int, Opt(help="with --hf: longest input in tokens")] = 128,
     overwrite: Annotated[bool, Opt(help="replace an existing --out")] = False,
 ) -> None:
-    """Wrap an image classifier trained elsewhere (timm architecture + weights) into a bundle."""
-    from finetune.importing import import_timm, read_labels
+    """Wrap a classifier trained elsewhere into a bundle: a timm architecture + weights, or an HF folder."""
+    from finetune.importing import import_hf, import_timm, read_labels
     from finetune.run_config import parse_number
     from robustune.present import console
 
     def triple(text: str | None) -> list[float] | None:
         return None if text is None else [parse_number(v) for v in text.split(",")]
 
-    path = import_timm(timm_arch, weights, read_labels(labels), out, image_size, triple(mean), triple(std),
-                       overwrite)
+    if (timm_arch is None) == (hf is None):
+        raise RobustuneError("pass exactly one of --timm ARCH (with --weights and --labels) or --hf FOLDER")
+    if hf is not None:
+        path = import_hf(hf, out, read_labels(labels) if labels else None, max_length, overwrite)
+    else:
+        if weights is None or labels is None:
+            raise RobustuneError("--timm needs --weights FILE and --labels (a comma list or a file)")
+        path = import_timm(str(timm_arch), weights, read_labels(labels), out, image_size, triple(mean),
+                           triple(std), overwrite)
     console.print(f"bundle: {path}", soft_wrap=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
@@ -65,3 +66,61 @@ def test_import_bad_input(cli: Cli, tmp_path: Path) -> None:
     assert_error(cli(*base, "--timm", "resnet18", "--labels", "a,b,c"), "do not fit", "fc.weight")
     assert_error(cli(*base, "--timm", "resnet999", "--labels", "a,b"), "timm has no architecture")
     assert_error(cli(*base, "--timm", "resnet18", "--labels", "only"), "at least two class names")
+    assert_error(cli(*base, "--labels", "a,b"), "exactly one of --timm", "--hf")
+    assert_error(cli("import", "--timm", "resnet18", "--out", tmp_path / "o"), "--timm needs --weights")
+
+
+def _train_hf_outside(folder: Path) -> tuple[torch.nn.Module, Any, list[str]]:
+    """Plain transformers, no robustune: a 2-layer BERT classifier on generated sentiment sentences."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from plugins.assets import locate
+    from tests.conftest import NEGATIVE, POSITIVE
+
+    tokenizer = AutoTokenizer.from_pretrained(str(locate("minilm")))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, num_labels=2,
+                        id2label={0: "neg", 1: "pos"}, label2id={"neg": 0, "pos": 1})
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    texts = POSITIVE + NEGATIVE
+    y = torch.tensor([1] * len(POSITIVE) + [0] * len(NEGATIVE))
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    for _ in range(40):
+        loss = model(**enc, labels=y).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model, tokenizer, texts
+
+
+def test_import_hf_sequence_classifier_then_text_audit(cli: Cli, tmp_path: Path, text_csv: Path) -> None:
+    folder = tmp_path / "hf-model"
+    model, tokenizer, texts = _train_hf_outside(folder)
+    out = tmp_path / "imported"
+    r = cli("import", "--hf", folder, "--out", out)
+    assert r.code == 0, r.err
+    bundle = load_bundle(out)
+    assert bundle.labels == ["neg", "pos"] and bundle.modality == "text"
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**enc).logits
+        assert torch.allclose(bundle.model(enc["input_ids"], enc["attention_mask"]), expected, atol=1e-5)
+    assert float((expected.argmax(1) == torch.tensor([1] * 6 + [0] * 6)).float().mean()) >= 0.9
+    audit = cli("audit", out, "--data", f"csv:{text_csv}", "--n", "8", "--steps", "3", "--eps", "0.1,0.3",
+                "--out", tmp_path / "audit")
+    assert audit.code == 0, audit.err
+    report = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert set(report["attacks"]) == {"embedding-pgd", "word-level"} and report["clean_accuracy"] >= 0.75
+    again = cli("import", "--hf", folder, "--labels", "a,b,c", "--out", tmp_path / "o3")
+    assert_error(again, "names 3 classes but the model", "has 2 outputs")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_error(cli("import", "--hf", empty, "--out", tmp_path / "o4"), "has no config.json")
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+    assert_error(cli("import", "--hf", folder, "--out", tmp_path / "o5"), "has no tokenizer")
