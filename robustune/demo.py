@@ -26,9 +26,10 @@ JOBS: dict[str, dict[str, Any]] = {
     },
 }
 QUICK = {"per_class": 12, "test_per_class": 10, "epochs": 1}
-AUDIT_ATTACKS = ("fgsm", "pgd")
-AUDIT_EPS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
-AUDIT_N = 200
+AUDITS: dict[str, dict[str, Any]] = {  # per modality: attacks, budgets, examples
+    "image": {"attacks": ("fgsm", "pgd"), "eps": (1 / 255, 2 / 255, 4 / 255, 8 / 255), "n": 200},
+    "text": {"attacks": ("word-level", "embedding-pgd"), "eps": (0.02, 0.05, 0.1, 0.2), "n": 100},
+}
 
 
 def demo_configs(out: Path, quick: bool) -> list[RunConfig]:
@@ -60,16 +61,19 @@ def run_demo(out: Path, quick: bool = False) -> None:
 
 
 def audit_demo(configs: list[RunConfig], quick: bool) -> None:
-    """Audit each image model with FGSM and PGD over four budgets and print the tables."""
+    """Audit each model (images: FGSM and PGD; texts: word-level and embedding PGD) over four
+    budgets and print the tables."""
     from robustness.audit import AuditConfig
-    from robustune.audit_cmd import audit_bundle, audit_table
+    from robustune.audit_cmd import audit_bundle, audit_table, text_attack_table
 
-    cfg = AuditConfig(attacks=AUDIT_ATTACKS, eps=AUDIT_EPS, steps=10)
     for run in configs:
-        if backbone_modality(run.backbone) != "image":
-            console.print(f"{run.out}: text attacks are not available yet; no audit")
-            continue
-        n = 10 if quick else AUDIT_N
+        modality = backbone_modality(run.backbone) or "image"
+        spec = AUDITS[modality]
+        cfg = AuditConfig(attacks=spec["attacks"], eps=spec["eps"], steps=10)
+        console.rule(f"audit: {run.backbone} on {run.data}")
+        n = 10 if quick else spec["n"]
         result = audit_bundle(Path(run.out), run.data, cfg, n, Path(run.out) / "audit", overwrite=True)
         console.print(audit_table(result.report))
+        if modality == "text":
+            console.print(text_attack_table(result.report))
         console.print(f"audit: {run.out}/audit (audit.json, robustness_curve.png)", soft_wrap=True)

@@ -13,8 +13,6 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from finetune.batches import model_args
-from finetune.preprocess import tokenize
 from plugins.classifier import TextClassifier
 from plugins.errors import RobustuneError
 
@@ -64,9 +62,10 @@ class TextTarget:
         self.device = next(model.parameters()).device
 
     def encode(self, texts: list[str]) -> tuple[Tensor, Tensor]:
-        """Token ids and attention mask, trimmed to the longest text. Shape: -> (N, L), (N, L)."""
-        ids, mask = model_args(tokenize(texts, self.tokenizer, self.max_length), self.device)
-        return ids, mask
+        """Token ids and attention mask, padded to the longest text. Shape: -> (N, L), (N, L)."""
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
     def special_mask(self, ids: Tensor) -> Tensor:
         """True at special tokens ([CLS], [SEP], padding, ...). Shape: (N, L) -> (N, L) bool."""

@@ -123,8 +123,9 @@ def test_resume_without_a_run_is_an_error(cli: Cli, tmp_path: Path) -> None:
 def test_demo_quick(cli: Cli, tmp_path: Path) -> None:
     r = cli("demo", "--out", tmp_path / "demo", "--quick")
     assert r.code == 0, r.err
-    assert (tmp_path / "demo" / "fashion-mnist-efficientnet" / "audit" / "audit.json").is_file()
-    assert "robust accuracy" in r.out
+    assert "robust accuracy" in r.out and "word-level" in r.out
+    for name in ("fashion-mnist-efficientnet", "rotten-tomatoes-minilm"):
+        assert (tmp_path / "demo" / name / "audit" / "audit.json").is_file()
     for name in ("fashion-mnist-efficientnet", "rotten-tomatoes-minilm"):
         assert (tmp_path / "demo" / name / "robustune.json").is_file()
         assert f"bundle: {tmp_path / 'demo' / name}" in r.out.replace("\n", "")
