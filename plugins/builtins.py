@@ -17,6 +17,17 @@ ADAPTERS = {
     "full": "everything trains, the backbone at a lower learning rate than the head",
     "partial": "the last N backbone blocks and the head train (--unfreeze N)",
 }
+EXPLAINERS = {
+    "integrated-gradients": "integrated gradients from a black image (Captum), memory-sized internal batches",
+    "saliency": "absolute input gradient of the target logit (Captum)",
+    "input-x-gradient": "input times gradient (Captum)",
+    "gradcam": "Grad-CAM on the last convolutional stage, upsampled (Captum LayerGradCam; --layer)",
+    "occlusion": "logit drop under a sliding black window (Captum)",
+    "gradient-shap": "expected gradients from black and white baselines (Captum GradientShap)",
+    "deeplift": "DeepLIFT rescale rule from a black image (Captum)",
+    "lrp": "layer-wise relevance propagation, epsilon rule, where Captum has rules for every layer",
+    "smoothgrad": "any explainer averaged over noisy copies (Captum NoiseTunnel; --base)",
+}
 DATASETS = {
     "digits": "scikit-learn 8x8 digits: 1,797 images, 10 classes",
     "fashion-mnist": "Fashion-MNIST 28x28 (Debian package or fashion-mnist:FOLDER): 70k, 10 classes",
@@ -62,6 +73,8 @@ def register(reg: Registrar) -> None:
         reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)
     for name, (module, desc) in ATTACKS.items():
         reg.register("attack", name, f"robustness.attacks.{module}:attack", desc)
+    for name, desc in EXPLAINERS.items():
+        reg.register("explainer", name, f"explain.methods.{name.replace('-', '_')}:explainer", desc)
     for name, desc in DATASETS.items():
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)

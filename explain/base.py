@@ -1,0 +1,131 @@
+"""The explainer contract: a Classifier and inputs in, attributions of the input's shape out.
+
+An explainer names its Captum method (``captum``) and that method's arguments (``kwargs``);
+``Explainer.__call__`` does the shared work: eval mode, parameter gradients off and restored,
+a seeded RNG, batching, and the guarantee that the result has the input's shape. Calling Captum
+directly with ``captum(model)`` and ``kwargs(x)`` gives the same numbers (a test checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from plugins.errors import RobustuneError
+
+MEMORY_BUDGET = 1 << 30  # bytes of activations one internal batch may hold (CPU default)
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """Method settings; each explainer reads the ones it needs."""
+
+    n_steps: int = 50  # integrated gradients: path steps
+    internal_batch_size: int | None = None  # integrated gradients: None = chosen from the model's size
+    n_samples: int = 20  # gradient-shap samples, smoothgrad samples
+    stdevs: float = 0.1  # smoothgrad / gradient-shap noise, in pixel units
+    window: int = 8  # occlusion: square window side in pixels
+    stride: int = 4  # occlusion: window stride
+    layer: str | None = None  # gradcam: module name; None = found automatically
+    base: str = "saliency"  # smoothgrad: the explainer it smooths
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_steps", "n_samples", "window", "stride", "batch_size"):
+            if getattr(self, name) < 1:
+                raise RobustuneError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.stdevs < 0:
+            raise RobustuneError("--stdevs must be >= 0")
+
+
+@contextmanager
+def explain_mode(model: nn.Module, seed: int) -> Iterator[None]:
+    """Eval mode, no parameter gradients, seeded torch and NumPy RNGs (Captum draws from both)
+    inside; all restored afterwards."""
+    was_training = model.training
+    numpy_state = np.random.get_state()
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            yield
+    finally:
+        np.random.set_state(numpy_state)
+        for p, flag in zip(model.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def activation_bytes(model: nn.Module, x: Tensor) -> int:
+    """Bytes of forward activations for one example (leaf module outputs), times two for backward.
+
+    Shape: x is (1, ...).
+    """
+    total = [0]
+
+    def hook(_: nn.Module, __: Any, out: Any) -> None:
+        if isinstance(out, Tensor):
+            total[0] += out.numel() * out.element_size()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return 2 * total[0] + x.numel() * x.element_size()
+
+
+def auto_internal_batch(model: nn.Module, x: Tensor, n_steps: int, budget: int = MEMORY_BUDGET) -> int:
+    """Path points per internal batch so that activations stay under ``budget`` bytes."""
+    per_example = max(activation_bytes(model, x[:1]), 1)
+    return max(1, min(n_steps * len(x), budget // per_example))
+
+
+class Explainer:
+    """An attribution method over Captum; subclasses write ``captum`` and ``kwargs``."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str] = "image"
+
+    def __init__(self, cfg: ExplainConfig | None = None) -> None:
+        self.cfg = cfg or ExplainConfig()
+
+    def captum(self, model: nn.Module) -> Any:
+        """The Captum attribution object for ``model``."""
+        raise NotImplementedError
+
+    def kwargs(self, model: nn.Module, x: Tensor) -> dict[str, Any]:
+        """Arguments to Captum's ``attribute`` besides inputs and target."""
+        return {}
+
+    def finish(self, attributions: Tensor, x: Tensor) -> Tensor:
+        """Bring Captum's output to the input's shape (layer methods upsample here)."""
+        return attributions
+
+    def __call__(self, model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
+        """Attributions for class ``target``. Shape: (N, C, H, W), (N,) -> (N, C, H, W)."""
+        out = []
+        with explain_mode(model, self.cfg.seed):
+            method = self.captum(model)
+            for i in range(0, len(x), self.cfg.batch_size):
+                xb = x[i : i + self.cfg.batch_size].detach().requires_grad_(True)
+                tb = target[i : i + self.cfg.batch_size]
+                attr = method.attribute(xb, target=tb, **self.kwargs(model, xb))
+                out.append(self.finish(attr.detach(), xb.detach()))
+        result = torch.cat(out)
+        if result.shape != x.shape:
+            raise AssertionError(f"{self.name} returned {tuple(result.shape)} for input {tuple(x.shape)}")
+        return result

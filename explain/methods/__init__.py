@@ -1,0 +1,1 @@
+"""Explainer plugins, one Captum method per file (registered in plugins/builtins.py)."""
