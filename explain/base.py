@@ -67,10 +67,10 @@ def explain_mode(model: nn.Module, seed: int) -> Iterator[None]:
         model.train(was_training)
 
 
-def activation_bytes(model: nn.Module, x: Tensor) -> int:
+def activation_bytes(model: nn.Module, *inputs: Tensor) -> int:
     """Bytes of forward activations for one example (leaf module outputs), times two for backward.
 
-    Shape: x is (1, ...).
+    Shape: each input is (1, ...).
     """
     total = [0]
 
@@ -81,16 +81,17 @@ def activation_bytes(model: nn.Module, x: Tensor) -> int:
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     try:
         with torch.no_grad():
-            model(x)
+            model(*inputs)
     finally:
         for h in handles:
             h.remove()
-    return 2 * total[0] + x.numel() * x.element_size()
+    return 2 * total[0] + sum(x.numel() * x.element_size() for x in inputs)
 
 
-def auto_internal_batch(model: nn.Module, x: Tensor, n_steps: int, budget: int = MEMORY_BUDGET) -> int:
+def auto_internal_batch(model: nn.Module, x: Tensor, n_steps: int, budget: int = MEMORY_BUDGET,
+                        extra: tuple[Tensor, ...] = ()) -> int:
     """Path points per internal batch so that activations stay under ``budget`` bytes."""
-    per_example = max(activation_bytes(model, x[:1]), 1)
+    per_example = max(activation_bytes(model, x[:1], *(e[:1] for e in extra)), 1)
     return max(1, min(n_steps * len(x), budget // per_example))
 
 
@@ -98,7 +99,7 @@ class Explainer:
     """An attribution method over Captum; subclasses write ``captum`` and ``kwargs``."""
 
     name: ClassVar[str]
-    modality: ClassVar[str] = "image"
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
 
     def __init__(self, cfg: ExplainConfig | None = None) -> None:
         self.cfg = cfg or ExplainConfig()
@@ -110,6 +111,14 @@ class Explainer:
     def kwargs(self, model: nn.Module, x: Tensor) -> dict[str, Any]:
         """Arguments to Captum's ``attribute`` besides inputs and target."""
         return {}
+
+    def explain_tokens(self, model: nn.Module, tokenizer: Any, ids: Tensor, mask: Tensor,
+                       target: Tensor) -> Tensor:
+        """Per-token scores for text models (explainers with "text" in ``modalities``).
+
+        Shape: (N, L) ids, (N, L) mask, (N,) -> (N, L).
+        """
+        raise NotImplementedError
 
     def finish(self, attributions: Tensor, x: Tensor) -> Tensor:
         """Bring Captum's output to the input's shape (layer methods upsample here)."""

@@ -27,6 +27,7 @@ EXPLAINERS = {
     "deeplift": "DeepLIFT rescale rule from a black image (Captum)",
     "lrp": "layer-wise relevance propagation, epsilon rule, where Captum has rules for every layer",
     "smoothgrad": "any explainer averaged over noisy copies (Captum NoiseTunnel; --base)",
+    "attention-rollout": "text: attention maps multiplied through the layers, read from [CLS] (BERT family)",
 }
 DATASETS = {
     "digits": "scikit-learn 8x8 digits: 1,797 images, 10 classes",

@@ -28,7 +28,7 @@ from plugins.classifier import ImageClassifier
 from plugins.model import ModelSpec, build_classifier
 from plugins.registry import registry
 
-EXPLAINERS = [n for n in registry.names("explainer") if registry.get("explainer", n).modality == "image"]
+EXPLAINERS = [n for n in registry.names("explainer") if "image" in registry.get("explainer", n).modalities]
 Batch = tuple[Tensor, Tensor]
 CFG = ExplainConfig(n_steps=8, n_samples=4, window=4, stride=4, batch_size=4)
 
