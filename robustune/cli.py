@@ -175,6 +175,40 @@ def audit(
     console.print(f"audit: {target}/audit.json, robustness_curve.png/.svg, {examples}", soft_wrap=True)
 
 
+@app.command()
+def explain(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder")],
+    files: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
+    text: Annotated[list[str] | None, Opt(help="text to explain (repeatable)")] = None,
+    method: Annotated[str, Opt(help="explainer plugin (see robustune plugins)")] = "integrated-gradients",
+    target: Annotated[str | None, Opt(help="class to explain [the predicted one]")] = None,
+    out: Annotated[Path | None, Opt(help="output folder [BUNDLE/explanations]")] = None,
+    n_steps: Annotated[int, Opt(help="integrated gradients: path steps")] = 50,
+    layer: Annotated[str | None, Opt(help="gradcam: layer name [the last convolutional stage]")] = None,
+    base: Annotated[str, Opt(help="smoothgrad: the explainer it averages")] = "saliency",
+    n_samples: Annotated[int, Opt(help="smoothgrad / gradient-shap samples")] = 20,
+    window: Annotated[int, Opt(help="occlusion: window side in pixels")] = 8,
+    overwrite: Annotated[bool, Opt(help="replace an existing --out")] = False,
+) -> None:
+    """Attributions for image files (overlay PNGs) or texts (highlighted words in HTML)."""
+    from explain.base import ExplainConfig
+    from robustune.explain_cmd import explain_bundle
+    from robustune.present import console
+
+    cfg = ExplainConfig(n_steps=n_steps, layer=layer, base=base, n_samples=n_samples, window=window,
+                        stride=max(1, window // 2))
+    target_dir = out or bundle / "explanations"
+    rows = explain_bundle(bundle, list(files or []), list(text or []), method, cfg, target_dir, target,
+                          overwrite)
+    for row in rows:
+        what = row.get("input") or row["text"]
+        extra = f"  top words: {', '.join(row['top_words'])}" if "top_words" in row else ""
+        console.print(f"{what}: {row['explained_class']} (predicted {row['prediction']}, "
+                      f"p = {row['probability']:.2f}){extra}", soft_wrap=True)
+    page = "explanations.html" if rows and "text" in rows[0] else "overlay PNGs"
+    console.print(f"explanations: {target_dir} ({page}, explanations.json)", soft_wrap=True)
+
+
 @app.command("import")
 def import_model(
     out: Annotated[Path, Opt(help="bundle folder to write")],
