@@ -70,3 +70,29 @@ def top_words(words: list[str], scores: list[float], k: int = 5) -> list[tuple[s
     """The ``k`` words with the largest scores."""
     order = torch.tensor(scores).argsort(descending=True)[:k].tolist() if scores else []
     return [(words[i], scores[i]) for i in order]
+
+
+def confusion_png(matrix: list[list[int]], classes: list[str]) -> bytes:
+    """The confusion matrix as a PNG (rows: true class, columns: predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k), dpi=100)
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    peak = max((max(r) for r in matrix), default=0) or 1
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i][j] > peak / 2 else "black")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -209,6 +209,37 @@ def explain(
     console.print(f"explanations: {target_dir} ({page}, explanations.json)", soft_wrap=True)
 
 
+@app.command()
+def report(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder")],
+    data: Annotated[str, Opt(help="labeled data; its holdout is used when it is the training source")],
+    out: Annotated[Path, Opt(help="HTML file to write, e.g. report.html")],
+    audit: Annotated[Path | None, Opt(help="an audit folder or its audit.json (robustness section)")]
+    = None,
+    pdf: Annotated[bool, Opt(help="also print a PDF next to the HTML (needs Chromium)")] = False,
+    group_column: Annotated[str | None, Opt(help="CSV column naming each row's group (bias metrics)")] = None,
+    groups: Annotated[Path | None, Opt(help="images: a CSV path,group mapping files to groups")] = None,
+    positive: Annotated[str | None, Opt(help="bias metrics: the positive class [the second label]")] = None,
+    text_column: Annotated[str, Opt(help="CSV text column")] = "text",
+    label_column: Annotated[str, Opt(help="CSV label column")] = "label",
+    gallery: Annotated[int, Opt(help="examples per gallery")] = 4,
+    n_steps: Annotated[int, Opt(help="integrated-gradients steps")] = 32,
+    overwrite: Annotated[bool, Opt(help="replace an existing --out")] = False,
+) -> None:
+    """One self-contained HTML report: model card, metrics, groups, robustness, explanations."""
+    from finetune.data.types import DataOptions
+    from robustune.present import console
+    from robustune.report_cmd import ReportConfig, build_report
+
+    options = DataOptions(text_column=text_column, label_column=label_column, group_column=group_column,
+                          groups_file=str(groups) if groups else None)
+    cfg = ReportConfig(gallery=gallery, n_steps=n_steps, positive=positive)
+    with console.status("writing the report (explanations take a while on a CPU)"):
+        paths = build_report(bundle, data, out, audit, pdf, options, cfg, overwrite)
+    for path in paths:
+        console.print(f"report: {path}", soft_wrap=True)
+
+
 @app.command("import")
 def import_model(
     out: Annotated[Path, Opt(help="bundle folder to write")],

@@ -27,8 +27,9 @@ def make_explainer(name: str, cfg: ExplainConfig, modality: str) -> Explainer:
         names = registry.names("explainer")
         usable = [n for n in names if modality in registry.get("explainer", n).modalities]
         article = "an" if modality == "image" else "a"
-        raise RobustuneError(f"{name} explains {', '.join(explainer.modalities)} models but this is {article} "
-                             f"{modality} model; use --method {' or '.join(usable)}")
+        kinds = ", ".join(explainer.modalities)
+        raise RobustuneError(f"{name} explains {kinds} models but this is {article} {modality} model; "
+                             f"use --method {' or '.join(usable)}")
     return explainer
 
 

@@ -21,11 +21,12 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             want = [options.text_column, options.label_column]
+            want += [options.group_column] if options.group_column else []
             missing = [c for c in want if c not in columns]
             if missing:
                 raise RobustuneError(
                     f"CSV {path} lacks column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'}); "
-                    "name them with --text-column / --label-column"
+                    "name them with --text-column / --label-column / --group-column"
                 )
             rows = list(reader)
     except UnicodeDecodeError as exc:
@@ -46,4 +47,11 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
         shown = ", ".join(map(str, unlabeled[:5]))
         raise RobustuneError(f"CSV {path} has rows without a label (line {shown}); label or remove them")
     labels, classes = labels_from_names(names, f"CSV {path}")
-    return SourceData(f"csv:{path}", TextData(texts, labels, classes))
+    groups = None
+    if options.group_column:
+        groups = [(r.get(options.group_column) or "").strip() for r in rows]
+        blank = [i + 2 for i, g in enumerate(groups) if not g]
+        if blank:
+            raise RobustuneError(f"CSV {path} has rows without a group in column {options.group_column!r} "
+                                 f"(line {', '.join(map(str, blank[:5]))}); fill them or drop --group-column")
+    return SourceData(f"csv:{path}", TextData(texts, labels, classes, groups=groups))

@@ -40,6 +40,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     root = Path(arg)
     images: list[Tensor] = []
     labels: list[int] = []
+    names: list[str] = []
     bad: list[Path] = []
     files = _class_files(root)
     for index, (_, paths) in enumerate(files.items()):
@@ -50,12 +51,13 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
                 continue
             images.append(tensor)
             labels.append(index)
+            names.append(path.relative_to(root).as_posix())
     notes = []
     if bad and not options.skip_corrupt:
-        names = ", ".join(str(p.relative_to(root)) for p in bad[:5])
+        shown = ", ".join(str(p.relative_to(root)) for p in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise RobustuneError(
-            f"{len(bad)} unreadable image(s) in {root}: {names}{more}; fix or delete them, "
+            f"{len(bad)} unreadable image(s) in {root}: {shown}{more}; fix or delete them, "
             "or pass --skip-corrupt to skip them"
         )
     if bad:
@@ -67,5 +69,5 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
         raise RobustuneError(f"class folder(s) {', '.join(empty)} have no readable images; add images")
     same = len({tuple(t.shape) for t in images}) == 1
     stacked: Tensor | list[Tensor] = torch.stack(images) if same else images
-    data = ImageData(stacked, torch.tensor(labels, dtype=torch.long), classes, notes)
+    data = ImageData(stacked, torch.tensor(labels, dtype=torch.long), classes, notes, names=names)
     return SourceData(f"imagefolder:{root}", data)

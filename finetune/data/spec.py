@@ -30,5 +30,10 @@ def parse_data_spec(spec: str) -> tuple[str, str | None]:
 def load_data(spec: str, options: DataOptions | None = None) -> SourceData:
     """Load labeled data named by ``spec``."""
     name, arg = parse_data_spec(spec)
-    loader = registry.get("dataset", name)
-    return loader(arg, options or DataOptions())  # type: ignore[no-any-return]
+    options = options or DataOptions()
+    source: SourceData = registry.get("dataset", name)(arg, options)
+    if options.groups_file:
+        from finetune.data.groups import attach_groups
+
+        source = attach_groups(source, Path(options.groups_file))
+    return source

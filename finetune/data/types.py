@@ -19,6 +19,8 @@ class DataOptions:
     text_column: str = "text"
     label_column: str = "label"
     skip_corrupt: bool = False
+    group_column: str | None = None  # CSV: a column naming each row's group (bias metrics)
+    groups_file: str | None = None  # images: a CSV of path,group (bias metrics)
 
 
 @dataclass
@@ -30,6 +32,8 @@ class ImageData:
     classes: list[str]
     notes: list[str] = field(default_factory=list)
     modality: str = "image"
+    groups: list[str] | None = None  # each example's group, for bias metrics
+    names: list[str] | None = None  # each image's path relative to the data root
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -37,11 +41,13 @@ class ImageData:
     def subset(self, idx: Sequence[int]) -> ImageData:
         """The examples at ``idx`` (same classes)."""
         index = torch.as_tensor(list(idx), dtype=torch.long)
+        pick = index.tolist()
         if isinstance(self.images, Tensor):
             images: Tensor | list[Tensor] = self.images[index]
         else:
-            images = [self.images[i] for i in index.tolist()]
-        return ImageData(images, self.labels[index], self.classes, self.notes)
+            images = [self.images[i] for i in pick]
+        return ImageData(images, self.labels[index], self.classes, self.notes,
+                         groups=_pick(self.groups, pick), names=_pick(self.names, pick))
 
 
 @dataclass
@@ -53,6 +59,7 @@ class TextData:
     classes: list[str]
     notes: list[str] = field(default_factory=list)
     modality: str = "text"
+    groups: list[str] | None = None  # each example's group, for bias metrics
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -60,10 +67,15 @@ class TextData:
     def subset(self, idx: Sequence[int]) -> TextData:
         """The examples at ``idx`` (same classes)."""
         index = list(idx)
-        return TextData([self.texts[i] for i in index], self.labels[index], self.classes, self.notes)
+        return TextData([self.texts[i] for i in index], self.labels[index], self.classes, self.notes,
+                        groups=_pick(self.groups, index))
 
 
 Data = ImageData | TextData
+
+
+def _pick(values: list[str] | None, index: list[int]) -> list[str] | None:
+    return None if values is None else [values[i] for i in index]
 
 
 @dataclass

@@ -1,0 +1,47 @@
+"""The plain-language notes under each report section: what the numbers mean, for a reader who
+is not a machine-learning engineer."""
+
+NOTES = {
+    "card": (
+        "What was trained, on what, and how. The holdout below was never used for training or for "
+        "choosing the epoch."),
+    "metrics": (
+        "Accuracy is the share of holdout examples classified correctly; macro-F1 averages the F1 "
+        "score of every class, so rare classes count as much as common ones. The confusion matrix "
+        "shows which classes are mistaken for which."),
+    "per_class": (
+        "Precision: of the examples the model put in a class, the share that belong there. Recall: "
+        "of the examples of a class, the share the model found."),
+    "groups": (
+        "The same metrics per group. Selection rate: how often the model predicts the positive class "
+        "({positive}); true-positive rate: how often it finds it when it is there. Demographic "
+        "parity difference is the largest gap in selection rate; equalized-odds difference the "
+        "largest gap in true- or false-positive rate. Zero means the groups are treated alike."),
+    "robustness": (
+        "Robust accuracy is the accuracy when an attacker may change each input within a budget; "
+        "{meaning}. The worst case counts an example as lost if any attack fools it. Sanity flags "
+        "warn when a number is likely too optimistic (for example gradient masking)."),
+    "budget_text": (
+        "the budget is the share of words an attacker may change (word-level) or how far each "
+        "token's embedding may move relative to its length (embedding PGD)"),
+    "budget_image": "epsilon is the largest change to any pixel, in 1/255 steps of brightness",
+    "gallery_text": (
+        "Each word is shaded by its integrated-gradients attribution for the predicted class: red "
+        "words pushed the model toward it, blue words away."),
+    "gallery_image": (
+        "Left: the input. Right: integrated-gradients attribution for the predicted class, red "
+        "pixels for it and blue against it."),
+    "quality": (
+        "Measured on {n} holdout images. Deletion AUC: how fast the predicted probability falls "
+        "when pixels are blacked out in the map's order (lower is better; compare with the random "
+        "order). Insertion AUC: how fast it rises when pixels are revealed (higher is better). "
+        "Infidelity: how badly the map predicts the effect of small perturbations (lower is "
+        "better). Max-sensitivity: how much the map changes under tiny input noise (lower is more "
+        "stable)."),
+    "quality_text": (
+        "Attribution quality metrics are computed for image models; for text models read the word "
+        "heatmaps with the robustness section in mind."),
+    "adversarial": (
+        "The same examples before and after the attack, each explained for its true class. A low "
+        "rank correlation or top-k overlap means the attack also changed what the model looks at."),
+}

@@ -1,0 +1,42 @@
+"""Group membership for bias metrics: a CSV of ``path,group`` matched to an image folder's files."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+from finetune.data.types import ImageData, SourceData
+from plugins.errors import RobustuneError
+
+
+def read_group_file(path: Path) -> dict[str, str]:
+    """``path`` (relative to the image folder, or a bare file name) -> group."""
+    if not path.is_file():
+        raise RobustuneError(f"group file {path} does not exist; pass a CSV with columns path,group")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not {"path", "group"} <= set(reader.fieldnames or []):
+            raise RobustuneError(f"group file {path} needs the columns path,group (has: "
+                                 f"{', '.join(reader.fieldnames or []) or 'none'})")
+        return {row["path"].strip(): row["group"].strip() for row in reader if row.get("path")}
+
+
+def attach_groups(source: SourceData, path: Path) -> SourceData:
+    """The same data with each image's group; images the file does not name raise."""
+    mapping = read_group_file(path)
+
+    def with_groups(data: ImageData) -> ImageData:
+        if data.names is None:
+            raise RobustuneError(f"--groups needs an image folder (files with names); {source.name} has none")
+        groups = [mapping.get(n, mapping.get(Path(n).name, "")) for n in data.names]
+        missing = [n for n, g in zip(data.names, groups, strict=True) if not g]
+        if missing:
+            raise RobustuneError(f"group file {path} names no group for {len(missing)} image(s), e.g. "
+                                 f"{', '.join(missing[:3])}; add rows path,group for them")
+        return replace(data, groups=groups)
+
+    if not isinstance(source.pool, ImageData):
+        raise RobustuneError("--groups maps image files to groups; for a CSV use --group-column")
+    test = with_groups(source.test) if isinstance(source.test, ImageData) else source.test
+    return replace(source, pool=with_groups(source.pool), test=test)
