@@ -8,7 +8,7 @@ import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from finetune.data.types import TextData
+from finetune.data.types import DataOptions, TextData
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from finetune.run_config import parse_number
@@ -32,16 +32,18 @@ def parse_eps(text: str) -> tuple[float, ...]:
 
 
 def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, out: Path,
-                 split: str = "auto", overwrite: bool = False) -> AuditResult:
-    """Audit the first ``n`` examples (a fixed shuffle of the split) and write ``out``."""
+                 split: str = "auto", overwrite: bool = False, default_n: int = DEFAULT_N,
+                 options: DataOptions | None = None) -> AuditResult:
+    """Audit the first ``n`` examples (a fixed shuffle of the split; without ``n``, up to
+    ``default_n``) and write ``out``."""
     bundle = load_bundle(bundle_path)
     validate(cfg, bundle.modality)
     check_writable_target(out, overwrite)  # before any attack runs
-    _, dataset = bundle_data(bundle, data, split)
+    _, dataset = bundle_data(bundle, data, split, options)
     if n is not None and n > len(dataset):
         raise RobustuneError(f"--n {n} is larger than the {len(dataset)} examples available; lower --n")
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))
-    dataset = dataset.subset(order[: n or min(DEFAULT_N, len(dataset))].tolist())
+    dataset = dataset.subset(order[: n or min(default_n, len(dataset))].tolist())
     labels = bundle_labels(dataset, bundle)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:

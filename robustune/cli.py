@@ -1,4 +1,5 @@
-"""The ``robustune`` command line: train, evaluate, predict, plugins, demo."""
+"""The ``robustune`` command line: train, run, evaluate, predict, audit, explain, report, import,
+plugins, demo."""
 
 from __future__ import annotations
 
@@ -80,6 +81,43 @@ def train(
     result = run_training(cfg, resume=resume is not None, progress=not quiet)
     console.print(metrics_table(f"{cfg.backbone} + {cfg.adapter}", result.metrics))
     console.print(f"bundle: {result.bundle}", soft_wrap=True)
+
+
+@app.command()
+def run(
+    out: Annotated[Path, Opt(help="folder for model/, audit/ and report.html")],
+    config: Annotated[Path | None, Opt(help="YAML/JSON file of train options (as for train)")] = None,
+    data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
+    backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
+    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial [linear-probe]")] = None,
+    weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH [auto]")] = None,
+    image_size: Annotated[int | None, Opt(help="input size (default: the backbone's)")] = None,
+    max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
+    per_class: Annotated[int | None, Opt(help="labeled examples per class")] = None,
+    epochs: Annotated[int | None, Opt(help="at most this many epochs [10]")] = None,
+    lr: Annotated[float | None, Opt(help="head learning rate [1e-3]")] = None,
+    attacks: Annotated[str | None, Opt(help="audit attacks [by modality, as for audit]")] = None,
+    eps: Annotated[str | None, Opt(help="audit budgets [by modality, as for audit]")] = None,
+    n: Annotated[int, Opt(help="examples to audit (at most the holdout)")] = 200,
+    pdf: Annotated[bool, Opt(help="also print the report to PDF (needs Chromium)")] = False,
+    quiet: Annotated[bool, Opt(help="no training progress")] = False,
+) -> None:
+    """The whole job: fine-tune, audit, report; a rerun resumes and skips finished steps."""
+    given = {k: v for k, v in locals().items()
+             if k in ("data", "backbone", "adapter", "weights", "image_size", "max_length", "per_class",
+                      "epochs", "lr")}
+    from finetune.run_config import from_options, read_config_file
+    from robustune.audit_cmd import parse_eps
+    from robustune.pipeline import PipelineConfig, run_pipeline
+    from robustune.present import console
+
+    options: dict[str, Any] = read_config_file(config) if config else {}
+    options.update({k: v for k, v in given.items() if v is not None})
+    run_cfg = from_options({**options, "out": str(out / "model")})
+    names = tuple(a.strip() for a in attacks.split(",") if a.strip()) if attacks else None
+    cfg = PipelineConfig(attacks=names, eps=parse_eps(eps) if eps else None, audit_n=n, pdf=pdf)
+    result = run_pipeline(run_cfg, out, cfg, progress=not quiet)
+    console.print(f"bundle: {result.bundle}\naudit: {result.audit}\nreport: {result.report}", soft_wrap=True)
 
 
 @app.command()

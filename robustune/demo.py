@@ -1,4 +1,5 @@
-"""``make demo``: the main job on offline defaults, an image model and a text model."""
+"""``make demo``: the whole job (``robustune run``) on offline defaults, for an image model and a
+text model: fine-tune, audit, write the report; then a summary with the report paths."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 from rich.table import Table
 
-from finetune.recipes.supervised import run_training
 from finetune.run_config import RunConfig, from_options
-from plugins.backbones import backbone_modality
+from robustune.pipeline import PipelineConfig, run_pipeline
 from robustune.present import console
+from robustune.report_cmd import ReportConfig
 
 JOBS: dict[str, dict[str, Any]] = {
     "fashion-mnist-efficientnet": {
@@ -25,55 +26,38 @@ JOBS: dict[str, dict[str, Any]] = {
         "backbone_lr_mult": 0.05, "max_length": 64,
     },
 }
+AUDIT_N = {"fashion-mnist-efficientnet": 200, "rotten-tomatoes-minilm": 100}
 QUICK = {"per_class": 12, "test_per_class": 10, "epochs": 1}
-AUDITS: dict[str, dict[str, Any]] = {  # per modality: attacks, budgets, examples
-    "image": {"attacks": ("fgsm", "pgd"), "eps": (1 / 255, 2 / 255, 4 / 255, 8 / 255), "n": 200},
-    "text": {"attacks": ("word-level", "embedding-pgd"), "eps": (0.02, 0.05, 0.1, 0.2), "n": 100},
-}
 
 
-def demo_configs(out: Path, quick: bool) -> list[RunConfig]:
-    """The demo's run configs (``quick``: tiny subsets for tests)."""
-    return [
-        from_options({**job, **(QUICK if quick else {}), "out": str(out / name), "overwrite": True})
-        for name, job in JOBS.items()
-    ]
+def demo_configs(out: Path, quick: bool) -> list[tuple[str, RunConfig]]:
+    """The demo's run configs by job name (``quick``: tiny subsets for tests)."""
+    return [(name, from_options({**job, **(QUICK if quick else {}), "out": str(out / name / "model")}))
+            for name, job in JOBS.items()]
 
 
 def run_demo(out: Path, quick: bool = False) -> None:
-    """Fine-tune both models, evaluate on their holdouts, print a summary and bundle paths."""
-    table = Table(title="robustune demo: holdout results")
-    for col in ("model", "adapter", "train/val/test", "accuracy", "macro-F1", "time"):
-        table.add_column(col, no_wrap=col != "model")
-    for cfg in demo_configs(out, quick):
-        console.rule(f"{cfg.backbone} on {cfg.data}")
+    """Run both jobs (finished steps of an earlier demo in ``out`` are kept) and summarize."""
+    table = Table(title="robustune demo")
+    for col in ("job", "holdout accuracy", "clean / worst-case robust (audit)", "time", "report"):
+        table.add_column(col, no_wrap=col != "report")
+    for name, run in demo_configs(out, quick):
         start = time.perf_counter()
-        result = run_training(cfg)
-        test = result.metrics["test"]
-        sizes = "/".join(str(v) for v in result.split_sizes.values())
-        table.add_row(f"{cfg.backbone} on {cfg.data}", cfg.adapter, sizes, f"{test['accuracy']:.3f}",
-                      f"{test['macro_f1']:.3f}", f"{time.perf_counter() - start:.0f} s")
+        report = ReportConfig(gallery=2, quality_n=4, n_steps=8) if quick else ReportConfig()
+        cfg = PipelineConfig(audit_n=10 if quick else AUDIT_N[name], report=report)
+        result = run_pipeline(run, out / name, cfg)
+        table.add_row(name, *_summary(result.bundle, result.audit), f"{time.perf_counter() - start:.0f} s",
+                      str(result.report))
     console.print(table)
-    for cfg in demo_configs(out, quick):
-        console.print(f"bundle: {cfg.out}  (try: robustune evaluate {cfg.out} --data {cfg.data})",
-                      soft_wrap=True)
-    audit_demo(demo_configs(out, quick), quick)
+    console.print(f"open the reports in a browser; bundles and audits are next to them in {out}",
+                  soft_wrap=True)
 
 
-def audit_demo(configs: list[RunConfig], quick: bool) -> None:
-    """Audit each model (images: FGSM and PGD; texts: word-level and embedding PGD) over four
-    budgets and print the tables."""
-    from robustness.audit import AuditConfig
-    from robustune.audit_cmd import audit_bundle, audit_table, text_attack_table
+def _summary(bundle: Path, audit: Path) -> tuple[str, str]:
+    import json
 
-    for run in configs:
-        modality = backbone_modality(run.backbone) or "image"
-        spec = AUDITS[modality]
-        cfg = AuditConfig(attacks=spec["attacks"], eps=spec["eps"], steps=10)
-        console.rule(f"audit: {run.backbone} on {run.data}")
-        n = 10 if quick else spec["n"]
-        result = audit_bundle(Path(run.out), run.data, cfg, n, Path(run.out) / "audit", overwrite=True)
-        console.print(audit_table(result.report))
-        if modality == "text":
-            console.print(text_attack_table(result.report))
-        console.print(f"audit: {run.out}/audit (audit.json, robustness_curve.png)", soft_wrap=True)
+    meta = json.loads((bundle / "robustune.json").read_text())
+    report = json.loads((audit / "audit.json").read_text())
+    largest = f"{max(report['eps']):.6g}"
+    worst = report["worst_case"][largest]["robust_accuracy"]
+    return f"{meta['metrics']['test']['accuracy']:.3f}", f"{report['clean_accuracy']:.3f} / {worst:.3f}"

@@ -125,7 +125,10 @@ def test_demo_quick(cli: Cli, tmp_path: Path) -> None:
     assert r.code == 0, r.err
     assert "robust accuracy" in r.out and "word-level" in r.out
     for name in ("fashion-mnist-efficientnet", "rotten-tomatoes-minilm"):
-        assert (tmp_path / "demo" / name / "audit" / "audit.json").is_file()
-    for name in ("fashion-mnist-efficientnet", "rotten-tomatoes-minilm"):
-        assert (tmp_path / "demo" / name / "robustune.json").is_file()
-        assert f"bundle: {tmp_path / 'demo' / name}" in r.out.replace("\n", "")
+        job = tmp_path / "demo" / name
+        for part in ("model/robustune.json", "audit/audit.json", "report.html"):
+            assert (job / part).is_file(), part
+    assert r.out.count("report.html") >= 2
+    again = cli("demo", "--out", tmp_path / "demo", "--quick")  # finished steps are kept
+    assert again.code == 0, again.err
+    assert again.out.count("done earlier") == 6
