@@ -14,9 +14,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
 BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.py", "bench_pgd.py",
-           "bench_adversarial.py", "bench_text_attack.py"]
+           "bench_adversarial.py", "bench_text_attack.py", "bench_explain.py"]
 ORDER = ["image_finetune", "text_finetune", "feature_cache", "transfer", "pgd_throughput",
-         "adversarial_training", "text_attack"]
+         "adversarial_training", "text_attack", "explain_throughput"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
