@@ -18,7 +18,7 @@ from common import write_results
 from explain.base import ExplainConfig, auto_internal_batch
 from plugins.registry import registry
 
-N, STEPS, BATCH, REPEATS = 16, 16, 16, 5
+N, STEPS, BATCH, REPEATS = 32, 32, 16, 5
 
 
 def ours(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
