@@ -1,7 +1,8 @@
 """Can this explanation be trusted? Deletion and insertion curves against a random order
 (Petsiuk et al. 2018), Captum's infidelity (Yeh et al. 2019) and max-sensitivity.
 
-Deletion: pixels are turned black in order of attribution, most important first; a faithful map
+Deletion: pixels are turned black (tokens replaced by padding) in order of attribution, most
+important first; a faithful map
 makes the target probability fall fast (low AUC). Insertion: pixels are revealed on a black
 image in the same order; the probability should rise fast (high AUC). Both are compared with
 the same curves for a random order.
@@ -91,3 +92,29 @@ def perturbation_metrics(model: nn.Module, x: Tensor, target: Tensor, attributio
         sens = sensitivity_max(explanation, x, perturb_radius=cfg.radius, n_perturb_samples=cfg.n_perturb,
                                target=target)
     return {"infidelity": float(infid.mean()), "max_sensitivity": float(sens.mean())}
+
+
+@torch.no_grad()
+def token_curves(model: nn.Module, ids: Tensor, mask: Tensor, target: Tensor, scores: Tensor,
+                 editable: Tensor, pad_id: int, cfg: QualityConfig) -> dict[str, float]:
+    """Deletion and insertion AUC over tokens (replaced by padding in score order) and for a random
+    order. Special tokens are never touched. Shape: (N, L) ids, mask, scores, editable; (N,) target."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    ranked = scores.masked_fill(~editable, float("-inf")).argsort(dim=1, descending=True)
+    noise = torch.rand(scores.shape, generator=g).masked_fill(~editable, float("-inf"))
+    orders = (("", ranked), ("_random", noise.argsort(dim=1, descending=True)))
+    counts = editable.sum(1)
+    out = {}
+    for name in ("deletion", "insertion"):
+        for suffix, order in orders:
+            points = []
+            for k in range(cfg.steps + 1):
+                take = (counts.float() * k / cfg.steps).round().long()
+                chosen = torch.zeros_like(editable)
+                for i in range(len(ids)):
+                    chosen[i, order[i, : int(take[i])]] = True
+                hidden = chosen if name == "deletion" else editable & ~chosen
+                probs = torch.softmax(model(ids.masked_fill(hidden, pad_id), mask), dim=1)
+                points.append(probs.gather(1, target.view(-1, 1)).squeeze(1))
+            out[f"{name}_auc{suffix}"] = float(auc(torch.stack(points, dim=1)).mean())
+    return out

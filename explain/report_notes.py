@@ -39,8 +39,10 @@ NOTES = {
         "better). Max-sensitivity: how much the map changes under tiny input noise (lower is more "
         "stable)."),
     "quality_text": (
-        "Attribution quality metrics are computed for image models; for text models read the word "
-        "heatmaps with the robustness section in mind."),
+        "Measured on {n} holdout texts. Deletion AUC: how fast the predicted probability falls when "
+        "tokens are replaced by padding in the explanation's order (lower is better; compare with "
+        "the random order). Insertion AUC: how fast it rises when tokens are put back into an "
+        "all-padding text (higher is better). Special tokens are never touched."),
     "adversarial": (
         "The same examples before and after the attack, each explained for its true class. A low "
         "rank correlation or top-k overlap means the attack also changed what the model looks at."),

@@ -14,16 +14,16 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from explain.base import ExplainConfig, Explainer
+from explain.base import ExplainConfig, Explainer, explain_mode
 from explain.bias import group_report
 from explain.compare import pixel_maps, rank_correlation, top_k_overlap
 from explain.methods.gradcam import find_layer
 from explain.pdf import print_pdf
-from explain.quality import QualityConfig, deletion_insertion, perturbation_metrics
+from explain.quality import QualityConfig, deletion_insertion, perturbation_metrics, token_curves
 from explain.render import confusion_png, highlight_html, overlay_png
 from explain.report import Section, esc, img_html, render_report, table_html
 from explain.report_notes import NOTES
-from explain.text import explain_texts
+from explain.text import encode, explain_texts
 from finetune.data.types import DataOptions, ImageData, TextData
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.inference import predict_logits
@@ -167,6 +167,28 @@ def quality_section(bundle: Bundle, x: Tensor, target: Tensor, cfg: ReportConfig
     return Section("Which explanation to believe", body, NOTES["quality"].format(n=len(x)))
 
 
+def text_quality_section(bundle: Bundle, texts: list[str], target: Tensor, cfg: ReportConfig) -> Section:
+    """Token deletion and insertion curves per text explainer, against a random order."""
+    tok = bundle.tokenizer
+    enc = encode(tok, texts, int(bundle.meta["preprocessing"]["max_length"]))
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    editable = mask.bool() & ~torch.isin(ids, torch.tensor(sorted(set(tok.all_special_ids))))
+    rows: list[dict[str, Any]] = []
+    for name in ("integrated-gradients", "attention-rollout"):
+        explainer = registry.get("explainer", name)(ExplainConfig(n_steps=cfg.n_steps, batch_size=8))
+        try:
+            with explain_mode(bundle.model, 0):
+                scores = explainer.explain_tokens(bundle.model, tok, ids, mask, target)
+        except RobustuneError:
+            continue  # attention rollout on a model without attention maps
+        curves = token_curves(bundle.model, ids, mask, target, scores, editable, int(tok.pad_token_id or 0),
+                              QualityConfig(steps=10))
+        rows.append({"method": name, **curves})
+    best = min(rows, key=lambda r: r["deletion_auc"] - r["deletion_auc_random"])["method"] if rows else "-"
+    body = table_html(rows) + f"<p>Most faithful by deletion here: <b>{esc(best)}</b>.</p>"
+    return Section("Which explanation to believe", body, NOTES["quality_text"].format(n=len(texts)))
+
+
 def _bound(bundle: Bundle, explainer: Explainer) -> Callable[[Tensor, Tensor], Tensor]:
     """The explainer as a function of inputs and target (for max-sensitivity)."""
     def explain(inputs: Tensor, target: Tensor) -> Tensor:
@@ -263,7 +285,9 @@ def build_report(bundle_path: Path, data: str, out: Path, audit: Path | None = N
         n = min(cfg.quality_n, len(dataset))
         sections.append(quality_section(bundle, inputs["pixels"][:n].float() / 255, pred[:n], cfg))
     else:
-        sections.append(Section("Which explanation to believe", "", NOTES["quality_text"]))
+        n = min(cfg.quality_n, len(dataset))
+        assert isinstance(dataset, TextData)
+        sections.append(text_quality_section(bundle, dataset.texts[:n], pred[:n], cfg))
     if audit_report is not None and audit is not None:
         audit_dir = audit if audit.is_dir() else audit.parent
         sections.append(adversarial_section(bundle, audit_dir, audit_report, cfg))

@@ -101,8 +101,10 @@ def test_text_report_with_group_column(cli: Cli, tmp_path: Path) -> None:
             "--n-steps", "8")
     assert r.code == 0, r.err
     page = out.read_text()
-    for title in ("Groups", "Robustness", "Correct examples", "Clean versus adversarial"):
+    for title in ("Groups", "Robustness", "Correct examples", "Which explanation to believe",
+                  "Clean versus adversarial"):
         assert f"<h2>{title}</h2>" in page, title
+    assert "attention-rollout" in page and "deletion auc random" in page
     assert page.count("<span title=") >= 10 and "young" in page
     assert_error(cli("report", bundle, "--data", f"csv:{csv}", "--group-column", "gender", "--out",
                      tmp_path / "x.html"), "lacks column(s) gender")

@@ -81,3 +81,24 @@ def test_image_only_methods_refuse_texts(bundle: Bundle) -> None:
     with pytest.raises(RobustuneError, match="gradcam explains images"):
         explain_texts(registry.get("explainer", "gradcam")(ExplainConfig()), bundle.model, bundle.tokenizer,
                       TEXTS)
+
+
+def test_token_deletion_beats_random_for_integrated_gradients(bundle: Bundle) -> None:
+    from explain.base import explain_mode
+    from explain.quality import QualityConfig, token_curves
+    from tests.conftest import NEGATIVE, POSITIVE
+
+    model, tok = bundle.model, bundle.tokenizer
+    texts = POSITIVE + NEGATIVE
+    enc = encode(tok, texts, 128)
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    with torch.no_grad():
+        target = model(ids, mask).argmax(1)
+    editable = mask.bool() & ~torch.isin(ids, torch.tensor(tok.all_special_ids))
+    ig = registry.get("explainer", "integrated-gradients")(ExplainConfig(n_steps=16))
+    with explain_mode(model, 0):
+        scores = ig.explain_tokens(model, tok, ids, mask, target)
+    curves = token_curves(model, ids, mask, target, scores, editable, tok.pad_token_id,
+                          QualityConfig(steps=8))
+    assert curves["deletion_auc"] < curves["deletion_auc_random"]
+    assert curves["insertion_auc"] > curves["insertion_auc_random"]
