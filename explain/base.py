@@ -8,16 +8,14 @@ directly with ``captum(model)`` and ``kwargs(x)`` gives the same numbers (a test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from plugins.errors import RobustuneError
+from plugins.modes import frozen_eval
 
 MEMORY_BUDGET = 1 << 30  # bytes of activations one internal batch may hold (CPU default)
 
@@ -45,26 +43,7 @@ class ExplainConfig:
             raise RobustuneError("--stdevs must be >= 0")
 
 
-@contextmanager
-def explain_mode(model: nn.Module, seed: int) -> Iterator[None]:
-    """Eval mode, no parameter gradients, seeded torch and NumPy RNGs (Captum draws from both)
-    inside; all restored afterwards."""
-    was_training = model.training
-    numpy_state = np.random.get_state()
-    flags = [p.requires_grad for p in model.parameters()]
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            np.random.seed(seed)
-            yield
-    finally:
-        np.random.set_state(numpy_state)
-        for p, flag in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
-        model.train(was_training)
+explain_mode = frozen_eval  # the shared mode for attributions (plugins/modes.py)
 
 
 def activation_bytes(model: nn.Module, *inputs: Tensor) -> int:

@@ -39,16 +39,19 @@ def demo_configs(out: Path, quick: bool) -> list[tuple[str, RunConfig]]:
 def run_demo(out: Path, quick: bool = False) -> None:
     """Run both jobs (finished steps of an earlier demo in ``out`` are kept) and summarize."""
     table = Table(title="robustune demo")
-    for col in ("job", "holdout accuracy", "clean / worst-case robust (audit)", "time", "report"):
-        table.add_column(col, no_wrap=col != "report")
+    for col in ("job", "holdout accuracy", "clean / worst-case robust (audit)", "time"):
+        table.add_column(col)
+    reports = []
     for name, run in demo_configs(out, quick):
         start = time.perf_counter()
         report = ReportConfig(gallery=2, quality_n=4, n_steps=8) if quick else ReportConfig()
         cfg = PipelineConfig(audit_n=10 if quick else AUDIT_N[name], report=report)
         result = run_pipeline(run, out / name, cfg)
-        table.add_row(name, *_summary(result.bundle, result.audit), f"{time.perf_counter() - start:.0f} s",
-                      str(result.report))
+        table.add_row(name, *_summary(result.bundle, result.audit), f"{time.perf_counter() - start:.0f} s")
+        reports.append(result.report)
     console.print(table)
+    for path in reports:
+        console.print(f"report: {path}", soft_wrap=True)
     console.print(f"open the reports in a browser; bundles and audits are next to them in {out}",
                   soft_wrap=True)
 

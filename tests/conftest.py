@@ -106,3 +106,28 @@ def write_csv(path: Path, repeat: int = 4, text_col: str = "text", label_col: st
 def text_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small generated sentiment CSV (shared, read-only)."""
     return write_csv(tmp_path_factory.mktemp("text") / "reviews.csv")
+
+
+@pytest.fixture(scope="session")
+def stripes_bundle(tmp_path_factory: pytest.TempPathFactory, image_folder: Path) -> Path:
+    """A ResNet-18 bundle trained briefly on the striped image folder at 24 px (shared, read-only)."""
+    from finetune.recipes.supervised import run_training
+    from finetune.run_config import from_options
+
+    out = tmp_path_factory.mktemp("bundles") / "stripes"
+    opts = {"data": f"imagefolder:{image_folder}", "backbone": "resnet18", "weights": "none",
+            "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3, "out": str(out)}
+    run_training(from_options(opts), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Path:
+    """A MiniLM linear-probe bundle on the generated sentiment CSV (shared, read-only)."""
+    from finetune.recipes.supervised import run_training
+    from finetune.run_config import from_options
+
+    out = tmp_path_factory.mktemp("bundles") / "minilm"
+    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "adapter": "linear-probe",
+                               "epochs": 20, "lr": 3e-2, "out": str(out)}), progress=False)
+    return out

@@ -7,8 +7,6 @@ only ``perturb``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.errors import RobustuneError
+from plugins.modes import frozen_eval
 
 NORMS = ("Linf", "L2")
 
@@ -59,22 +58,7 @@ def project(x_adv: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
     return (x + delta).clamp(0.0, 1.0)
 
 
-@contextmanager
-def attack_mode(model: nn.Module, seed: int) -> Iterator[None]:
-    """Eval mode, no parameter gradients and a seeded RNG inside; all restored afterwards."""
-    was_training = model.training
-    flags = [p.requires_grad for p in model.parameters()]
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        for p, flag in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
-        model.train(was_training)
+attack_mode = frozen_eval  # the shared mode for attacks (plugins/modes.py)
 
 
 class Attack:

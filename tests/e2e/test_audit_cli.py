@@ -46,17 +46,6 @@ def test_audit_writes_report_curve_and_examples(cli: Cli, digits_bundle: Path, t
     assert_error(again, "already exists", "--overwrite")
 
 
-@pytest.fixture(scope="module")
-def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Path:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("audit") / "text"
-    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "epochs": 20, "lr": 3e-2,
-                               "out": str(out)}), progress=False)
-    return out
-
-
 def test_audit_text_bundle(cli: Cli, text_bundle: Path, text_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit"
     r = cli("audit", text_bundle, "--data", f"csv:{text_csv}", "--split", "all", "--n", "6", "--steps", "3",

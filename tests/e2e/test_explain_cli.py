@@ -16,35 +16,12 @@ from tests.e2e.test_errors import assert_error
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture(scope="module")
-def image_bundle(tmp_path_factory: pytest.TempPathFactory, image_folder: Path) -> Path:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("explain") / "stripes"
-    opts = {"data": f"imagefolder:{image_folder}", "backbone": "resnet18", "weights": "none",
-            "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3, "out": str(out)}
-    run_training(from_options(opts), progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Path:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("explain") / "text"
-    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "epochs": 20, "lr": 3e-2,
-                               "out": str(out)}), progress=False)
-    return out
-
-
 @pytest.mark.parametrize("method", ["integrated-gradients", "gradcam"])
-def test_explain_images_writes_overlays(cli: Cli, image_bundle: Path, image_folder: Path, tmp_path: Path,
+def test_explain_images_writes_overlays(cli: Cli, stripes_bundle: Path, image_folder: Path, tmp_path: Path,
                                         method: str) -> None:
     files = [image_folder / "horizontal" / "000.png", image_folder / "vertical" / "001.jpg"]
     out = tmp_path / "x"
-    r = cli("explain", image_bundle, *files, "--method", method, "--n-steps", "8", "--out", out)
+    r = cli("explain", stripes_bundle, *files, "--method", method, "--n-steps", "8", "--out", out)
     assert r.code == 0, r.err
     assert "000.png" in r.out and str(out) in r.out.replace("\n", "")
     items = json.loads((out / "explanations.json").read_text())["items"]
@@ -73,16 +50,16 @@ def test_explain_texts_writes_highlighted_html(cli: Cli, text_bundle: Path, tmp_
     assert item["explained_class"] == "neg"
 
 
-def test_explain_bad_inputs(cli: Cli, image_bundle: Path, text_bundle: Path, image_folder: Path,
+def test_explain_bad_inputs(cli: Cli, stripes_bundle: Path, text_bundle: Path, image_folder: Path,
                             tmp_path: Path) -> None:
     png = image_folder / "horizontal" / "000.png"
-    assert_error(cli("explain", image_bundle, png, "--method", "gradcm", "--out", tmp_path / "a"),
+    assert_error(cli("explain", stripes_bundle, png, "--method", "gradcm", "--out", tmp_path / "a"),
                  "did you mean 'gradcam'")
-    assert_error(cli("explain", image_bundle, png, "--method", "gradcam", "--layer", "backbone.model.layer9",
-                     "--out", tmp_path / "b"), "no layer 'backbone.model.layer9'")
+    assert_error(cli("explain", stripes_bundle, png, "--method", "gradcam", "--layer",
+                     "backbone.model.layer9", "--out", tmp_path / "b"), "no layer 'backbone.model.layer9'")
     assert_error(cli("explain", text_bundle, "--text", "fine", "--method", "gradcam", "--out",
                      tmp_path / "c"), "gradcam explains image models but this is a text model", "--method")
-    assert_error(cli("explain", image_bundle, png, "--target", "diagonal", "--out", tmp_path / "d"),
+    assert_error(cli("explain", stripes_bundle, png, "--target", "diagonal", "--out", tmp_path / "d"),
                  "--target 'diagonal' is not a class", "horizontal, vertical")
-    assert_error(cli("explain", image_bundle, "--out", tmp_path / "e"), "give image files or --text")
+    assert_error(cli("explain", stripes_bundle, "--out", tmp_path / "e"), "give image files or --text")
     assert not any((tmp_path / n).exists() for n in "abcde")

@@ -8,8 +8,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from explain.pdf import chromium_args, find_browser
 from tests.conftest import CliResult
 from tests.e2e.test_errors import assert_error
@@ -20,18 +18,6 @@ SECTIONS = ["Model card", "Holdout metrics", "Per-class results", "Groups", "Rob
 PROBE = """<script>window.addEventListener('load', () => {
   const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length;
   document.title = 'images=' + document.images.length + ' broken=' + broken; });</script>"""
-
-
-@pytest.fixture(scope="module")
-def image_bundle(tmp_path_factory: pytest.TempPathFactory, image_folder: Path) -> Path:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("report") / "stripes"
-    opts = {"data": f"imagefolder:{image_folder}", "backbone": "resnet18", "weights": "none",
-            "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3, "out": str(out)}
-    run_training(from_options(opts), progress=False)
-    return out
 
 
 def browser_check(html: Path, shot: Path) -> tuple[int, int, str]:
@@ -51,16 +37,18 @@ def browser_check(html: Path, shot: Path) -> tuple[int, int, str]:
     return int(found[1]), int(found[2]), errors
 
 
-def test_image_report_html_and_pdf(cli: Cli, image_bundle: Path, image_folder: Path, tmp_path: Path) -> None:
+def test_image_report_html_and_pdf(cli: Cli, stripes_bundle: Path, image_folder: Path,
+                                   tmp_path: Path) -> None:
     files = sorted(p.relative_to(image_folder).as_posix() for p in image_folder.rglob("*.*"))
     groups = tmp_path / "groups.csv"
     groups.write_text("path,group\n" + "".join(f"{f},{'studio' if i % 3 else 'field'}\n"
                                                  for i, f in enumerate(files)))
     audit = tmp_path / "audit"
-    assert cli("audit", image_bundle, "--data", f"imagefolder:{image_folder}", "--split", "all", "--attacks",
-               "fgsm,pgd", "--eps", "4/255,16/255", "--n", "16", "--steps", "3", "--out", audit).code == 0
+    assert cli("audit", stripes_bundle, "--data", f"imagefolder:{image_folder}", "--split", "all",
+               "--attacks", "fgsm,pgd", "--eps", "4/255,16/255", "--n", "16", "--steps", "3",
+               "--out", audit).code == 0
     out = tmp_path / "report.html"
-    r = cli("report", image_bundle, "--data", f"imagefolder:{image_folder}", "--audit", audit, "--groups",
+    r = cli("report", stripes_bundle, "--data", f"imagefolder:{image_folder}", "--audit", audit, "--groups",
             groups, "--out", out, "--pdf", "--n-steps", "8", "--gallery", "2")
     assert r.code == 0, r.err
     page = out.read_text()
@@ -79,7 +67,7 @@ def test_image_report_html_and_pdf(cli: Cli, image_bundle: Path, image_folder: P
                    timeout=120)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) >= 2 and all(p.stat().st_size > 1000 for p in pages)
-    again = cli("report", image_bundle, "--data", f"imagefolder:{image_folder}", "--out", out)
+    again = cli("report", stripes_bundle, "--data", f"imagefolder:{image_folder}", "--out", out)
     assert_error(again, "already exists", "--overwrite")
 
 

@@ -19,14 +19,8 @@ TEXTS = ["a warm, funny and clever film", "unbelievably dull and tedious", "supe
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Bundle:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("textexplain") / "minilm"
-    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "epochs": 20, "lr": 3e-2,
-                               "out": str(out)}), progress=False)
-    return load_bundle(out)
+def bundle(text_bundle: Path) -> Bundle:
+    return load_bundle(text_bundle)
 
 
 def test_merge_words_sums_pieces_and_keeps_the_text() -> None:

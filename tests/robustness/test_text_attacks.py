@@ -20,14 +20,8 @@ TEXTS = [*POSITIVE, *NEGATIVE, "a dull [SEP] boring mess", "superb [CLS] warm an
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Bundle:
-    from finetune.recipes.supervised import run_training
-    from finetune.run_config import from_options
-
-    out = tmp_path_factory.mktemp("textattack") / "minilm"
-    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "adapter": "linear-probe",
-                               "epochs": 30, "lr": 3e-2, "out": str(out)}), progress=False)
-    return load_bundle(out)
+def bundle(text_bundle: Path) -> Bundle:
+    return load_bundle(text_bundle)
 
 
 @pytest.fixture(scope="module")
