@@ -69,6 +69,7 @@ def register(reg: Registrar) -> None:
     )
     reg.register("head", "linear", "plugins.heads:linear", "dropout + one linear layer")
     reg.register("head", "identity", "plugins.heads:identity", "none: the backbone's outputs are the logits")
+    reg.register("head", "mlp", "plugins.heads:mlp", "dropout, linear (256), GELU, dropout, linear")
     for name, desc in ADAPTERS.items():
         module = name.replace("-", "_")
         reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)

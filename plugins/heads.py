@@ -18,3 +18,9 @@ def identity(in_features: int, num_classes: int, dropout: float = 0.0) -> nn.Mod
         raise RobustuneError(f"the identity head needs a backbone with one output per class ({num_classes}), "
                              f"this one gives {in_features}; use --head linear")
     return nn.Identity()
+
+
+def mlp(in_features: int, num_classes: int, dropout: float = 0.0, hidden: int = 256) -> nn.Module:
+    """One hidden layer with GELU between dropouts. Shape: (N, F) -> (N, K)."""
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_features, hidden), nn.GELU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, num_classes))
