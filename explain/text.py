@@ -63,9 +63,11 @@ def explain_texts(explainer: Explainer, model: nn.Module, tokenizer: Any, texts:
         chunk = texts[i : i + size]
         enc = encode(tokenizer, chunk, max_length)
         ids, mask = enc["input_ids"], enc["attention_mask"]
-        with torch.no_grad():
-            predicted = model(ids, mask).argmax(1)
-        tb = predicted if target is None else target[i : i + size]
+        if target is None:
+            with torch.no_grad():
+                tb = model(ids, mask).argmax(1)
+        else:
+            tb = target[i : i + size]
         with explain_mode(model, explainer.cfg.seed):
             scores = explainer.explain_tokens(model, tokenizer, ids, mask, tb)
         special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids))))

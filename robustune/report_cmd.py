@@ -266,7 +266,8 @@ def build_report(bundle_path: Path, data: str, out: Path, audit: Path | None = N
     bundle = load_bundle(bundle_path)
     audit_report = None
     if audit is not None:
-        audit_file = audit / "audit.json" if audit.is_dir() else audit
+        audit = audit if audit.is_dir() else audit.parent
+        audit_file = audit / "audit.json"
         if not audit_file.is_file():
             raise RobustuneError(f"audit {audit} has no audit.json; run robustune audit first")
         audit_report = json.loads(audit_file.read_text())
@@ -289,8 +290,7 @@ def build_report(bundle_path: Path, data: str, out: Path, audit: Path | None = N
         assert isinstance(dataset, TextData)
         sections.append(text_quality_section(bundle, dataset.texts[:n], pred[:n], cfg))
     if audit_report is not None and audit is not None:
-        audit_dir = audit if audit.is_dir() else audit.parent
-        sections.append(adversarial_section(bundle, audit_dir, audit_report, cfg))
+        sections.append(adversarial_section(bundle, audit, audit_report, cfg))
     page = render_report(f"robustune report: {bundle_path.name}",
                          f"{bundle.meta['model']['backbone']} evaluated on {data}", sections)
     atomic_write_text(out, page)

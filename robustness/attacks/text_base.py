@@ -60,6 +60,7 @@ class TextTarget:
         self.max_length = max_length
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), device=self.device)
 
     def encode(self, texts: list[str]) -> tuple[Tensor, Tensor]:
         """Token ids and attention mask, padded to the longest text. Shape: -> (N, L), (N, L)."""
@@ -69,8 +70,7 @@ class TextTarget:
 
     def special_mask(self, ids: Tensor) -> Tensor:
         """True at special tokens ([CLS], [SEP], padding, ...). Shape: (N, L) -> (N, L) bool."""
-        special = torch.tensor(sorted(set(self.tokenizer.all_special_ids)), device=ids.device)
-        return torch.isin(ids, special)
+        return torch.isin(ids, self.special_ids.to(ids.device))
 
     @torch.no_grad()
     def probabilities(self, texts: list[str]) -> Tensor:
