@@ -45,6 +45,9 @@ def compute_features(
         batches = track(batches, description=progress, total=total, console=Console(stderr=True),
                         transient=True)
     feats = [model.forward_features(*model_args(b, device)).float().cpu() for b in batches]
+    if feats and feats[0].dim() == 3:  # token states of texts: pad each batch to the longest
+        length = max(f.shape[1] for f in feats)
+        feats = [torch.nn.functional.pad(f, (0, 0, 0, length - f.shape[1])) for f in feats]
     return {"features": torch.cat(feats)}
 
 

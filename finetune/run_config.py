@@ -32,7 +32,8 @@ class RunConfig:
     data: str
     backbone: str
     out: str
-    adapter: str = "linear-probe"
+    adapter: str = "auto"  # linear-probe for pretrained backbones, scratch for from-scratch models
+    recipe: str = "auto"  # the model's own (dbn, semi-gan) or supervised
     head: str = "linear"
     dropout: float = 0.0
     overwrite: bool = False
@@ -56,6 +57,7 @@ class RunConfig:
 
 
 FRACTION_KEYS = {"adv_eps"}
+ALIASES = {"model": "backbone", "model_options": "options"}
 
 
 def parse_number(text: str) -> float:
@@ -83,6 +85,13 @@ def from_options(options: dict[str, Any]) -> RunConfig:
         if value is None:
             continue
         key = raw_key.replace("-", "_")
+        key = ALIASES.get(key, key)
+        if key == "options" and isinstance(value, str):
+            from plugins.backbones.scratch import parse_options
+
+            value = parse_options(value)
+        if key == "backbone" and "backbone" in top and top["backbone"] != value:
+            raise RobustuneError(f"--model {value} and --backbone {top['backbone']} disagree; pass one")
         if key in FRACTION_KEYS and isinstance(value, str):
             value = parse_number(value)
         if key in top_names:
@@ -94,7 +103,8 @@ def from_options(options: dict[str, Any]) -> RunConfig:
             raise RobustuneError(f"unknown run option {raw_key!r}; see `robustune train --help`")
     for name in ("data", "backbone", "out"):
         if name not in top:
-            raise RobustuneError(f"missing --{name}; it is required (on the command line or in --config)")
+            flag = "--model (or --backbone)" if name == "backbone" else f"--{name}"
+            raise RobustuneError(f"missing {flag}; it is required (on the command line or in --config)")
     try:
         built = {k: SECTIONS[k](**v) for k, v in sections.items()}
     except TypeError as exc:

@@ -87,6 +87,8 @@ class Trainer:
         torch.manual_seed(self.cfg.seed * 1000 + epoch)
         gen = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
         order = torch.randperm(num_examples(inputs), generator=gen)
+        if self.plan.epoch_hook is not None:
+            self.plan.epoch_hook(epoch)
         self._train_mode()
         task = bar.add_task(f"epoch {epoch + 1}/{self.cfg.epochs}", total=len(order))
         total_loss, correct, seen = 0.0, 0, 0

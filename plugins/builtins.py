@@ -16,6 +16,22 @@ ADAPTERS = {
     "linear-probe": "backbone frozen; features computed once and cached, only the head trains",
     "full": "everything trains, the backbone at a lower learning rate than the head",
     "partial": "the last N backbone blocks and the head train (--unfreeze N)",
+    "scratch": "everything trains at one learning rate (the default for from-scratch models)",
+    "lora": "low-rank updates (PEFT) on attention or Linear/Conv2d layers, merged into the bundle",
+    "gradual": "head first, then one more block every --unfreeze-every epochs, discriminative rates",
+    "discriminative": "everything trains; each block --lr-decay times slower than the block above",
+}
+SCRATCH_MODELS = {
+    "cnn": ("cnn:cnn", "from scratch: image CNN (depth, width, bn, dropout) or Kim's text CNN"),
+    "rnn": ("recurrent:rnn", "from scratch: Elman RNN over learned token embeddings or image rows"),
+    "lstm": ("recurrent:lstm", "from scratch: LSTM (bidirectional, stacked) over tokens or image rows"),
+    "dbn": ("dbn:dbn", "from scratch: deep belief network, stacked RBMs (CD-k) then backprop; images"),
+    "gan": ("gan:gan", "from scratch: semi-supervised GAN discriminator (K+1, feature matching); images"),
+}
+RECIPES = {
+    "supervised": ("backprop", "cross-entropy on the labeled split (every model)"),
+    "dbn": ("dbn", "greedy RBM pretraining with CD-k per layer, then supervised fine-tuning"),
+    "semi-gan": ("semi_gan", "K+1 discriminator + feature-matching generator on labeled + unlabeled data"),
 }
 EXPLAINERS = {
     "integrated-gradients": "integrated gradients from a black image (Captum), memory-sized internal batches",
@@ -67,9 +83,15 @@ def register(reg: Registrar) -> None:
         "backbone", "hf-sequence-classifier", "plugins.backbones.hf_classifier:create_hf_classifier",
         "a whole HF sequence-classification model (its own head); made by `robustune import --hf`",
     )
+    for name, (target, desc) in SCRATCH_MODELS.items():
+        reg.register("backbone", name, f"plugins.backbones.{target}", desc)
+    for name, (module, desc) in RECIPES.items():
+        reg.register("recipe", name, f"finetune.recipes.{module}:recipe", desc)
     reg.register("head", "linear", "plugins.heads:linear", "dropout + one linear layer")
     reg.register("head", "identity", "plugins.heads:identity", "none: the backbone's outputs are the logits")
     reg.register("head", "mlp", "plugins.heads:mlp", "dropout, linear (256), GELU, dropout, linear")
+    reg.register("head", "lstm", "plugins.heads:lstm",
+                 "bidirectional LSTM (128) over a text backbone's token states, then linear")
     for name, desc in ADAPTERS.items():
         module = name.replace("-", "_")
         reg.register("adapter", name, f"finetune.adapters.{module}:adapter", desc)

@@ -53,6 +53,12 @@ class TextClassifier(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.token_head = bool(getattr(head, "token_states", False))  # the head reads every token
+        if self.token_head and not hasattr(backbone, "token_states"):
+            from plugins.errors import RobustuneError
+
+            raise RobustuneError(f"this head reads token states, which backbone {backbone.name} does not "
+                                 "give; use it with bert (or another Hugging Face encoder), or --head linear")
 
     def get_input_embeddings(self) -> nn.Module:
         """The token-embedding layer."""
@@ -62,6 +68,9 @@ class TextClassifier(nn.Module):
         """Shape: (N, L), (N, L) -> (N, F)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if self.token_head:
+            states = self.backbone.token_states(attention_mask, input_ids=input_ids)  # type: ignore[operator]
+            return with_mask(states, attention_mask)
         return self.backbone(input_ids, attention_mask)  # type: ignore[no-any-return]
 
     def forward_head(self, features: Tensor) -> Tensor:
@@ -70,11 +79,19 @@ class TextClassifier(nn.Module):
 
     def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
         """Shape: (N, L, D) embeddings, (N, L) mask -> (N, K) logits."""
+        if self.token_head:
+            states = self.backbone.token_states(attention_mask, inputs_embeds=embeds)  # type: ignore[operator]
+            return self.forward_head(with_mask(states, attention_mask))
         feats = self.backbone.forward_embeddings(embeds, attention_mask)  # type: ignore[operator]
         return self.forward_head(feats)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         return self.forward_head(self.forward_features(input_ids, attention_mask))
+
+
+def with_mask(states: Tensor, attention_mask: Tensor) -> Tensor:
+    """Token states with the mask as one more channel. Shape: (N, L, F), (N, L) -> (N, L, F + 1)."""
+    return torch.cat([states, attention_mask.unsqueeze(-1).to(states.dtype)], -1)
 
 
 Classifier = ImageClassifier | TextClassifier

@@ -22,6 +22,8 @@ app = typer.Typer(
 
 Opt = typer.Option
 DATA_HELP = "digits, fashion-mnist, rotten-tomatoes, imagefolder:PATH or csv:PATH"
+ADAPTER_HELP = ("linear-probe | full | partial | scratch | lora | gradual | discriminative "
+                "[linear-probe; scratch for from-scratch models]")
 
 
 @app.command()
@@ -29,7 +31,12 @@ def train(
     config: Annotated[Path | None, Opt(help="YAML/JSON file of the same options")] = None,
     data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
     backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
-    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial [linear-probe]")] = None,
+    model: Annotated[str | None, Opt(help="same as --backbone: e.g. cnn, lstm, dbn, gan, resnet18, bert")]
+    = None,
+    model_options: Annotated[str | None, Opt(help="from-scratch model sizes, e.g. depth=3,width=32 "
+                                                  "(see README: Model zoo)")] = None,
+    adapter: Annotated[str | None, Opt(help=ADAPTER_HELP)] = None,
+    recipe: Annotated[str | None, Opt(help="supervised | dbn | semi-gan [the model's own]")] = None,
     out: Annotated[str | None, Opt(help="bundle folder to write")] = None,
     resume: Annotated[Path | None, Opt(help="resume the unfinished run whose --out was DIR")] = None,
     weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH [auto]")] = None,
@@ -41,6 +48,14 @@ def train(
     dropout: Annotated[float | None, Opt(help="head dropout")] = None,
     unfreeze: Annotated[int | None, Opt(help="blocks to train with --adapter partial [2]")] = None,
     backbone_lr_mult: Annotated[float | None, Opt(help="backbone LR / head LR [0.1]")] = None,
+    lr_decay: Annotated[float | None, Opt(help="gradual/discriminative: LR ratio per block downward [0.8]")]
+    = None,
+    unfreeze_every: Annotated[int | None, Opt(help="gradual: epochs per newly unfrozen block [1]")] = None,
+    lora_r: Annotated[int | None, Opt(help="lora: rank [8]")] = None,
+    lora_alpha: Annotated[float | None, Opt(help="lora: scale numerator (scale = alpha / r) [16]")] = None,
+    lora_dropout: Annotated[float | None, Opt(help="lora: dropout on the adapter input [0]")] = None,
+    lora_targets: Annotated[str | None, Opt(help="lora: comma list of layer names [text: query,value; "
+                                                 "images: every Linear and ungrouped Conv2d]")] = None,
     epochs: Annotated[int | None, Opt(help="at most this many epochs [10]")] = None,
     batch_size: Annotated[int | None, Opt(help="[32]")] = None,
     lr: Annotated[float | None, Opt(help="head learning rate [1e-3]")] = None,
@@ -53,6 +68,8 @@ def train(
     device: Annotated[str | None, Opt(help="auto | cpu | cuda")] = None,
     augment: Annotated[str | None, Opt(help="comma list of shift, flip, color")] = None,
     per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
+    labeled_per_class: Annotated[int | None, Opt(help="keep N labels per class in training, the rest "
+                                                      "unlabeled (semi-gan)")] = None,
     test_per_class: Annotated[int | None, Opt(help="cap the holdout per class")] = None,
     val_fraction: Annotated[float | None, Opt(help="validation share of the labeled set [0.2]")] = None,
     test_fraction: Annotated[float | None, Opt(help="holdout share, if no own test split [0.2]")] = None,
@@ -79,7 +96,8 @@ def train(
         options.update({k: v for k, v in given.items() if v is not None})
         cfg = from_options(options)
     result = run_training(cfg, resume=resume is not None, progress=not quiet)
-    console.print(metrics_table(f"{cfg.backbone} + {cfg.adapter}", result.metrics))
+    used = result.config
+    console.print(metrics_table(f"{used.backbone} + {used.adapter} ({used.recipe})", result.metrics))
     console.print(f"bundle: {result.bundle}", soft_wrap=True)
 
 
@@ -89,7 +107,9 @@ def run(
     config: Annotated[Path | None, Opt(help="YAML/JSON file of train options (as for train)")] = None,
     data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
     backbone: Annotated[str | None, Opt(help="registered backbone, timm name or HF folder")] = None,
-    adapter: Annotated[str | None, Opt(help="linear-probe | full | partial [linear-probe]")] = None,
+    model: Annotated[str | None, Opt(help="same as --backbone (cnn, lstm, dbn, gan, resnet18, ...)")] = None,
+    model_options: Annotated[str | None, Opt(help="from-scratch model sizes, e.g. depth=3,width=32")] = None,
+    adapter: Annotated[str | None, Opt(help=ADAPTER_HELP)] = None,
     weights: Annotated[str | None, Opt(help="auto | hub | packaged | none | PATH [auto]")] = None,
     image_size: Annotated[int | None, Opt(help="input size (default: the backbone's)")] = None,
     max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
@@ -104,7 +124,8 @@ def run(
 ) -> None:
     """The whole job: fine-tune, audit, report; a rerun resumes and skips finished steps."""
     given = {k: v for k, v in locals().items()
-             if k in ("data", "backbone", "adapter", "weights", "image_size", "max_length", "per_class",
+             if k in ("data", "backbone", "model", "model_options", "adapter", "weights", "image_size",
+                      "max_length", "per_class",
                       "epochs", "lr")}
     from finetune.run_config import from_options, read_config_file
     from robustune.audit_cmd import parse_eps
@@ -118,6 +139,126 @@ def run(
     cfg = PipelineConfig(attacks=names, eps=parse_eps(eps) if eps else None, audit_n=n, pdf=pdf)
     result = run_pipeline(run_cfg, out, cfg, progress=not quiet)
     console.print(f"bundle: {result.bundle}\naudit: {result.audit}\nreport: {result.report}", soft_wrap=True)
+
+
+SELECT_OPTIONS = ("data", "epochs", "lr", "batch_size", "image_size", "max_length", "per_class",
+                  "test_per_class", "seed", "patience", "text_column", "label_column")
+
+
+def _select_options(config: Path | None, given: dict[str, Any]) -> dict[str, Any]:
+    from finetune.run_config import read_config_file
+
+    options: dict[str, Any] = read_config_file(config) if config else {}
+    options.update({k: v for k, v in given.items() if k in SELECT_OPTIONS and v is not None})
+    if "data" not in options:
+        raise RobustuneError("missing --data; it is required")
+    return options
+
+
+@app.command()
+def compare(
+    data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
+    candidates: Annotated[str, Opt(help="comma list of MODEL[:ADAPTER], e.g. "
+                                        "efficientnet_lite0:linear-probe,cnn,lstm")] = "",
+    out: Annotated[Path, Opt(help="folder for one bundle per candidate, compare.json and the plot")]
+    = Path("compare-out"),
+    config: Annotated[Path | None, Opt(help="YAML/JSON file of shared train options")] = None,
+    epochs: Annotated[int | None, Opt(help="at most this many epochs [10]")] = None,
+    lr: Annotated[float | None, Opt(help="learning rate [1e-3]")] = None,
+    batch_size: Annotated[int | None, Opt(help="[32]")] = None,
+    image_size: Annotated[int | None, Opt(help="input size for every image candidate")] = None,
+    max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
+    per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
+    test_per_class: Annotated[int | None, Opt(help="cap the holdout per class")] = None,
+    seed: Annotated[int | None, Opt(help="split and training seed [0]")] = None,
+    patience: Annotated[int | None, Opt(help="early-stopping patience [3]")] = None,
+    text_column: Annotated[str | None, Opt(help="CSV text column")] = None,
+    label_column: Annotated[str | None, Opt(help="CSV label column")] = None,
+    overwrite: Annotated[bool, Opt(help="replace an earlier compare.json in --out")] = False,
+    quiet: Annotated[bool, Opt(help="no training progress")] = False,
+) -> None:
+    """Train every candidate on the same split, rank them on validation, score the winner on the holdout."""
+    from finetune.selection.candidates import parse_candidates
+    from finetune.selection.compare import run_compare
+    from robustune.present import console, ranking_table
+
+    if not candidates:
+        raise RobustuneError("give --candidates, e.g. efficientnet_lite0:linear-probe,cnn")
+    cands = parse_candidates(candidates)  # before any data is read
+    result = run_compare(_select_options(config, locals()), cands, out, overwrite, progress=not quiet)
+    console.print(ranking_table("validation ranking", result.rows))
+    console.print(f"winner: {result.rows[0]['candidate']}  holdout accuracy "
+                  f"{result.holdout['accuracy']:.4f}, "
+                  f"macro F1 {result.holdout['macro_f1']:.4f} (holdout touched once)")
+    files = ", ".join(str(f) for f in result.files)
+    console.print(f"bundle: {result.winner}\nfiles: {files}", soft_wrap=True)
+
+
+@app.command()
+def tune(
+    model: Annotated[str, Opt(help="model to tune (a backbone or from-scratch plugin)")],
+    data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
+    trials: Annotated[int, Opt(help="Optuna trials")] = 10,
+    max_epochs: Annotated[int, Opt(help="the epoch count is searched up to this")] = 10,
+    adapter: Annotated[str | None, Opt(help=ADAPTER_HELP)] = None,
+    out: Annotated[Path, Opt(help="folder for the best bundle, tune.json and the plot")] = Path("tune-out"),
+    config: Annotated[Path | None, Opt(help="YAML/JSON file of fixed train options")] = None,
+    batch_size: Annotated[int | None, Opt(help="[32]")] = None,
+    image_size: Annotated[int | None, Opt(help="input size for images")] = None,
+    max_length: Annotated[int | None, Opt(help="max tokens per text")] = None,
+    per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
+    test_per_class: Annotated[int | None, Opt(help="cap the holdout per class")] = None,
+    seed: Annotated[int, Opt(help="split, training and sampler seed")] = 0,
+    text_column: Annotated[str | None, Opt(help="CSV text column")] = None,
+    label_column: Annotated[str | None, Opt(help="CSV label column")] = None,
+    overwrite: Annotated[bool, Opt(help="replace an earlier tune.json in --out")] = False,
+    quiet: Annotated[bool, Opt(help="no progress")] = False,
+) -> None:
+    """Search learning rate, weight decay, epochs and model sizes (Optuna, pruning); retrain the best."""
+    from finetune.selection.tune import run_tune
+    from robustune.present import console
+
+    options = _select_options(config, locals())
+    if adapter:
+        options["adapter"] = adapter
+    result = run_tune(options, model, trials, out, max_epochs, seed, overwrite, progress=not quiet)
+    pruned = sum(1 for t in result.trials if t["state"] == "pruned")
+    console.print(f"{len(result.trials)} trials ({pruned} pruned); best validation accuracy "
+                  f"{result.best_value:.4f} with {result.best_params}", soft_wrap=True)
+    console.print(f"retrained best: holdout accuracy {result.holdout['accuracy']:.4f}, macro F1 "
+                  f"{result.holdout['macro_f1']:.4f} (holdout touched once)")
+    files = ", ".join(str(f) for f in result.files)
+    console.print(f"bundle: {result.bundle}\nfiles: {files}", soft_wrap=True)
+
+
+@app.command()
+def recommend(
+    data: Annotated[str | None, Opt(help=DATA_HELP)] = None,
+    budget: Annotated[str | None, Opt(help="training time you can spend on this machine: 90s, 20m, 1h")]
+    = None,
+    interpretable: Annotated[bool, Opt(help="prefer models whose explanations are easiest to trust")] = False,
+    epochs: Annotated[int | None, Opt(help="epochs the estimate assumes [10]")] = None,
+    per_class: Annotated[int | None, Opt(help="labeled examples per class (train + val)")] = None,
+    batch_size: Annotated[int | None, Opt(help="[32]")] = None,
+    text_column: Annotated[str | None, Opt(help="CSV text column")] = None,
+    label_column: Annotated[str | None, Opt(help="CSV label column")] = None,
+    probe: Annotated[bool, Opt(help="time each suggestion with a few real training steps")] = True,
+    config: Annotated[Path | None, Opt(help="YAML/JSON file of train options")] = None,
+) -> None:
+    """Ranked model + adapter suggestions for this data, with reasons and measured time estimates."""
+    from finetune.selection.recommend import parse_budget
+    from finetune.selection.recommend import recommend as suggest
+    from robustune.present import console, recommend_table
+
+    budget_s = parse_budget(budget) if budget else None
+    with console.status("profiling the data and timing each suggestion on this machine"):
+        prof, rows = suggest(_select_options(config, locals()), budget_s, interpretable, probe)
+    size = f"images ~{prof.image_size}px" if prof.image_size else f"texts ~{prof.text_words:.0f} words"
+    console.print(f"{prof.modality} data: {prof.train} training examples, {prof.classes} classes, "
+                  f"fewest {prof.min_per_class} per class, {size}", soft_wrap=True)
+    console.print(recommend_table(rows, budget_s))
+    console.print(f"next: robustune train --data {_select_options(config, locals())['data']} --model "
+                  f"{rows[0].model} --adapter {rows[0].adapter}", soft_wrap=True)
 
 
 @app.command()

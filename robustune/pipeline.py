@@ -62,7 +62,7 @@ def train_step(run: RunConfig, bundle: Path, progress: bool) -> bool:
         result = run_training(resume_config(bundle), resume=True, progress=progress)
     else:
         result = run_training(replace(run, out=str(bundle)), progress=progress)
-    console.print(metrics_table(f"{run.backbone} + {run.adapter}", result.metrics))
+    console.print(metrics_table(f"{result.config.backbone} + {result.config.adapter}", result.metrics))
     return True
 
 

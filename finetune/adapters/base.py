@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -12,10 +13,32 @@ from plugins.classifier import Classifier
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    """``backbone_lr_mult`` scales the backbone's learning rate; ``unfreeze`` counts blocks."""
+    """``backbone_lr_mult`` scales the backbone's learning rate; ``unfreeze`` counts blocks.
+
+    ``lr_decay``: each block below the top trains at this times the rate of the block above
+    (discriminative and gradual); ``unfreeze_every``: epochs between unfreezing one more block
+    (gradual); ``lora_*``: rank, scale, dropout and target layer names (empty: by model type).
+    """
 
     backbone_lr_mult: float = 0.1
     unfreeze: int = 2
+    lr_decay: float = 0.8
+    unfreeze_every: int = 1
+    lora_r: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_targets: str = ""
+
+    def __post_init__(self) -> None:
+        from plugins.errors import RobustuneError
+
+        checks = [(0 < self.lr_decay <= 1, "--lr-decay must be in (0, 1]"),
+                  (self.unfreeze_every >= 1, "--unfreeze-every must be at least 1"),
+                  (self.lora_r >= 1, "--lora-r must be at least 1"),
+                  (self.backbone_lr_mult > 0, "--backbone-lr-mult must be positive")]
+        for ok, message in checks:
+            if not ok:
+                raise RobustuneError(message)
 
 
 @dataclass
@@ -24,12 +47,16 @@ class TrainPlan:
 
     ``frozen`` modules stay in eval mode while training (batch-norm statistics kept);
     ``cache_features`` means ``module`` is the head and takes cached backbone features.
+    ``epoch_hook(epoch)`` runs before each epoch (gradual unfreezing); ``finalize()`` runs once
+    after training, before the bundle is written (LoRA merges its weights).
     """
 
     module: nn.Module
     param_groups: list[dict[str, Any]]
     frozen: list[nn.Module] = field(default_factory=list)
     cache_features: bool = False
+    epoch_hook: Callable[[int], None] | None = None
+    finalize: Callable[[], None] | None = None
 
     def trainable_count(self) -> int:
         """Number of parameters the optimizer updates."""
@@ -50,3 +77,18 @@ def freeze(module: nn.Module) -> None:
     """Stop gradients for every parameter of ``module``."""
     for p in module.parameters():
         p.requires_grad_(False)
+
+
+def block_groups(model: Classifier, lr: float, cfg: AdapterConfig) -> list[dict[str, Any]]:
+    """One parameter group per backbone block, the top block at ``lr * backbone_lr_mult`` and each
+    block below at ``lr_decay`` times the one above; the head last, at ``lr``."""
+    blocks = model.backbone.blocks()
+    groups = []
+    for depth, block in enumerate(reversed(blocks)):
+        params = [p for m in block for p in m.parameters()]
+        if params:
+            rate = lr * cfg.backbone_lr_mult * cfg.lr_decay ** depth
+            groups.append({"params": params, "lr": rate, "name": f"block {len(blocks) - depth}"})
+    groups.reverse()
+    groups.append({"params": list(model.head.parameters()), "lr": lr, "name": "head"})
+    return groups

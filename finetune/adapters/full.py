@@ -10,6 +10,7 @@ class Full:
     """All parameters, two learning rates."""
 
     name = "full"
+    needs_pretrained = False
 
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         for p in model.parameters():

@@ -20,6 +20,7 @@ class SplitConfig:
     seed: int = 0
     per_class: int | None = None
     test_per_class: int | None = None
+    labeled_per_class: int | None = None  # keep N labels per class in train; the rest go unlabeled
 
 
 @dataclass
@@ -30,10 +31,12 @@ class Splits:
     val: Data
     test: Data
     notes: list[str]
+    unlabeled: Data | None = None  # training examples whose labels are set aside
 
     def sizes(self) -> dict[str, int]:
         """Examples per split."""
-        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+        return sizes | ({"unlabeled": len(self.unlabeled)} if self.unlabeled is not None else {})
 
 
 def _by_class(labels: Tensor, rng: np.random.Generator) -> list[np.ndarray]:
@@ -63,6 +66,8 @@ def _check(cfg: SplitConfig) -> None:
     for name, value in (("val_fraction", cfg.val_fraction), ("test_fraction", cfg.test_fraction)):
         if not 0.0 < value < 1.0:
             raise RobustuneError(f"{name} must be between 0 and 1, got {value}")
+    if cfg.labeled_per_class is not None and cfg.labeled_per_class < 1:
+        raise RobustuneError(f"--labeled-per-class must be at least 1, got {cfg.labeled_per_class}")
     if cfg.per_class is not None and cfg.per_class < 2:
         raise RobustuneError(f"--per-class must be at least 2 (train and validation), got {cfg.per_class}")
 
@@ -95,4 +100,17 @@ def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
     val_idx, train_idx = stratified_take(pool.labels, rng, fraction=cfg.val_fraction)
     if not val_idx or not train_idx:
         raise RobustuneError("too few examples to make both a training and a validation split")
-    return Splits(pool.subset(train_idx), pool.subset(val_idx), test, notes)
+    train, val = pool.subset(train_idx), pool.subset(val_idx)
+    unlabeled = None
+    if cfg.labeled_per_class is not None:
+        short = {c: n for c, n in class_counts(train).items() if n <= cfg.labeled_per_class}
+        if short:
+            raise RobustuneError(
+                f"--labeled-per-class {cfg.labeled_per_class} leaves no unlabeled examples of classes "
+                f"{sorted(short)} (fewest in training: {min(short.values())}); lower it"
+            )
+        lab_idx, unl_idx = stratified_take(train.labels, rng, count=cfg.labeled_per_class)
+        train, unlabeled = train.subset(lab_idx), train.subset(unl_idx)
+        notes.append(f"training labels: {cfg.labeled_per_class} per class ({len(train)}); the other "
+                     f"{len(unlabeled)} training examples are unlabeled")
+    return Splits(train, val, test, notes, unlabeled)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,16 @@ from finetune.adapters.base import TrainPlan
 from finetune.augment import parse_augment
 from finetune.data.spec import load_data
 from finetune.data.splits import Splits, make_splits
+from finetune.data.types import Data, ImageData
 from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
 from finetune.preprocess import Inputs, prepare_inputs
+from finetune.recipes.base import FitContext
 from finetune.run_config import RunConfig, dump
-from finetune.trainer import History, Trainer
+from finetune.trainer import History
 from plugins.atomic import atomic_write_text, check_writable_target
 from plugins.backbones import backbone_modality
+from plugins.backbones.scratch import fit_to_data
 from plugins.bundle import save_bundle
 from plugins.classifier import Classifier
 from plugins.errors import RobustuneError
@@ -42,6 +46,8 @@ class TrainResult:
     seconds: dict[str, float]
     trainable_params: int
     split_sizes: dict[str, int]
+    config: RunConfig  # with the adapter and recipe resolved
+    extra: dict[str, Any]
 
 
 def work_dir(out: Path) -> Path:
@@ -62,8 +68,40 @@ def _check_modality(model_modality: str | None, splits: Splits, cfg: RunConfig) 
 def _prepare(model: Classifier, splits: Splits) -> tuple[dict[str, Any], dict[str, Inputs]]:
     pre = model.backbone.preprocessing()
     tok = getattr(model.backbone, "tokenizer", None)
-    inputs = {name: prepare_inputs(getattr(splits, name), pre, tok) for name in ("train", "val", "test")}
+    names = ("train", "val", "test") + (("unlabeled",) if splits.unlabeled is not None else ())
+    inputs = {name: prepare_inputs(getattr(splits, name), pre, tok) for name in names}
     return pre, inputs
+
+
+def _native_size(data: Data) -> tuple[int, int] | None:
+    if not isinstance(data, ImageData):
+        return None
+    images = data.images
+    first = images[0] if len(images) else None
+    return (int(first.shape[-2]), int(first.shape[-1])) if first is not None else None
+
+
+def resolve_names(cfg: RunConfig, splits: Splits) -> RunConfig:
+    """Fill ``auto`` adapter and recipe from the model; fit a from-scratch model's config to the data.
+
+    Raises before any heavy work when the adapter needs pretrained weights the model lacks.
+    """
+    factory = registry.get("backbone", cfg.backbone) if registry.has("backbone", cfg.backbone) else None
+    scratch = bool(getattr(factory, "from_scratch", False))
+    adapter = cfg.adapter if cfg.adapter != "auto" else ("scratch" if scratch else "linear-probe")
+    recipe = cfg.recipe if cfg.recipe != "auto" else str(getattr(factory, "recipe", "supervised"))
+    if scratch and getattr(registry.get("adapter", adapter), "needs_pretrained", True):
+        raise RobustuneError(
+            f"{cfg.backbone} is trained from scratch: adapter {adapter} would keep random layers "
+            "frozen; use --adapter scratch (its default) or full"
+        )
+    registry.entry("recipe", recipe)
+    backbone_cfg = cfg.backbone_config
+    if scratch:
+        backbone_cfg = fit_to_data(backbone_cfg, splits.train.modality, _native_size(splits.train))
+    elif backbone_cfg.options:
+        raise RobustuneError(f"--model-options are for from-scratch models; {cfg.backbone} takes none")
+    return replace(cfg, adapter=adapter, recipe=recipe, backbone_config=backbone_cfg)
 
 
 def _plan(model: Classifier, cfg: RunConfig, console: Console) -> TrainPlan:
@@ -104,22 +142,34 @@ def prepare_run(cfg: RunConfig, resume: bool) -> Path:
     return work
 
 
-def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked."""
+def run_training(
+    cfg: RunConfig, resume: bool = False, progress: bool = True, holdout: bool = True,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked.
+
+    ``holdout=False`` leaves the test split untouched (model selection reads validation only).
+    """
     console = Console(stderr=True, quiet=not progress)
-    registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
+    if cfg.adapter != "auto":
+        registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
     registry.entry("head", cfg.head)
+    if cfg.recipe != "auto":
+        registry.entry("recipe", cfg.recipe)
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     source = load_data(cfg.data, cfg.data_options)
     splits = make_splits(source, cfg.split)
     if not resume:
         check_writable_target(Path(cfg.out), cfg.overwrite)
+    _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
+    cfg = resolve_names(cfg, splits)
     spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
                      {"dropout": cfg.dropout})
-    _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
     model = build_classifier(spec)
     _check_modality(model.modality, splits, cfg)
+    recipe = registry.get("recipe", cfg.recipe)
+    recipe.check(model, splits.unlabeled is not None)
     clock: dict[str, float] = {}
     start = time.perf_counter()
     pre, inputs = _prepare(model, splits)
@@ -129,46 +179,55 @@ def run_training(cfg: RunConfig, resume: bool = False, progress: bool = True) ->
     model.to(device)
     if model.modality == "image":
         model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
-    train_in, val_in = inputs["train"], inputs["val"]
+    train_in, val_in, unl_in = inputs["train"], inputs["val"], inputs.get("unlabeled")
     if plan.cache_features:
         start = time.perf_counter()
         bar = "caching features" if progress else None
         train_in = compute_features(model, train_in, cfg.train.eval_batch_size, device, bar)
         val_in = compute_features(model, val_in, cfg.train.eval_batch_size, device, bar)
+        if unl_in is not None:
+            unl_in = compute_features(model, unl_in, cfg.train.eval_batch_size, device, bar)
         clock["feature_cache"] = time.perf_counter() - start
-    console.print(f"{cfg.backbone} + {cfg.adapter} on {source.name}: split {splits.sizes()}, "
+    console.print(f"{cfg.backbone} + {cfg.adapter} ({cfg.recipe}) on {source.name}: split {splits.sizes()}, "
                 f"{plan.trainable_count():,} trainable parameters, device {device}")
     for note in splits.notes:
         console.print(f"  {note}")
-    trainer = Trainer(plan, cfg.train, device, spec.num_classes, work / "ckpt", progress)
+    ctx = FitContext(model, plan, cfg.train, device, spec.num_classes, train_in, splits.train.labels,
+                     val_in, splits.val.labels, unl_in, work / "ckpt", progress, console, on_epoch_end)
     start = time.perf_counter()
-    history = trainer.fit(train_in, splits.train.labels, val_in, splits.val.labels)
+    outcome = recipe.fit(ctx)
+    history = outcome.history
+    if plan.finalize is not None:
+        plan.finalize()
     clock["train"] = time.perf_counter() - start
     start = time.perf_counter()
     metrics = {
         split: evaluate(model, inputs[split], getattr(splits, split).labels, splits.train.classes,
                         cfg.train.eval_batch_size, device)
-        for split in ("val", "test")
+        for split in (("val", "test") if holdout else ("val",))
     }
     clock["evaluate"] = time.perf_counter() - start
     meta = {
         "model": spec.to_json(),
         "arch": model.backbone.arch(),
         "adapter": {"name": cfg.adapter, "config": cfg.adapter_config.__dict__},
+        "recipe": cfg.recipe,
         "labels": splits.train.classes,
         "preprocessing": pre,
         "split": cfg.to_json()["split"],
         "data": {"source": source.name, "splits": splits.sizes(), "notes": splits.notes},
         "training": {**cfg.to_json()["train"], "best_epoch": history.best_epoch,
                      "stopped_early": history.stopped_early, "history": history.epochs,
-                     "seconds": clock, "trainable_params": plan.trainable_count()},
+                     "seconds": clock, "trainable_params": plan.trainable_count(),
+                     "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
         "metrics": metrics,
     }
     model.to("cpu")
     out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
                       overwrite=cfg.overwrite or resume)
     shutil.rmtree(work, ignore_errors=True)
-    return TrainResult(out, metrics, history, clock, plan.trainable_count(), splits.sizes())
+    return TrainResult(out, metrics, history, clock, plan.trainable_count(), splits.sizes(), cfg,
+                       outcome.extra)
 
 
 def resume_config(path: Path) -> RunConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
@@ -16,6 +16,7 @@ class BackboneConfig:
 
     ``weights``: ``auto`` (packaged when this machine has them, else hub), ``hub``,
     ``packaged``, ``none`` or a local path (safetensors, ``.pth`` state dict, HF folder).
+    ``options``: a from-scratch model's own settings (``--model-options depth=3,width=32``).
     """
 
     weights: str = "auto"
@@ -23,6 +24,7 @@ class BackboneConfig:
     max_length: int = 128
     pooling: str = "mean"
     model_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # from-scratch models' own sizes
 
 
 class Backbone(nn.Module):

@@ -49,6 +49,12 @@ class HFTextBackbone(Backbone):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return self._pool(out.last_hidden_state, attention_mask)
 
+    def token_states(self, attention_mask: Tensor, input_ids: Tensor | None = None,
+                     inputs_embeds: Tensor | None = None) -> Tensor:
+        """The last layer's state of every token. Shape: (N, L) ids or (N, L, D) -> (N, L, hidden)."""
+        out = self.model(input_ids=input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+        return out.last_hidden_state  # type: ignore[no-any-return]
+
     def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
         """Features from token embeddings. Shape: (N, L, D), (N, L) -> (N, hidden)."""
         out = self.model(inputs_embeds=embeds, attention_mask=attention_mask)

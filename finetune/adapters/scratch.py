@@ -1,0 +1,22 @@
+"""From-scratch training: every parameter trains at the one learning rate."""
+
+from __future__ import annotations
+
+from finetune.adapters.base import AdapterConfig, TrainPlan
+from plugins.classifier import Classifier
+
+
+class Scratch:
+    """One parameter group; the default for from-scratch models."""
+
+    name = "scratch"
+    needs_pretrained = False
+
+    def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return TrainPlan(module=model, param_groups=[{"params": list(model.parameters()), "lr": lr,
+                                                      "name": "all"}])
+
+
+adapter = Scratch()

@@ -1,0 +1,63 @@
+"""The recipe contract: how a prepared model learns from prepared inputs (the run does the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from rich.console import Console
+from torch import Tensor
+
+from finetune.adapters.base import TrainPlan
+from finetune.batches import Inputs
+from finetune.config import TrainConfig
+from finetune.trainer import History
+from plugins.classifier import Classifier
+
+
+@dataclass
+class FitContext:
+    """Everything a recipe needs: the model and its plan, the split inputs, where to checkpoint.
+
+    ``unlabeled`` holds the training examples whose labels were set aside (``--labeled-per-class``).
+    """
+
+    model: Classifier
+    plan: TrainPlan
+    train_cfg: TrainConfig
+    device: torch.device
+    num_classes: int
+    train: Inputs
+    y_train: Tensor
+    val: Inputs
+    y_val: Tensor
+    unlabeled: Inputs | None = None
+    checkpoint_dir: Path | None = None
+    progress: bool = True
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None
+
+
+@dataclass
+class FitOutcome:
+    """The history (best epoch restored) and anything the recipe adds to the bundle's record."""
+
+    history: History
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Recipe(Protocol):
+    """A training recipe plugin."""
+
+    name: str
+
+    def check(self, model: Classifier, has_unlabeled: bool) -> None:
+        """Raise a RobustuneError before any work when the recipe cannot run on this setup."""
+        ...
+
+    def fit(self, ctx: FitContext) -> FitOutcome:
+        """Train ``ctx.model`` in place."""
+        ...

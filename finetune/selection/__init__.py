@@ -1,0 +1,1 @@
+"""Model selection: compare candidates, tune one with Optuna, recommend from the data and a budget."""

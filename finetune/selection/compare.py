@@ -1,0 +1,61 @@
+"""``compare``: train every candidate on one split, rank on validation, touch the holdout once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from finetune.evaluation import evaluate_bundle
+from finetune.run_config import from_options
+from finetune.selection.candidates import Candidate, slug
+from finetune.selection.curves import plot_curves
+from plugins.atomic import atomic_write_text, check_writable_target
+from plugins.bundle import load_bundle
+
+RESULT_FILE = "compare.json"
+
+
+@dataclass
+class CompareResult:
+    """Ranked rows (best first), the winner's bundle and its holdout metrics, the files written."""
+
+    rows: list[dict[str, Any]]
+    winner: Path
+    holdout: dict[str, Any]
+    files: list[Path]
+
+
+def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path, overwrite: bool = False,
+                progress: bool = True) -> CompareResult:
+    """Train each candidate with the shared ``options`` (same data, split and seed) into OUT/NAME."""
+    from finetune.recipes.supervised import run_training
+
+    check_writable_target(out / RESULT_FILE, overwrite)
+    configs = [from_options({**options, "backbone": c.model, "adapter": c.adapter,
+                             "out": str(out / slug(c.label)), "overwrite": True}) for c in candidates]
+    rows, curves = [], {}
+    for cand, cfg in zip(candidates, configs, strict=True):
+        start = time.perf_counter()
+        result = run_training(cfg, progress=progress, holdout=False)
+        val = result.metrics["val"]
+        curves[cand.label] = [h["val_accuracy"] for h in result.history.epochs]
+        rows.append({"candidate": cand.label, "model": cand.model, "adapter": result.config.adapter,
+                     "recipe": result.config.recipe, "val_accuracy": val["accuracy"],
+                     "val_macro_f1": val["macro_f1"], "best_epoch": result.history.best_epoch,
+                     "trainable_params": result.trainable_params,
+                     "train_s": round(time.perf_counter() - start, 1),
+                     "bundle": str(result.bundle)})
+    rows.sort(key=lambda r: (-r["val_accuracy"], -r["val_macro_f1"], r["train_s"]))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    winner = Path(rows[0]["bundle"])
+    used, holdout = evaluate_bundle(load_bundle(winner), configs[0].data, "holdout", configs[0].data_options)
+    files = plot_curves(curves, out / "validation_curves.png", "compare: validation accuracy per epoch")
+    payload = {"data": configs[0].data, "ranking": rows, "winner": rows[0]["candidate"],
+               "winner_bundle": str(winner), "holdout": {"split": used, **holdout},
+               "note": "ranked on validation; only the winner was evaluated on the holdout"}
+    atomic_write_text(out / RESULT_FILE, json.dumps(payload, indent=2))
+    return CompareResult(rows, winner, holdout, [out / RESULT_FILE, *files])
