@@ -16,7 +16,11 @@ from tests.conftest import REPO, run_subprocess
 def test_builtins_are_listed_by_kind() -> None:
     assert {"resnet18", "resnet34", "resnet50", "vgg16", "vgg16_bn", "efficientnet_lite0",
             "bert"} <= set(registry.names("backbone"))
-    assert registry.names("adapter") == ["full", "linear-probe", "partial"]
+    assert registry.names("adapter") == ["discriminative", "full", "gradual", "linear-probe", "lora",
+                                         "partial", "scratch"]
+    assert {"cnn", "rnn", "lstm", "dbn", "gan"} <= set(registry.names("backbone"))
+    assert registry.names("recipe") == ["dbn", "semi-gan", "supervised"]
+    assert {"linear", "mlp", "lstm", "identity"} <= set(registry.names("head"))
     assert {"digits", "fashion-mnist", "rotten-tomatoes", "imagefolder", "csv"} <= set(
         registry.names("dataset"))
     assert all(e.description for e in registry)
