@@ -252,12 +252,13 @@ def recommend(
 
     budget_s = parse_budget(budget) if budget else None
     with console.status("profiling the data and timing each suggestion on this machine"):
-        prof, rows = suggest(_select_options(config, locals()), budget_s, interpretable, probe)
+        options = _select_options(config, locals())
+        prof, rows = suggest(options, budget_s, interpretable, probe)
     size = f"images ~{prof.image_size}px" if prof.image_size else f"texts ~{prof.text_words:.0f} words"
     console.print(f"{prof.modality} data: {prof.train} training examples, {prof.classes} classes, "
                   f"fewest {prof.min_per_class} per class, {size}", soft_wrap=True)
     console.print(recommend_table(rows, budget_s))
-    console.print(f"next: robustune train --data {_select_options(config, locals())['data']} --model "
+    console.print(f"next: robustune train --data {options['data']} --model "
                   f"{rows[0].model} --adapter {rows[0].adapter}", soft_wrap=True)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from finetune.data.splits import Splits
 from finetune.run_config import RunConfig, from_options
 from plugins.errors import RobustuneError
 
@@ -49,13 +50,18 @@ class Suggestion:
         return f"{self.model}:{self.adapter}"
 
 
-def profile(cfg: RunConfig) -> Profile:
-    """Modality, class counts and sizes of the training split ``cfg`` would use."""
+def load_splits(cfg: RunConfig) -> Splits:
+    """The splits a run of ``cfg`` would use (read once, shared by the profile and every probe)."""
     from finetune.data.spec import load_data
     from finetune.data.splits import make_splits
+
+    return make_splits(load_data(cfg.data, cfg.data_options), cfg.split)
+
+
+def profile(splits: Splits) -> Profile:
+    """Modality, class counts and sizes of the training split."""
     from finetune.data.types import ImageData, class_counts
 
-    splits = make_splits(load_data(cfg.data, cfg.data_options), cfg.split)
     train = splits.train
     counts = class_counts(train)
     size = words = None
@@ -119,18 +125,16 @@ def candidates(p: Profile, interpretable: bool) -> list[Suggestion]:
     return out
 
 
-def probe_seconds(cfg: RunConfig, steps: int = 10, warmup: int = 2, max_probe_s: float = 5.0) -> float:
+def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int = 2,
+                  max_probe_s: float = 5.0) -> float:
     """Seconds a whole training run of ``cfg`` would take here: the median of timed steps on a real
     batch, times the steps of a run (plus feature caching for cached-feature adapters)."""
     from finetune.batches import iterate, model_args, num_examples
-    from finetune.data.spec import load_data
-    from finetune.data.splits import make_splits
     from finetune.inference import compute_features
     from finetune.recipes.supervised import _prepare, resolve_names
     from plugins.model import ModelSpec, build_classifier
     from plugins.registry import registry
 
-    splits = make_splits(load_data(cfg.data, cfg.data_options), cfg.split)
     cfg = resolve_names(cfg, splits)
     spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
                      {"dropout": cfg.dropout})
@@ -182,7 +186,8 @@ def recommend(options: dict[str, Any], budget_s: float | None, interpretable: bo
               probe: bool = True) -> tuple[Profile, list[Suggestion]]:
     """Ranked suggestions: those that fit the budget first, then by score."""
     base = from_options({**options, "backbone": "cnn", "out": "unused"})
-    prof = profile(base)
+    splits = load_splits(base)
+    prof = profile(splits)
     if prof.train < 2 * prof.classes:
         raise RobustuneError(f"only {prof.train} training examples for {prof.classes} classes; "
                              "label more data")
@@ -191,7 +196,7 @@ def recommend(options: dict[str, Any], budget_s: float | None, interpretable: bo
         if probe:
             cfg = from_options({**options, **s.options, "backbone": s.model, "adapter": s.adapter,
                                 "out": "unused"})
-            s.seconds = probe_seconds(cfg)
+            s.seconds = probe_seconds(cfg, splits)
             s.fits_budget = budget_s is None or s.seconds <= budget_s
     suggestions.sort(key=lambda s: (not s.fits_budget, -s.score))
     return prof, suggestions
