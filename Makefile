@@ -6,11 +6,11 @@ STAMP := $(VENV)/.setup-stamp
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint pytest bench clean
+.PHONY: setup demo test lint pytest bench clean lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile scripts/setup.sh
+$(STAMP): pyproject.toml Makefile scripts/setup.sh constraints.txt
 	PY=$(PY) VENV=$(VENV) bash scripts/setup.sh
 	touch $(STAMP)
 
@@ -27,8 +27,13 @@ pytest: setup
 test: lint pytest
 
 bench: setup
-	$(BIN)/pip install -q adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
+	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
 	$(BIN)/python bench/run_all.py
+
+# Refresh the pins: install newer versions into .venv (pip install -U ...), run `make test`, then
+# `make lock` writes what is installed now to constraints.txt; commit it with the passing tests.
+lock:
+	$(BIN)/pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf $(VENV) demo-out bench/out

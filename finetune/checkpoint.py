@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from plugins.atomic import atomic_dir
+from plugins.errors import RobustuneError, brief
 
 TENSORS = "checkpoint.safetensors"
 META = "checkpoint.json"
@@ -41,9 +43,9 @@ def save_checkpoint(
     opt_tensors, groups = _flat_optimizer(optimizer)
     tensors.update(opt_tensors)
     meta = {"state": state, "opt_groups": groups, "scheduler": scheduler.state_dict()}
-    with atomic_dir(Path(folder), overwrite=True) as tmp:
+    with atomic_dir(Path(folder), overwrite=True, kind="checkpoint") as tmp:
         save_file(tensors, str(tmp / TENSORS))
-        (tmp / META).write_text(json.dumps(meta))
+        (tmp / META).write_text(json.dumps(meta))  # internal: -inf scores must round-trip
 
 
 def find_checkpoint(folder: Path) -> Path | None:
@@ -59,9 +61,24 @@ def load_checkpoint(
     folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """Restore module, optimizer and schedule in place; return (state, best weights)."""
-    meta = json.loads((Path(folder) / META).read_text())
-    tensors = load_file(str(Path(folder) / TENSORS))
+    """Restore module, optimizer and schedule in place; return (state, best weights).
+
+    A damaged or foreign checkpoint raises one line that says how to start over.
+    """
+    try:
+        return _load(Path(folder), module, optimizer, scheduler)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError, SafetensorError) as exc:
+        first = brief(exc)
+        raise RobustuneError(f"the checkpoint in {folder} cannot be resumed ({first}); start over with "
+                             "--overwrite instead of --resume") from exc
+
+
+def _load(
+    folder: Path, module: nn.Module, optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    meta = json.loads((folder / META).read_text())
+    tensors = load_file(str(folder / TENSORS))
     module.load_state_dict(
         {k[len("module."):]: v for k, v in tensors.items() if k.startswith("module.")}, strict=True
     )

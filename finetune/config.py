@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from plugins.errors import RobustuneError
+
+MAX_BATCH = 65536
+MAX_LR = 1e6  # beyond this AdamW's step overflows float32 before any loss is seen
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,21 @@ class TrainConfig:
     trades_beta: float = 6.0
 
     def __post_init__(self) -> None:
+        floats = {"lr": self.lr, "weight_decay": self.weight_decay, "adv_eps": self.adv_eps,
+                  "trades_beta": self.trades_beta, "grad_clip": self.grad_clip,
+                  "warmup_fraction": self.warmup_fraction, "label_smoothing": self.label_smoothing}
+        for name, value in floats.items():
+            if not math.isfinite(value):
+                raise RobustuneError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
         checks = [
-            (self.epochs >= 1, "--epochs must be at least 1"),
-            (self.batch_size >= 1, "--batch-size must be at least 1"),
-            (self.lr > 0, "--lr must be positive"),
+            (1 <= self.epochs <= 100_000, "--epochs must be at least 1 (and at most 100000)"),
+            (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be between 1 and {MAX_BATCH}"),
+            (1 <= self.eval_batch_size <= MAX_BATCH, f"eval_batch_size must be between 1 and {MAX_BATCH}"),
+            (0 < self.lr <= MAX_LR, f"--lr must be positive and at most {MAX_LR:g}"),
+            (self.weight_decay >= 0, "--weight-decay must be 0 or more"),
+            (self.grad_clip >= 0, "grad_clip must be 0 (off) or more"),
+            (self.trades_beta >= 0, "--trades-beta must be 0 or more"),
+            (0 <= self.seed < 2**32, "--seed must be between 0 and 2**32 - 1"),
             (0 <= self.warmup_fraction < 1, "--warmup-fraction must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
             (self.patience >= 1, "--patience must be at least 1"),

@@ -14,18 +14,26 @@ import torch
 from plugins.backbones import BackboneConfig
 from plugins.bundle import save_bundle
 from plugins.classifier import ImageClassifier
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 from plugins.model import ModelSpec, build_classifier
 from plugins.weights import fit_state_dict, read_state_dict
 
 
 def read_labels(spec: str) -> list[str]:
-    """A comma list, or a text file with one label per line."""
+    """A comma list, or a UTF-8 text file with one label per line; names must be distinct."""
     path = Path(spec)
-    labels = path.read_text().splitlines() if path.is_file() else spec.split(",")
+    try:
+        labels = path.read_text(encoding="utf-8").splitlines() if path.is_file() else spec.split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RobustuneError(f"--labels file {path} cannot be read ({brief(exc)}); give UTF-8 text, one "
+                             "per line") \
+            from exc
     labels = [label.strip() for label in labels if label.strip()]
     if len(labels) < 2:
         raise RobustuneError("--labels needs at least two class names (a comma list or a file, one per line)")
+    twice = sorted({name for name in labels if labels.count(name) > 1})
+    if twice:
+        raise RobustuneError(f"--labels names {twice[0]!r} more than once; every class needs its own name")
     return labels
 
 
@@ -59,7 +67,7 @@ def import_timm(
     meta = {"model": spec.to_json(), "arch": model.backbone.arch(), "labels": labels,
             "preprocessing": pre, "adapter": {"name": "imported", "config": {}},
             "data": {"source": "imported", "weights": str(weights)}, "metrics": {}}
-    return save_bundle(out, model.eval(), meta, overwrite=overwrite)
+    return save_bundle(out, model.eval(), meta, overwrite=overwrite, inputs=[weights])
 
 
 def import_hf(folder: Path, out: Path, labels: list[str] | None = None, max_length: int = 128,
@@ -86,4 +94,4 @@ def import_hf(folder: Path, out: Path, labels: list[str] | None = None, max_leng
     meta = {"model": spec.to_json(), "arch": backbone.arch(), "labels": labels,
             "preprocessing": backbone.preprocessing(), "adapter": {"name": "imported", "config": {}},
             "data": {"source": "imported", "weights": str(folder)}, "metrics": {}}
-    return save_bundle(out, model.eval(), meta, tokenizer=tokenizer, overwrite=overwrite)
+    return save_bundle(out, model.eval(), meta, tokenizer=tokenizer, overwrite=overwrite, inputs=[folder])

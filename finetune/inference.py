@@ -14,6 +14,20 @@ from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.metrics import classification_metrics
 from plugins.classifier import Classifier
 
+PIXEL_BUDGET = 128 * 224 * 224  # pixels per inference batch: 128 images at 224 px, 2 at 1500 px
+
+
+def inference_batch(batch_size: int, side: int | None) -> int:
+    """``batch_size``, lowered for large images so one inference batch stays near 128 x 224^2 pixels."""
+    if side is None:
+        return batch_size
+    return max(1, min(batch_size, PIXEL_BUDGET // (side * side)))
+
+
+def _batch_for(inputs: Inputs, batch_size: int) -> int:
+    pixels = inputs.get("pixels")
+    return inference_batch(batch_size, int(pixels.shape[-1]) if pixels is not None else None)
+
 
 @torch.no_grad()
 def predict_logits(
@@ -23,7 +37,8 @@ def predict_logits(
     device = device or torch.device("cpu")
     was_training = module.training
     module.eval()
-    out = [module(*model_args(b, device)).float().cpu() for b in iterate(inputs, batch_size)]
+    batches = iterate(inputs, _batch_for(inputs, batch_size))
+    out = [module(*model_args(b, device)).float().cpu() for b in batches]
     module.train(was_training)
     return torch.cat(out)
 
@@ -39,6 +54,7 @@ def compute_features(
     """
     device = device or torch.device("cpu")
     model.eval()
+    batch_size = _batch_for(inputs, batch_size)
     batches: Iterable[Inputs] = iterate(inputs, batch_size)
     if progress:
         total = -(-num_examples(inputs) // batch_size)

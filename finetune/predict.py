@@ -19,14 +19,16 @@ def bundle_inputs_for_files(bundle: Bundle, files: list[Path]) -> Inputs:
     """Read and resize image files for an image bundle; unreadable files raise, named."""
     if bundle.modality != "image":
         raise RobustuneError(f"bundle {bundle.path} is a text model; pass --text \"...\" instead of files")
+    if not files:
+        raise RobustuneError(f"bundle {bundle.path} is an image model; pass image files")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise RobustuneError(f"file(s) not found: {', '.join(missing[:5])}; check the paths")
-    images = [try_read_image(f) for f in files]
+    size = int(bundle.meta["preprocessing"]["input_size"][-1])
+    images = [try_read_image(f, size) for f in files]
     bad = [str(f) for f, img in zip(files, images, strict=True) if img is None]
     if bad:
         raise RobustuneError(f"unreadable image(s): {', '.join(bad[:5])}; pass png, jpg, bmp, gif or webp")
-    size = int(bundle.meta["preprocessing"]["input_size"][-1])
     return {"pixels": prepare_images([i for i in images if i is not None], size)}
 
 

@@ -24,12 +24,28 @@ def _resize(batch: Tensor, size: int) -> Tensor:
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
-def prepare_images(images: Tensor | list[Tensor], size: int, chunk: int = 512) -> Tensor:
-    """Resize to the model's input size. Shape: (N, C, H, W) or list -> (N, 3, size, size) uint8."""
+CHUNK_BYTES = 256 * 1024**2  # float working memory of one resize chunk
+
+
+def prepare_images(images: Tensor | list[Tensor], size: int) -> Tensor:
+    """Resize to the model's input size. Shape: (N, C, H, W) or list -> (N, 3, size, size) uint8.
+
+    The result is allocated once and filled in chunks of bounded float memory; a result that
+    cannot fit in memory is refused (one line) before anything is allocated.
+    """
+    from finetune.memory import check_inputs_fit
+
+    check_inputs_fit(len(images), size)
+    out = torch.empty(len(images), 3, size, size, dtype=torch.uint8)
     if isinstance(images, Tensor):
-        parts = [_resize(images[i : i + chunk], size) for i in range(0, len(images), chunk)]
-        return torch.cat(parts) if parts else torch.empty(0, 3, size, size, dtype=torch.uint8)
-    return torch.cat([_resize(img.unsqueeze(0), size) for img in images])
+        side = max(size, *images.shape[-2:]) if len(images) else size
+        chunk = max(1, CHUNK_BYTES // (4 * 3 * side * side))
+        for i in range(0, len(images), chunk):
+            out[i : i + chunk] = _resize(images[i : i + chunk], size)
+        return out
+    for i, img in enumerate(images):
+        out[i] = _resize(img.unsqueeze(0), size)[0]
+    return out
 
 
 def tokenize(texts: list[str], tokenizer: Any, max_length: int) -> Inputs:

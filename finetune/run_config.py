@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,10 @@ from finetune.adapters.base import AdapterConfig
 from finetune.config import TrainConfig
 from finetune.data.splits import SplitConfig
 from finetune.data.types import DataOptions
+from plugins import jsonio
 from plugins.backbones.base import BackboneConfig
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
+from plugins.schema import SchemaError, from_dict
 
 SECTIONS: dict[str, type] = {
     "backbone_config": BackboneConfig,
@@ -43,20 +45,27 @@ class RunConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     data_options: DataOptions = field(default_factory=DataOptions)
 
+    def __post_init__(self) -> None:
+        for flag, value in (("--data", self.data), ("--model", self.backbone), ("--out", self.out),
+                            ("--adapter", self.adapter), ("--recipe", self.recipe), ("--head", self.head)):
+            if not value.strip():
+                raise RobustuneError(f"{flag} must not be empty")
+        if not (math.isfinite(self.dropout) and 0 <= self.dropout < 1):
+            raise RobustuneError(f"--dropout must be in [0, 1), got {self.dropout}")
+
     def to_json(self) -> dict[str, Any]:
         """Nested JSON form (stored in the work folder and the bundle)."""
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunConfig:
-        """Inverse of ``to_json``."""
-        data = dict(data)
-        for key, section in SECTIONS.items():
-            data[key] = section(**data.get(key, {}))
-        return cls(**data)
+    def from_json(cls, data: Any, where: str = "run config",
+                  fix: str = "start the run again without --resume") -> RunConfig:
+        """Inverse of ``to_json``; every field is type- and range-checked (one line naming it)."""
+        return from_dict(cls, data, where, fix)
 
 
 FRACTION_KEYS = {"adv_eps"}
+INTERNAL = {"image_side"}  # set by the run itself, not an option
 ALIASES = {"model": "backbone", "model_options": "options"}
 
 
@@ -64,16 +73,17 @@ def parse_number(text: str) -> float:
     """``"8/255"`` or ``"0.03"`` -> float; anything else raises."""
     num, _, den = text.strip().partition("/")
     try:
-        return float(num) / float(den) if den else float(num)
+        value = float(num) / float(den) if den else float(num)
     except (ValueError, ZeroDivisionError) as exc:
         raise RobustuneError(f"cannot read the number {text!r}; write e.g. 8/255 or 0.03") from exc
+    if not math.isfinite(value):
+        raise RobustuneError(f"the number {text!r} is not finite; write e.g. 8/255 or 0.03")
+    return value
 
 
 def _owners(key: str) -> list[str]:
     """Every section with a field ``key`` (``seed`` sets both the split and the training seed)."""
     return [section for section, klass in SECTIONS.items() if key in {f.name for f in fields(klass)}]
-
-
 
 
 def from_options(options: dict[str, Any]) -> RunConfig:
@@ -84,7 +94,7 @@ def from_options(options: dict[str, Any]) -> RunConfig:
     for raw_key, value in options.items():
         if value is None:
             continue
-        key = raw_key.replace("-", "_")
+        key = str(raw_key).replace("-", "_")
         key = ALIASES.get(key, key)
         if key == "options" and isinstance(value, str):
             from plugins.backbones.scratch import parse_options
@@ -96,7 +106,7 @@ def from_options(options: dict[str, Any]) -> RunConfig:
             value = parse_number(value)
         if key in top_names:
             top[key] = value
-        elif owners := _owners(key):
+        elif key not in INTERNAL and (owners := _owners(key)):
             for section in owners:
                 sections[section][key] = value
         else:
@@ -106,10 +116,10 @@ def from_options(options: dict[str, Any]) -> RunConfig:
             flag = "--model (or --backbone)" if name == "backbone" else f"--{name}"
             raise RobustuneError(f"missing {flag}; it is required (on the command line or in --config)")
     try:
-        built = {k: SECTIONS[k](**v) for k, v in sections.items()}
-    except TypeError as exc:
-        raise RobustuneError(f"bad run option ({exc})") from exc
-    return RunConfig(**top, **built)
+        return from_dict(RunConfig, {**top, **sections}, "", "see `robustune train --help`", lax=True)
+    except SchemaError as exc:
+        flag = "--" + exc.field.rsplit(".", 1)[-1].replace("_", "-")
+        raise RobustuneError(f"{flag} {exc.problem}; see `robustune train --help`") from exc
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -117,9 +127,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise RobustuneError(f"config file {path} does not exist; pass an existing YAML file")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise RobustuneError(f"config file {path} is not valid YAML ({exc})") from exc
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = brief(exc)
+        raise RobustuneError(f"config file {path} is not valid YAML ({first}); fix the file") from exc
     if not isinstance(data, dict):
         raise RobustuneError(f"config file {path} must map option names to values")
     flat: dict[str, Any] = {}
@@ -133,4 +144,4 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def dump(cfg: RunConfig) -> str:
     """JSON text of a run config."""
-    return json.dumps(cfg.to_json(), indent=2)
+    return jsonio.dumps(cfg.to_json())

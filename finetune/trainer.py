@@ -21,6 +21,7 @@ from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from finetune.config import TrainConfig
 from finetune.inference import predict_logits
+from plugins.errors import TrainingDiverged
 
 
 @dataclass
@@ -43,6 +44,14 @@ def warmup_cosine(total_steps: int, warmup_fraction: float) -> Any:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def finite_loss(value: float, epoch: int, lr: float) -> float:
+    """``value``, or a ``TrainingDiverged`` error naming the likely cause when it is NaN or infinite."""
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"training diverged: the loss became {value} in epoch {epoch + 1}; lower --lr "
+                               f"(it was {lr:g}) or check the data; no bundle was written")
+    return value
 
 
 def balanced_weights(labels: Tensor, num_classes: int) -> Tensor:
@@ -103,13 +112,14 @@ class Trainer:
             else:
                 logits = self.plan.module(*args)
                 loss = loss_fn(logits, y)
+            value = finite_loss(float(loss.detach()), epoch, self.cfg.lr)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
             optimizer.step()
             scheduler.step()
-            total_loss += float(loss.detach()) * len(y)
+            total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
             bar.update(task, advance=len(y),

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
+import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 
+from plugins import jsonio
 from plugins.atomic import atomic_dir
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, TrainingDiverged, brief
+from plugins.meta import FORMAT_VERSION, BundleMeta
 from plugins.model import ModelSpec, build_classifier
+from plugins.schema import from_dict
 
-FORMAT_VERSION = 1
 META_FILE = "robustune.json"
 WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_DIR = "tokenizer"
@@ -30,6 +33,7 @@ class Bundle:
     model: Classifier
     meta: dict[str, Any]
     tokenizer: Any = None
+    info: BundleMeta | None = None  # the typed, validated form of ``meta``
 
     @property
     def labels(self) -> list[str]:
@@ -57,64 +61,153 @@ def library_versions() -> dict[str, str]:
 
 def save_bundle(
     target: Path, model: Classifier, meta: dict[str, Any], tokenizer: Any = None,
-    overwrite: bool = False,
+    overwrite: bool = False, inputs: Iterable[Path | str | None] = (),
 ) -> Path:
-    """Write a bundle atomically; ``meta`` must hold model, arch, labels and preprocessing."""
+    """Write a bundle atomically; ``meta`` must hold model, arch, labels and preprocessing.
+
+    Non-finite weights are refused: no bundle that predicts NaN is ever written.
+    """
     for key in ("model", "arch", "labels", "preprocessing"):
         if key not in meta:
             raise ValueError(f"bundle metadata lacks {key!r}")
+    bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()]
+    if bad:
+        raise TrainingDiverged(f"the trained weights hold NaN or infinite values ({len(bad)} tensors, first "
+                             f"{bad[0]}); training diverged: lower --lr; no bundle was written")
     full = {
         "format_version": FORMAT_VERSION,
         "modality": model.modality,
         **meta,
         "versions": library_versions(),
     }
-    with atomic_dir(Path(target), overwrite=overwrite) as tmp:
+    validate_meta(jsonio.loads(jsonio.dumps(full), "bundle metadata", "report this"), f"bundle {target}")
+    with atomic_dir(Path(target), overwrite=overwrite, inputs=inputs, kind="bundle") as tmp:
         save_model(model, str(tmp / WEIGHTS_FILE))
         if tokenizer is not None:
             tokenizer.save_pretrained(str(tmp / TOKENIZER_DIR))
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=str))
+        (tmp / META_FILE).write_text(jsonio.dumps(full))
     return Path(target)
 
 
+BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OverflowError)
+DAMAGED = "the bundle is damaged: retrain it or restore its files"
+
+
+def validate_meta(meta: Any, where: str) -> BundleMeta:
+    """The typed metadata; a missing, mistyped or out-of-range field raises one line naming it."""
+    if isinstance(meta, dict) and "format_version" in meta and meta["format_version"] != FORMAT_VERSION \
+            and isinstance(meta["format_version"], int) and not isinstance(meta["format_version"], bool):
+        raise RobustuneError(f"{where} has format {meta['format_version']}, this robustune reads "
+                             f"{FORMAT_VERSION}; use the robustune version that wrote it")
+    return from_dict(BundleMeta, meta, where, DAMAGED)
+
+
 def read_meta(path: Path) -> dict[str, Any]:
-    """The bundle's JSON, with clear errors for a missing or foreign folder."""
+    """The bundle's JSON, checked field by field, with clear errors for a missing or foreign folder."""
     path = Path(path)
     if not path.exists():
         raise RobustuneError(f"bundle {path} does not exist; pass the --out folder of a training run")
     meta_file = path / META_FILE
-    if not meta_file.is_file():
+    if not path.is_dir() or not meta_file.is_file():
         raise RobustuneError(f"{path} is not a robustune bundle (no {META_FILE}); pass a bundle folder")
-    try:
-        meta: dict[str, Any] = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise RobustuneError(f"{meta_file} is corrupt ({exc}); retrain or restore the bundle") from exc
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise RobustuneError(
-            f"bundle {path} has format {meta.get('format_version')}, this robustune reads "
-            f"{FORMAT_VERSION}; upgrade robustune"
-        )
+    meta: dict[str, Any] = jsonio.read_json(meta_file, DAMAGED)
+    validate_meta(meta, f"bundle {path}")
     return meta
 
 
+def _weight_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes from the safetensors header (no tensor is read)."""
+    if not file.is_file():
+        raise RobustuneError(f"{where} has no {file.name}; {DAMAGED}")
+    try:
+        with safe_open(str(file), framework="pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RobustuneError(f"weights of {where} cannot be read ({brief(exc)}); {DAMAGED}") from exc
+
+
+def _skeleton(spec: ModelSpec, arch: dict[str, Any], where: str) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the architecture, built on the meta device (nothing allocated).
+
+    A bundle names its model by registry or timm name, never by a path or hub id.
+    """
+    from plugins.backbones.timm_image import is_timm_name
+    from plugins.registry import registry
+
+    name = spec.backbone
+    if not (registry.has("backbone", name) or (":" not in name and "/" not in name and is_timm_name(name))):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise RobustuneError(f"{where}: field model.backbone {shown!r} is not a registered model or timm "
+                             f"architecture; {DAMAGED}")
+    try:
+        with torch.device("meta"):
+            model = build_classifier(spec, arch)
+    except RobustuneError as exc:
+        raise RobustuneError(f"{where}: {brief(exc)}") from exc
+    except BUILD_ERRORS as exc:
+        raise RobustuneError(f"{where}: field arch does not describe a buildable model "
+                             f"({type(exc).__name__}: {brief(exc)}); {DAMAGED}") from exc
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def check_weights_fit(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                      where: str) -> None:
+    """Every tensor present, none extra, every shape equal; else one line naming the first."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [f"{k} {found[k]} vs {expected[k]}" for k in expected
+              if k in found and found[k] != expected[k]]
+    parts = [f"missing {missing[:3]}" if missing else "",
+             f"unexpected {unexpected[:3]}" if unexpected else "",
+             f"shapes {'; '.join(shapes[:2])}" if shapes else ""]
+    if any(parts):
+        raise RobustuneError(f"weights of {where} do not fit its robustune.json "
+                             f"({', '.join(p for p in parts if p)}); {DAMAGED}")
+
+
+def load_tokenizer(path: Path, where: str, embeddings: int | None = None) -> Any:
+    """The bundle's own tokenizer (never the Hub), checked against the model's embedding rows."""
+    folder = Path(path) / TOKENIZER_DIR
+    if not folder.is_dir() or not any(folder.iterdir()):
+        raise RobustuneError(f"{where} is a text bundle without its {TOKENIZER_DIR}/ folder; {DAMAGED}")
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for corrupt files
+        first = brief(exc)
+        raise RobustuneError(f"the tokenizer of {where} cannot be loaded ({first}); {DAMAGED}") from exc
+    if embeddings is not None and len(tokenizer) > embeddings:
+        raise RobustuneError(f"the tokenizer of {where} has {len(tokenizer)} tokens but the model embeds "
+                             f"only {embeddings}; {DAMAGED}")
+    return tokenizer
+
+
 def load_bundle(path: Path) -> Bundle:
-    """Rebuild the model from the registry and JSON, then load the weights strictly."""
+    """Rebuild the model from the registry and JSON, then load the weights strictly.
+
+    The architecture is first built on the meta device and compared with the weights file's
+    header, so a damaged robustune.json never allocates a model it cannot fill.
+    """
     path = Path(path)
     meta = read_meta(path)
-    model = build_classifier(ModelSpec.from_json(meta["model"]), meta["arch"])
+    info = validate_meta(meta, f"bundle {path}")
+    where = f"bundle {path}"
+    found = _weight_shapes(path / WEIGHTS_FILE, where)
+    check_weights_fit(_skeleton(info.model, info.arch, where), found, where)
+    model = build_classifier(info.model, info.arch)
     try:
         missing, unexpected = load_model(model, str(path / WEIGHTS_FILE), strict=False)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise RobustuneError(f"weights of bundle {path} cannot be loaded ({exc})") from exc
+        raise RobustuneError(f"weights of bundle {path} cannot be loaded ({brief(exc)}); {DAMAGED}") from exc
     if missing or unexpected:
         raise RobustuneError(
             f"weights of bundle {path} do not fit its architecture (missing {sorted(missing)[:3]}, "
-            f"unexpected {sorted(unexpected)[:3]}); the bundle is corrupt"
+            f"unexpected {sorted(unexpected)[:3]}); {DAMAGED}"
         )
     model.eval()
     tokenizer = None
-    if meta["modality"] == "text":
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(path / TOKENIZER_DIR))
-    return Bundle(path, model, meta, tokenizer)
+    if info.modality == "text":
+        rows = getattr(model.get_input_embeddings(), "num_embeddings", None)  # type: ignore[operator]
+        tokenizer = load_tokenizer(path, where, rows)
+    return Bundle(path, model, meta, tokenizer, info)

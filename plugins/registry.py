@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 ENTRY_POINT_GROUP = "robustune.plugins"
 BUILTINS = "plugins.builtins:register"
@@ -47,7 +47,7 @@ class Entry:
         except (ImportError, AttributeError) as exc:
             raise RobustuneError(
                 f"{self.kind} plugin {self.name!r} from {self.source} cannot be loaded "
-                f"({self.target}: {exc}); reinstall that package"
+                f"({self.target}: {brief(exc)}); reinstall that package"
             ) from exc
         return obj
 
@@ -99,7 +99,7 @@ class Registry:
                 register: Callable[[Registrar], None] = ep.load()
             except Exception as exc:  # a broken third-party plugin must name itself
                 raise RobustuneError(
-                    f"plugin entry point {ep.name!r} of {source} failed to import ({exc}); "
+                    f"plugin entry point {ep.name!r} of {source} failed to import ({brief(exc)}); "
                     f"fix or uninstall {source}"
                 ) from exc
             register(Registrar(self, source))

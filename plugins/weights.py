@@ -11,11 +11,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt"}
 DIR_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.pt")
 STRIP_PREFIXES = ("module.", "model.", "backbone.model.", "backbone.features.", "backbone.", "features.")
+
+
+def pickled_refusal(source: object) -> RobustuneError:
+    """The error for weights that carry pickled objects (never unpickled)."""
+    return RobustuneError(f"the weights in {source} carry pickled objects beyond tensors; refused (never "
+                          "unpickled): re-save them as safetensors or a plain state dict")
 
 
 def weights_file(path: Path) -> Path:
@@ -39,7 +45,7 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         try:
             return load_file(str(file))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise RobustuneError(f"weights file {file} is not valid safetensors ({exc})") from exc
+            raise RobustuneError(f"weights file {file} is not valid safetensors ({brief(exc)})") from exc
     if file.suffix not in PICKLE_SUFFIXES:
         raise RobustuneError(
             f"weights file {file} has unknown type {file.suffix!r}; use .safetensors or .pth"
@@ -47,12 +53,9 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     try:
         obj = torch.load(str(file), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise RobustuneError(
-            f"weights file {file} carries pickled objects beyond tensors; refused (never "
-            "unpickled): re-save it as a plain state dict or safetensors"
-        ) from exc
+        raise pickled_refusal(file) from exc
     except (RuntimeError, OSError, EOFError) as exc:
-        raise RobustuneError(f"weights file {file} cannot be read ({exc})") from exc
+        raise RobustuneError(f"weights file {file} cannot be read ({brief(exc)})") from exc
     return _unwrap(obj, file)
 
 

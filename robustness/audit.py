@@ -30,6 +30,17 @@ class AuditConfig:
     batch_size: int = 64
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        checks = [(len(self.attacks) > 0, "--attacks needs at least one attack"),
+                  (len(self.eps) > 0, "--eps needs at least one budget"),
+                  (self.steps >= 1, "--steps must be at least 1"),
+                  (self.n_queries >= 1, "--n-queries must be at least 1"),
+                  (self.batch_size >= 1, "--batch-size must be at least 1"),
+                  (0 <= self.seed < 2**32, "--seed must be between 0 and 2**32 - 1")]
+        for ok, message in checks:
+            if not ok:
+                raise RobustuneError(message)
+
 
 @dataclass
 class AuditResult:

@@ -8,12 +8,13 @@ import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from finetune.data.spec import data_paths
 from finetune.data.types import DataOptions, TextData
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from finetune.run_config import parse_number
-from plugins.atomic import check_writable_target
-from plugins.bundle import load_bundle
+from plugins.atomic import check_writable_target, output_lock
+from plugins.bundle import load_bundle, read_meta
 from plugins.errors import RobustuneError
 from robustness.audit import AuditConfig, AuditResult, run_audit, validate
 from robustness.outputs import write_audit
@@ -24,11 +25,19 @@ DEFAULT_N = 500
 
 
 def parse_eps(text: str) -> tuple[float, ...]:
-    """``"1/255,2/255,0.01"`` -> floats; a malformed value raises."""
-    values = [parse_number(p) for p in text.split(",") if p.strip()]
-    if not values:
-        raise RobustuneError("--eps needs at least one value, e.g. 1/255,2/255,4/255,8/255")
-    return tuple(values)
+    """``"1/255,2/255,0.01"`` -> floats; a malformed or empty value raises."""
+    parts = text.split(",")
+    if not text.strip() or any(not p.strip() for p in parts):
+        raise RobustuneError(f"--eps {text!r} has an empty value; give budgets like 1/255,2/255,4/255,8/255")
+    return tuple(parse_number(p) for p in parts)
+
+
+def parse_attacks(text: str) -> tuple[str, ...]:
+    """``"fgsm,pgd"`` -> names; an empty list or an empty name raises."""
+    names = tuple(a.strip() for a in text.split(","))
+    if not text.strip() or any(not a for a in names):
+        raise RobustuneError(f"--attacks {text!r} has an empty name; give attack plugins like fgsm,pgd")
+    return names
 
 
 def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, out: Path,
@@ -36,9 +45,21 @@ def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, 
                  options: DataOptions | None = None) -> AuditResult:
     """Audit the first ``n`` examples (a fixed shuffle of the split; without ``n``, up to
     ``default_n``) and write ``out``."""
+    if n is not None and n < 1:
+        raise RobustuneError(f"--n must be at least 1, got {n}")
+    validate(cfg, str(read_meta(bundle_path)["modality"]))  # settings before any folder is made
+    inputs: list[Path | str | None] = [bundle_path, *data_paths(data, options)]
+    check_writable_target(out, overwrite, inputs)
+    with output_lock(out):
+        check_writable_target(out, overwrite, inputs)  # again, now that no one else writes it
+        return _audit(bundle_path, data, cfg, n, out, split, overwrite, default_n, options, inputs)
+
+
+def _audit(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, out: Path, split: str,
+           overwrite: bool, default_n: int, options: DataOptions | None, inputs: list[Path | str | None],
+           ) -> AuditResult:
     bundle = load_bundle(bundle_path)
     validate(cfg, bundle.modality)
-    check_writable_target(out, overwrite)  # before any attack runs
     _, dataset = bundle_data(bundle, data, split, options)
     if n is not None and n > len(dataset):
         raise RobustuneError(f"--n {n} is larger than the {len(dataset)} examples available; lower --n")
@@ -59,7 +80,7 @@ def audit_bundle(bundle_path: Path, data: str, cfg: AuditConfig, n: int | None, 
         else:
             pixels = prepare_inputs(dataset, bundle.meta["preprocessing"])["pixels"].float() / 255.0
             result = run_audit(bundle.model, pixels, labels, bundle.labels, cfg, progress=show)
-    write_audit(result, out, overwrite)
+    write_audit(result, out, overwrite, inputs)
     return result
 
 

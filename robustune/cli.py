@@ -3,15 +3,15 @@ plugins, demo."""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 
-from plugins.errors import RobustuneError
+from plugins import jsonio
+from plugins.errors import RobustuneError, brief
 
 app = typer.Typer(
     help="Fine-tune classifiers on small labeled data, audit robustness, explain them.",
@@ -128,15 +128,15 @@ def run(
                       "max_length", "per_class",
                       "epochs", "lr")}
     from finetune.run_config import from_options, read_config_file
-    from robustune.audit_cmd import parse_eps
+    from robustune.audit_cmd import parse_attacks, parse_eps
     from robustune.pipeline import PipelineConfig, run_pipeline
     from robustune.present import console
 
     options: dict[str, Any] = read_config_file(config) if config else {}
     options.update({k: v for k, v in given.items() if v is not None})
     run_cfg = from_options({**options, "out": str(out / "model")})
-    names = tuple(a.strip() for a in attacks.split(",") if a.strip()) if attacks else None
-    cfg = PipelineConfig(attacks=names, eps=parse_eps(eps) if eps else None, audit_n=n, pdf=pdf)
+    names = parse_attacks(attacks) if attacks is not None else None
+    cfg = PipelineConfig(attacks=names, eps=parse_eps(eps) if eps is not None else None, audit_n=n, pdf=pdf)
     result = run_pipeline(run_cfg, out, cfg, progress=not quiet)
     console.print(f"bundle: {result.bundle}\naudit: {result.audit}\nreport: {result.report}", soft_wrap=True)
 
@@ -276,7 +276,7 @@ def evaluate(
 
     used, metrics = evaluate_bundle(load_bundle(bundle), data, split)
     if as_json:
-        print(json.dumps({"split": used, **metrics}, indent=2))
+        print(jsonio.dumps({"split": used, **metrics}))
         return
     console.print(metrics_table(f"{bundle}", {used: metrics}))
     console.print(per_class_table(metrics))
@@ -307,7 +307,7 @@ def predict(
     if as_json:
         rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
                 for n, pr in zip(names, preds, strict=True)]
-        print(json.dumps(rows, indent=2))
+        print(jsonio.dumps(rows))
     else:
         print_predictions(names, preds)
 
@@ -334,12 +334,12 @@ def audit(
     from plugins.bundle import read_meta
     from robustness.audit import DEFAULT_ATTACKS, DEFAULT_EPS, AuditConfig
     from robustness.text_audit import TEXT_EPS
-    from robustune.audit_cmd import audit_bundle, audit_table, parse_eps, text_attack_table
+    from robustune.audit_cmd import audit_bundle, audit_table, parse_attacks, parse_eps, text_attack_table
     from robustune.present import console
 
-    modality = str(read_meta(bundle).get("modality", "image"))
-    names = tuple(a.strip() for a in (attacks or DEFAULT_ATTACKS[modality]).split(",") if a.strip())
-    budgets = parse_eps(eps) if eps else (TEXT_EPS if modality == "text" else DEFAULT_EPS)
+    modality = str(read_meta(bundle)["modality"])
+    names = parse_attacks(attacks if attacks is not None else DEFAULT_ATTACKS[modality])
+    budgets = parse_eps(eps) if eps is not None else (TEXT_EPS if modality == "text" else DEFAULT_EPS)
     cfg = AuditConfig(attacks=names, eps=budgets, steps=steps, n_queries=n_queries,
                       batch_size=batch_size, seed=seed)
     target = out or bundle / "audit"
@@ -481,18 +481,73 @@ def demo(
     run_demo(out, quick)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit."""
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """typer's exceptions (0.29 vendors click) and click's own (older typer), by their public names."""
+    kinds: list[type[BaseException]] = [typer.TyperException]
     try:
-        app(args=argv, standalone_mode=False)
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer without click
+        pass
+    return tuple(kinds)
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [typer.Abort, KeyboardInterrupt, EOFError]
+    try:
+        import click
+
+        kinds.append(click.exceptions.Abort)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(kinds)
+
+
+def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)  # always one line
+    if hint:
+        print(hint, file=sys.stderr)
+    sys.exit(code)
+
+
+def _usage(exc: BaseException) -> NoReturn:
+    """One line naming the problem, then typer's usage hint (``Try 'robustune X --help'``)."""
+    message = " ".join(str(getattr(exc, "format_message", lambda: str(exc))()).split())
+    ctx = getattr(exc, "ctx", None)
+    hint = None
+    if ctx is not None:
+        hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help."
+    code = getattr(exc, "exit_code", 2)
+    _fail(message, code if isinstance(code, int) and code else 2, hint)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors are one line on stderr and a non-zero exit; Ctrl-C exits 130.
+
+    Usage errors exit 2 with typer's usage hint; a bug prints one line too (set ROBUSTUNE_DEBUG=1
+    for its traceback).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = app(args=args or ["--help"], prog_name="robustune", standalone_mode=False)
     except RobustuneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail(str(exc), exc.exit_code)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except _aborts():
+        _fail("interrupted", 130)
+    except _usage_errors() as exc:
+        _usage(exc)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("ROBUSTUNE_DEBUG"):
+            raise
+        first = brief(exc)
+        _fail(f"internal error ({type(exc).__name__}: {first}); please report it (set ROBUSTUNE_DEBUG=1 "
+              "to see the traceback)", 1)
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        if code == 130:
+            _fail("interrupted", 130)
+        sys.exit(code)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from explain.base import ExplainConfig, Explainer
 from explain.render import highlight_html, overlay_png, top_words
 from explain.text import explain_texts
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts
+from plugins import jsonio
 from plugins.atomic import atomic_dir, check_writable_target
 from plugins.bundle import Bundle, load_bundle
 from plugins.errors import RobustuneError
@@ -45,20 +45,25 @@ def _target(bundle: Bundle, label: str | None, predicted: torch.Tensor) -> torch
 def explain_bundle(bundle_path: Path, files: list[Path], texts: list[str], method: str, cfg: ExplainConfig,
                    out: Path, label: str | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
     """Explain each input for its predicted class (or ``label``) and write ``out`` atomically."""
-    bundle = load_bundle(bundle_path)
-    explainer = make_explainer(method, cfg, bundle.modality)
     if not files and not texts:
         raise RobustuneError("give image files or --text \"...\" to explain")
-    check_writable_target(out, overwrite)
+    reads: list[Path | str | None] = [bundle_path, *files]
+    check_writable_target(out, overwrite, reads)
+    bundle = load_bundle(bundle_path)
+    if bundle.modality == "text" and (files or not texts):
+        raise RobustuneError(f"bundle {bundle_path} is a text model; pass --text \"...\" instead of files")
+    if bundle.modality == "image" and (texts or not files):
+        raise RobustuneError(f"bundle {bundle_path} is an image model; pass image files instead of --text")
+    explainer = make_explainer(method, cfg, bundle.modality)
     if bundle.modality == "text":
-        return _explain_texts(bundle, explainer, texts, out, label, overwrite)
+        return _explain_texts(bundle, explainer, texts, out, label, overwrite, reads)
     x = bundle_inputs_for_files(bundle, files)["pixels"].float() / 255.0
     with torch.no_grad():
         probs = torch.softmax(bundle.model(x), dim=1)
     target = _target(bundle, label, probs.argmax(1))
     attributions = explainer(bundle.model, x, target)
     rows = []
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, inputs=reads, kind="explanations") as tmp:
         for i, f in enumerate(files):
             name = f"{i:03d}-{Path(f).stem}.png"
             pred = int(probs[i].argmax())
@@ -70,12 +75,12 @@ def explain_bundle(bundle_path: Path, files: list[Path], texts: list[str], metho
                          "explained_class": bundle.labels[int(target[i])], "overlay": name})
         save_file({"inputs": x.contiguous(), "attributions": attributions.contiguous(), "target": target},
                   str(tmp / "attributions.safetensors"))
-        (tmp / "explanations.json").write_text(json.dumps({"method": method, "items": rows}, indent=2))
+        (tmp / "explanations.json").write_text(jsonio.dumps({"method": method, "items": rows}))
     return rows
 
 
 def _explain_texts(bundle: Bundle, explainer: Explainer, texts: list[str], out: Path, label: str | None,
-                   overwrite: bool) -> list[dict[str, Any]]:
+                   overwrite: bool, reads: list[Path | str | None]) -> list[dict[str, Any]]:
     inputs = bundle_inputs_for_texts(bundle, texts)
     with torch.no_grad():
         probs = torch.softmax(bundle.model(inputs["input_ids"], inputs["attention_mask"]), dim=1)
@@ -95,8 +100,8 @@ def _explain_texts(bundle: Bundle, explainer: Explainer, texts: list[str], out: 
             f"<body style='font-family: sans-serif; max-width: 50em'><h1>{html.escape(explainer.name)}</h1>"
             "<p>Red words push toward the explained class, blue words against it.</p>"
             + "\n".join(sections) + "</body></html>")
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, inputs=reads, kind="explanations") as tmp:
         (tmp / "explanations.html").write_text(page)
         payload = {"method": explainer.name, "items": rows}
-        (tmp / "explanations.json").write_text(json.dumps(payload, indent=2))
+        (tmp / "explanations.json").write_text(jsonio.dumps(payload))
     return rows

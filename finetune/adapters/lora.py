@@ -12,7 +12,7 @@ from torch import nn
 
 from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 TEXT_TARGETS = ("query", "value")  # BERT-family attention projections (Hu et al. 2021)
 
@@ -77,7 +77,7 @@ class Lora:
             inject_adapter_in_model(config, inner)
         except ValueError as exc:  # PEFT names the unsupported or missing layer
             raise RobustuneError(f"LoRA cannot target {', '.join(given) or 'the default layers'}: "
-                                 f"{str(exc).splitlines()[0]} (fix --lora-targets)") from exc
+                                 f"{brief(exc)} (fix --lora-targets)") from exc
         lora_params = [p for n, p in inner.named_parameters() if "lora_" in n]
         for p in lora_params:
             p.requires_grad_(True)

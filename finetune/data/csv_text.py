@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from finetune.data.types import DataOptions, SourceData, TextData, labels_from_names
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 
 def load(arg: str | None, options: DataOptions) -> SourceData:
@@ -17,7 +17,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     if not path.is_file():
         raise RobustuneError(f"CSV file {path} does not exist; pass csv:PATH to an existing file")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not part of the first name
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             want = [options.text_column, options.label_column]
@@ -30,9 +30,9 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
                 )
             rows = list(reader)
     except UnicodeDecodeError as exc:
-        raise RobustuneError(f"CSV {path} is not UTF-8 text ({exc}); re-save it as UTF-8") from exc
+        raise RobustuneError(f"CSV {path} is not UTF-8 text ({brief(exc)}); re-save it as UTF-8") from exc
     except csv.Error as exc:
-        raise RobustuneError(f"CSV {path} is malformed ({exc}); fix the file") from exc
+        raise RobustuneError(f"CSV {path} is malformed ({brief(exc)}); fix the file") from exc
     texts = [(r.get(options.text_column) or "").strip() for r in rows]
     names = [(r.get(options.label_column) or "").strip() for r in rows]
     empty = [i + 2 for i, t in enumerate(texts) if not t]

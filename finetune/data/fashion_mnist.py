@@ -11,7 +11,7 @@ import torch
 
 from finetune.data.types import DataOptions, ImageData, SourceData
 from plugins.assets import locate
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -36,7 +36,7 @@ def read_idx(path: Path) -> np.ndarray:
         data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
         return data.reshape(shape)
     except (OSError, ValueError, struct.error, EOFError) as exc:
-        raise RobustuneError(f"Fashion-MNIST file {path} is corrupt ({exc}); reinstall it") from exc
+        raise RobustuneError(f"Fashion-MNIST file {path} is corrupt ({brief(exc)}); reinstall it") from exc
 
 
 def _find(folder: Path, stem: str) -> Path:

@@ -7,19 +7,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from finetune.data.types import ImageData, SourceData
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 
 def read_group_file(path: Path) -> dict[str, str]:
     """``path`` (relative to the image folder, or a bare file name) -> group."""
     if not path.is_file():
         raise RobustuneError(f"group file {path} does not exist; pass a CSV with columns path,group")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not {"path", "group"} <= set(reader.fieldnames or []):
-            raise RobustuneError(f"group file {path} needs the columns path,group (has: "
-                                 f"{', '.join(reader.fieldnames or []) or 'none'})")
-        return {row["path"].strip(): row["group"].strip() for row in reader if row.get("path")}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a BOM is not part of the first name
+            reader = csv.DictReader(fh)
+            if not {"path", "group"} <= set(reader.fieldnames or []):
+                raise RobustuneError(f"group file {path} needs the columns path,group (has: "
+                                     f"{', '.join(reader.fieldnames or []) or 'none'})")
+            return {row["path"].strip(): (row["group"] or "").strip() for row in reader if row.get("path")}
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise RobustuneError(f"group file {path} is not a UTF-8 CSV ({brief(exc)}); re-save it as UTF-8") \
+            from exc
 
 
 def attach_groups(source: SourceData, path: Path) -> SourceData:

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from finetune.data.images import IMAGE_SUFFIXES, try_read_image
+from finetune.data.images import DEFAULT_SIDE, IMAGE_SUFFIXES, try_read_image
 from finetune.data.types import DataOptions, ImageData, SourceData, check_classes
 from plugins.errors import RobustuneError
 
@@ -34,7 +34,8 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
 
 
 def load(arg: str | None, options: DataOptions) -> SourceData:
-    """Read every image; corrupt files raise (named) unless ``options.skip_corrupt``."""
+    """Read every image, reduced on load toward ``options.image_side``; corrupt files raise (named)
+    unless ``options.skip_corrupt``."""
     if not arg:
         raise RobustuneError("imagefolder needs a path: --data imagefolder:PATH")
     root = Path(arg)
@@ -45,7 +46,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     files = _class_files(root)
     for index, (_, paths) in enumerate(files.items()):
         for path in paths:
-            tensor = try_read_image(path)
+            tensor = try_read_image(path, options.image_side or DEFAULT_SIDE)
             if tensor is None:
                 bad.append(path)
                 continue

@@ -37,3 +37,12 @@ def load_data(spec: str, options: DataOptions | None = None) -> SourceData:
 
         source = attach_groups(source, Path(options.groups_file))
     return source
+
+
+def data_paths(spec: str, options: DataOptions | None = None) -> list[Path]:
+    """Local files and folders that ``spec`` (and its options) read: outputs must never replace them."""
+    _, arg = parse_data_spec(spec)
+    paths = [Path(arg)] if arg else []
+    if options is not None and options.groups_file:
+        paths.append(Path(options.groups_file))
+    return paths

@@ -22,6 +22,20 @@ class SplitConfig:
     test_per_class: int | None = None
     labeled_per_class: int | None = None  # keep N labels per class in train; the rest go unlabeled
 
+    def __post_init__(self) -> None:
+        for name, share in (("val_fraction", self.val_fraction), ("test_fraction", self.test_fraction)):
+            if not 0.0 < share < 1.0:
+                raise RobustuneError(f"{name} must be between 0 and 1, got {share}")
+        if not 0 <= self.seed < 2**32:
+            raise RobustuneError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
+        counts: list[tuple[str, int | None, int]] = [("--per-class", self.per_class, 2),
+                                                     ("--labeled-per-class", self.labeled_per_class, 1),
+                                                     ("--test-per-class", self.test_per_class, 1)]
+        for flag, value, least in counts:
+            if value is not None and value < least:
+                what = " (train and validation)" if flag == "--per-class" else ""
+                raise RobustuneError(f"{flag} must be at least {least}{what}, got {value}")
+
 
 @dataclass
 class Splits:
@@ -62,19 +76,8 @@ def stratified_take(
     return sorted(taken), sorted(rest)
 
 
-def _check(cfg: SplitConfig) -> None:
-    for name, value in (("val_fraction", cfg.val_fraction), ("test_fraction", cfg.test_fraction)):
-        if not 0.0 < value < 1.0:
-            raise RobustuneError(f"{name} must be between 0 and 1, got {value}")
-    if cfg.labeled_per_class is not None and cfg.labeled_per_class < 1:
-        raise RobustuneError(f"--labeled-per-class must be at least 1, got {cfg.labeled_per_class}")
-    if cfg.per_class is not None and cfg.per_class < 2:
-        raise RobustuneError(f"--per-class must be at least 2 (train and validation), got {cfg.per_class}")
-
-
 def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
     """Holdout from the dataset's own test split or a stratified share; then train / val."""
-    _check(cfg)
     rng = np.random.default_rng(cfg.seed)
     notes: list[str] = list(source.pool.notes)
     pool = source.pool

@@ -21,6 +21,15 @@ class DataOptions:
     skip_corrupt: bool = False
     group_column: str | None = None  # CSV: a column naming each row's group (bias metrics)
     groups_file: str | None = None  # images: a CSV of path,group (bias metrics)
+    image_side: int | None = None  # set by the run: images are reduced on load toward the model's size
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--text-column", self.text_column), ("--label-column", self.label_column),
+                            ("--group-column", self.group_column)):
+            if value is not None and not value.strip():
+                raise RobustuneError(f"{flag} must not be empty")
+        if self.image_side is not None and self.image_side < 1:
+            raise RobustuneError(f"image_side must be at least 1, got {self.image_side}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from finetune.batches import model_args, num_examples
 from finetune.recipes.base import FitContext, FitOutcome
-from finetune.trainer import History
+from finetune.trainer import History, finite_loss
 from plugins.backbones.dbn import sizes
 from plugins.backbones.gan import Generator
 from plugins.classifier import Classifier
@@ -93,6 +93,7 @@ class SemiGAN:
                     real_feats = model.forward_features(x_unl)
                     unsup = unsupervised_loss(model.forward_head(real_feats), model(fake.detach()))
                     loss_d = sup + unsup
+                    finite_loss(float(loss_d.detach()), epoch, cfg.lr)
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     opt_d.step()

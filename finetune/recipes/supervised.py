@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,21 +13,25 @@ from rich.console import Console
 
 from finetune.adapters.base import TrainPlan
 from finetune.augment import parse_augment
-from finetune.data.spec import load_data
+from finetune.checkpoint import find_checkpoint
+from finetune.data.spec import data_paths, load_data
 from finetune.data.splits import Splits, make_splits
 from finetune.data.types import Data, ImageData
 from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
+from finetune.memory import check_fits, estimate_training
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.recipes.base import FitContext
 from finetune.run_config import RunConfig, dump
 from finetune.trainer import History
-from plugins.atomic import atomic_write_text, check_writable_target
-from plugins.backbones import backbone_modality
+from plugins.atomic import atomic_dir, check_writable_target, output_lock, remove_output
+from plugins.backbones import backbone_modality, build_backbone
+from plugins.backbones.base import WEIGHT_SOURCES
 from plugins.backbones.scratch import fit_to_data
-from plugins.bundle import save_bundle
+from plugins.bundle import BUILD_ERRORS, save_bundle
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError
+from plugins.errors import Interrupted, RobustuneError, TrainingDiverged
+from plugins.jsonio import read_json
 from plugins.model import ModelSpec, build_classifier
 from plugins.registry import registry
 
@@ -81,6 +83,12 @@ def _native_size(data: Data) -> tuple[int, int] | None:
     return (int(first.shape[-2]), int(first.shape[-1])) if first is not None else None
 
 
+def is_from_scratch(backbone: str) -> bool:
+    """Whether ``backbone`` is a registered from-scratch model (cnn, lstm, ...)."""
+    factory = registry.get("backbone", backbone) if registry.has("backbone", backbone) else None
+    return bool(getattr(factory, "from_scratch", False))
+
+
 def resolve_names(cfg: RunConfig, splits: Splits) -> RunConfig:
     """Fill ``auto`` adapter and recipe from the model; fit a from-scratch model's config to the data.
 
@@ -123,23 +131,64 @@ def _plan(model: Classifier, cfg: RunConfig, console: Console) -> TrainPlan:
     return plan
 
 
+def run_inputs(cfg: RunConfig) -> list[Path | str | None]:
+    """The local paths a run reads (data, weights, groups): an output must never replace them."""
+    paths: list[Path | str | None] = list(data_paths(cfg.data, cfg.data_options))
+    bc = cfg.backbone_config
+    paths += [bc.weights if bc.weights not in WEIGHT_SOURCES else None, bc.model_id, cfg.backbone]
+    return paths
+
+
 def prepare_run(cfg: RunConfig, resume: bool) -> Path:
     """Check the output and work folders; write the run config for a fresh run."""
     out = Path(cfg.out)
     work = work_dir(out)
     if resume:
         return work
-    check_writable_target(out, cfg.overwrite)
+    inputs = run_inputs(cfg)
+    check_writable_target(out, cfg.overwrite, inputs)
     if work.exists():
         if not cfg.overwrite:
             raise RobustuneError(
                 f"an unfinished run left {work}; continue it with `robustune train --resume {out}` "
                 "or pass --overwrite to start over"
             )
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    atomic_write_text(work / RUN_FILE, dump(cfg))
+        remove_output(work, inputs)
+    with atomic_dir(work, kind="work") as tmp:
+        (tmp / RUN_FILE).write_text(dump(cfg))
     return work
+
+
+def _image_side(cfg: RunConfig) -> int | None:
+    """The input side images are reduced toward on load: the model's, when known before the data."""
+    if cfg.backbone_config.image_size is not None:
+        return cfg.backbone_config.image_size
+    if backbone_modality(cfg.backbone) != "image" or is_from_scratch(cfg.backbone):
+        return None
+    try:
+        with torch.device("meta"):
+            backbone = build_backbone(cfg.backbone, replace(cfg.backbone_config, weights="none"))
+        return int(backbone.preprocessing()["input_size"][-1])
+    except (RobustuneError, RuntimeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_memory(spec: ModelSpec, cfg: RunConfig, splits: Splits) -> None:
+    """Refuse a run that cannot fit in memory, before the model or the inputs are allocated."""
+    n = sum(splits.sizes().values())
+    trains_backbone = cfg.adapter != "linear-probe"
+    try:
+        estimate, size = estimate_training(spec, n, cfg.train.batch_size, trains_backbone,
+                                           cfg.train.eval_batch_size)
+    except BUILD_ERRORS:  # a backbone the meta device cannot build: the real build will tell
+        return
+    what = f"training {cfg.backbone} on {n} examples" + (f" at {size} px with --batch-size "
+                                                         f"{cfg.train.batch_size}" if size else "")
+    check_fits(estimate, what, "lower --image-size, --batch-size, --per-class or the model's width")
+
+
+def _has_checkpoint(work: Path) -> bool:
+    return find_checkpoint(work / "ckpt") is not None
 
 
 def run_training(
@@ -149,7 +198,35 @@ def run_training(
     """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked.
 
     ``holdout=False`` leaves the test split untouched (model selection reads validation only).
+    Ctrl-C keeps the last finished epoch for ``--resume``; a diverged loss writes nothing.
     """
+    out = Path(cfg.out)
+    work = work_dir(out)
+    started: list[bool] = []  # set once this call owns the work folder
+    with output_lock(out):
+        try:
+            return _run(cfg, resume, progress, holdout, on_epoch_end, started)
+        except KeyboardInterrupt:
+            if started and _has_checkpoint(work):
+                raise Interrupted(f"interrupted; the last finished epoch is kept: continue with "
+                                  f"`robustune train --resume {out}`") from None
+            if started and not resume:
+                remove_output(work)
+            raise Interrupted("interrupted before the first epoch finished; nothing was kept") from None
+        except TrainingDiverged:
+            if started:
+                remove_output(work)
+            raise
+        except Exception:
+            if started and not resume and not _has_checkpoint(work):
+                remove_output(work)  # nothing to resume: a rerun starts clean
+            raise
+
+
+def _run(
+    cfg: RunConfig, resume: bool, progress: bool, holdout: bool,
+    on_epoch_end: Callable[[dict[str, float]], None] | None, started: list[bool],
+) -> TrainResult:
     console = Console(stderr=True, quiet=not progress)
     if cfg.adapter != "auto":
         registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
@@ -157,15 +234,16 @@ def run_training(
     if cfg.recipe != "auto":
         registry.entry("recipe", cfg.recipe)
     device = resolve_device(cfg.train.device)
-    torch.manual_seed(cfg.train.seed)
-    source = load_data(cfg.data, cfg.data_options)
-    splits = make_splits(source, cfg.split)
     if not resume:
-        check_writable_target(Path(cfg.out), cfg.overwrite)
+        check_writable_target(Path(cfg.out), cfg.overwrite, run_inputs(cfg))
+    torch.manual_seed(cfg.train.seed)
+    source = load_data(cfg.data, replace(cfg.data_options, image_side=_image_side(cfg)))
+    splits = make_splits(source, cfg.split)
     _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
     cfg = resolve_names(cfg, splits)
     spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
                      {"dropout": cfg.dropout})
+    _check_memory(spec, cfg, splits)
     model = build_classifier(spec)
     _check_modality(model.modality, splits, cfg)
     recipe = registry.get("recipe", cfg.recipe)
@@ -176,6 +254,7 @@ def run_training(
     clock["preprocess"] = time.perf_counter() - start
     plan = _plan(model, cfg, console)
     work = prepare_run(cfg, resume)  # only once every check has passed
+    started.append(True)
     model.to(device)
     if model.modality == "image":
         model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
@@ -224,8 +303,8 @@ def run_training(
     }
     model.to("cpu")
     out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
-                      overwrite=cfg.overwrite or resume)
-    shutil.rmtree(work, ignore_errors=True)
+                      overwrite=cfg.overwrite or resume, inputs=run_inputs(cfg))
+    remove_output(work)
     return TrainResult(out, metrics, history, clock, plan.trainable_count(), splits.sizes(), cfg,
                        outcome.extra)
 
@@ -239,4 +318,6 @@ def resume_config(path: Path) -> RunConfig:
             f"nothing to resume at {out}: no {work_dir(out).name}/{RUN_FILE}; start the run again "
             "without --resume"
         )
-    return replace(RunConfig.from_json(json.loads(run_file.read_text())), out=str(out))
+    fix = f"start over with --overwrite (or delete {work_dir(out)})"
+    cfg = RunConfig.from_json(read_json(run_file, fix), str(run_file), fix)
+    return replace(cfg, out=str(out))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from finetune.evaluation import evaluate_bundle
 from finetune.run_config import from_options
 from finetune.selection.candidates import Candidate, slug
 from finetune.selection.curves import plot_curves
+from plugins import jsonio
 from plugins.atomic import atomic_write_text, check_writable_target
 from plugins.bundle import load_bundle
 
@@ -57,5 +57,5 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
     payload = {"data": configs[0].data, "ranking": rows, "winner": rows[0]["candidate"],
                "winner_bundle": str(winner), "holdout": {"split": used, **holdout},
                "note": "ranked on validation; only the winner was evaluated on the holdout"}
-    atomic_write_text(out / RESULT_FILE, json.dumps(payload, indent=2))
+    atomic_write_text(out / RESULT_FILE, jsonio.dumps(payload))
     return CompareResult(rows, winner, holdout, [out / RESULT_FILE, *files])

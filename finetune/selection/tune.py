@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import shutil
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 from finetune.run_config import from_options
 from finetune.selection.curves import plot_curves
 from finetune.selection.space import PRETRAINED, SHARED, model_space, suggest
-from plugins.atomic import atomic_write_text, check_writable_target
+from plugins import jsonio
+from plugins.atomic import atomic_write_text, check_writable_target, remove_output
 from plugins.errors import RobustuneError
 from plugins.registry import registry
 
@@ -56,6 +56,16 @@ def trial_options(trial: Any, options: dict[str, Any], model: str, modality: str
     else:
         drawn.update(suggest(trial, PRETRAINED))
     return {**options, **drawn}
+
+
+def _remove_trials(folder: Path) -> None:
+    """Delete the trial bundles (and a pruned trial's work folder); anything else stays."""
+    if not folder.is_dir():
+        return
+    for child in sorted(folder.iterdir()):
+        remove_output(child)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_epochs: int = 10,
@@ -103,7 +113,7 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
     if not done:
         raise RobustuneError("every trial was pruned or failed; raise --trials or --max-epochs")
     best = study.best_trial
-    shutil.rmtree(out / "trials", ignore_errors=True)
+    _remove_trials(out / "trials")
     final_opts = trial_options(optuna.trial.FixedTrial(best.params), options, model, modality, max_epochs)
     final_cfg = from_options({**final_opts, "out": str(out / "best")})
     final = run_training(final_cfg, progress=progress, holdout=False)
@@ -116,6 +126,6 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
                "best_params": best.params, "best_val_accuracy": best.value, "bundle": str(final.bundle),
                "holdout": {"split": used, **holdout},
                "note": "searched on validation; the retrained best was evaluated on the holdout once"}
-    atomic_write_text(out / RESULT_FILE, json.dumps(payload, indent=2, default=str))
+    atomic_write_text(out / RESULT_FILE, jsonio.dumps(payload))
     return TuneResult(rows, best.params, float(best.value or 0.0), final.bundle, holdout,
                       [out / RESULT_FILE, *files])

@@ -7,7 +7,11 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from plugins.errors import RobustuneError
+
 WEIGHT_SOURCES = ("auto", "hub", "packaged", "none")
+MAX_IMAGE_SIZE = 4096  # pixels per side
+MAX_LENGTH = 8192  # tokens
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,18 @@ class BackboneConfig:
     pooling: str = "mean"
     model_id: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # from-scratch models' own sizes
+
+    def __post_init__(self) -> None:
+        checks = [
+            (bool(self.weights), "--weights must not be empty: auto, hub, packaged, none or a path"),
+            (self.image_size is None or 1 <= self.image_size <= MAX_IMAGE_SIZE,
+             f"--image-size must be between 1 and {MAX_IMAGE_SIZE}"),
+            (1 <= self.max_length <= MAX_LENGTH, f"--max-length must be between 1 and {MAX_LENGTH}"),
+            (self.pooling in ("mean", "cls"), "--pooling must be mean or cls"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise RobustuneError(message)
 
 
 class Backbone(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,8 @@ from torch import Tensor, nn
 
 from plugins.assets import available, locate
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError
-from plugins.weights import fit_state_dict, read_state_dict
+from plugins.errors import RobustuneError, brief
+from plugins.weights import fit_state_dict, pickled_refusal, read_state_dict
 
 DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 POOLINGS = ("mean", "cls")
@@ -87,12 +88,16 @@ def _hf() -> Any:
 
 def _from_pretrained(source: str, what: str) -> tuple[nn.Module, Any]:
     tf = _hf()
+    local = Path(source).is_dir()  # a folder never reaches for the Hub
     try:
-        model = tf.AutoModel.from_pretrained(source)
-        tokenizer = tf.AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
+        model = tf.AutoModel.from_pretrained(source, local_files_only=local)
+        tokenizer = tf.AutoTokenizer.from_pretrained(source, local_files_only=local)
+    except pickle.UnpicklingError as exc:
+        raise pickled_refusal(source) from exc
+    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+        first = brief(exc)
         raise RobustuneError(
-            f"cannot load a Hugging Face model from {what} {source!r} ({str(exc).splitlines()[0]}); "
+            f"cannot load a Hugging Face model from {what} {source!r} ({first}); "
             "pass a folder with config.json, tokenizer and weights, or --weights packaged"
         ) from exc
     return model, tokenizer
@@ -138,5 +143,8 @@ create_bert.modality = "text"  # type: ignore[attr-defined]
 
 
 def is_hf_dir(name: str) -> bool:
-    """Whether ``name`` is a local Hugging Face model folder."""
-    return Path(name).is_dir() and (Path(name) / "config.json").is_file()
+    """Whether ``name`` is a local Hugging Face model folder (False for names no path can have)."""
+    try:
+        return Path(name).is_dir() and (Path(name) / "config.json").is_file()
+    except (OSError, ValueError):  # too long, or a NUL byte
+        return False

@@ -7,6 +7,7 @@ head, so attacks and attributions see exactly the model the user trained.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from torch import Tensor, nn
 
 from plugins.backbones.base import Backbone, BackboneConfig
 from plugins.backbones.bert import _default_source, _hf, is_hf_dir
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
+from plugins.weights import pickled_refusal
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
                    "sentencepiece.bpe.model")
@@ -60,17 +62,19 @@ def load_hf_classifier(folder: str) -> tuple[Any, Any]:
     """(model, tokenizer) from a local sequence-classification folder, with clear errors."""
     tf = _hf()
     try:
-        model = tf.AutoModelForSequenceClassification.from_pretrained(folder)
-    except (OSError, ValueError) as exc:
+        model = tf.AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+    except pickle.UnpicklingError as exc:
+        raise pickled_refusal(folder) from exc
+    except (OSError, ValueError, RuntimeError, EOFError, KeyError) as exc:
         raise RobustuneError(f"{folder} is not a Hugging Face sequence-classification folder "
-                             f"({str(exc).splitlines()[0]}); pass the folder save_pretrained wrote") from exc
+                             f"({brief(exc)}); pass the folder save_pretrained wrote") from exc
     fix = "save the tokenizer there too: tokenizer.save_pretrained(folder)"
     if not any((Path(folder) / name).is_file() for name in TOKENIZER_FILES):
         raise RobustuneError(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); {fix}")
     try:
-        tokenizer = tf.AutoTokenizer.from_pretrained(folder)
-    except (OSError, ValueError, TypeError) as exc:
-        raise RobustuneError(f"{folder} has no usable tokenizer ({str(exc).splitlines()[0]}); {fix}") from exc
+        tokenizer = tf.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for corrupt files
+        raise RobustuneError(f"{folder} has no usable tokenizer ({brief(exc)}); {fix}") from exc
     rows = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > rows:
         raise RobustuneError(f"the tokenizer in {folder} has {len(tokenizer)} tokens but the model embeds "

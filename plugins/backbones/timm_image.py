@@ -94,8 +94,11 @@ def create_timm_backbone(
 
     model: Any
     if arch is not None:
-        model = _create(arch["timm_name"], pretrained=False)
-        return TimmBackbone(model, arch["timm_name"], int(arch["image_size"]))
+        name = arch["timm_name"]
+        if not isinstance(name, str) or ":" in name or not is_timm_name(name):
+            raise RobustuneError(f"field arch.timm_name {name!r} is not a timm architecture name (a bundle "
+                                 "never names a hub id); the bundle is damaged: retrain it or restore it")
+        return TimmBackbone(_create(name, pretrained=False), name, int(arch["image_size"]))
     source = cfg.weights
     if source == "auto":
         has_packaged = timm_name in PACKAGED and available(PACKAGED[timm_name])

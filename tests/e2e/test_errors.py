@@ -121,9 +121,15 @@ def test_existing_output_refused_unless_overwrite(cli: Cli, tmp_path: Path) -> N
     args = ["train", "--data", "digits", "--backbone", "resnet18", "--per-class", "4", *FAST]
     assert_error(cli(*args, "--out", out), "already exists", "--overwrite")
     assert (out / "precious.txt").read_text() == "keep"
-    ok = cli(*args, "--out", out, "--overwrite")
+    assert_error(cli(*args, "--out", out, "--overwrite"), "--overwrite refused", "not written by robustune",
+                 "nothing was deleted")  # a folder robustune did not write is never replaced
+    assert (out / "precious.txt").read_text() == "keep"
+    (out / "precious.txt").unlink()
+    out.rmdir()
+    assert cli(*args, "--out", out).code == 0
+    ok = cli(*args, "--out", out, "--overwrite")  # our own bundle is replaced
     assert ok.code == 0, ok.err
-    assert not (out / "precious.txt").exists() and (out / "model.safetensors").is_file()
+    assert (out / "model.safetensors").is_file() and (out / ".robustune-output").is_file()
 
 
 def test_predict_errors(cli: Cli, tmp_path: Path) -> None:

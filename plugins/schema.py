@@ -1,0 +1,208 @@
+"""Reading frozen dataclasses from JSON/YAML with every field's type checked, naming the field.
+
+One reader for everything robustune reads back (robustune.json, run.json, config files): unknown
+keys, missing fields, wrong types and non-finite numbers become one ``RobustuneError`` line that
+names the file and the field; ranges are the dataclasses' own ``__post_init__`` checks.
+``lax=True`` (YAML, flags) also turns numeric strings into numbers; files robustune wrote are read
+strictly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from functools import cache
+from typing import Any, Literal, TypeVar, Union
+
+from plugins.errors import RobustuneError, brief
+
+T = TypeVar("T")
+JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
+              int: "an integer", float: "a number", type(None): "null"}
+
+
+class SchemaError(RobustuneError):
+    """A field of a file or config that is missing, unknown, mistyped or out of range."""
+
+    def __init__(self, where: str, field: str, problem: str, fix: str) -> None:
+        self.where, self.field, self.problem = where, field, problem
+        head = f"{where}: field {field}" if where and field else (f"{where}:" if where else field)
+        super().__init__(f"{head} {problem}; {fix}" if head else f"{problem}; {fix}")
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _kind(value: Any) -> str:
+    return JSON_NAMES.get(type(value), type(value).__name__)
+
+
+class _Reader:
+    def __init__(self, where: str, fix: str, lax: bool) -> None:
+        self.where, self.fix, self.lax = where, fix, lax
+
+    def fail(self, path: str, problem: str) -> SchemaError:
+        return SchemaError(self.where, path, problem, self.fix)
+
+    def read(self, tp: Any, value: Any, path: str) -> Any:
+        if tp is Any:
+            return self.finite(value, path)
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            return self.dataclass(tp, value, path)
+        origin = typing.get_origin(tp)
+        if origin in (Union, types.UnionType):
+            return self.union(typing.get_args(tp), value, path)
+        if origin is Literal:
+            choices = typing.get_args(tp)
+            if value not in choices:
+                raise self.fail(path, f"is {value!r}, expected one of {', '.join(map(repr, choices))}")
+            return value
+        if origin in (list, tuple):
+            return self.sequence(tp, origin, value, path)
+        if origin is dict or tp is dict:
+            return self.mapping(tp, value, path)
+        return self.scalar(tp, value, path)
+
+    def union(self, options: tuple[Any, ...], value: Any, path: str) -> Any:
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in _discriminate(options, value):
+            try:
+                return self.read(option, value, path)
+            except SchemaError as exc:
+                errors.append(exc)
+        raise errors[0]
+
+    def sequence(self, tp: Any, origin: Any, value: Any, path: str) -> Any:
+        if not isinstance(value, list | tuple):
+            raise self.fail(path, f"is {_kind(value)}, expected a list")
+        args = typing.get_args(tp) or (Any,)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                raise self.fail(path, f"has {len(value)} items, expected {len(args)}")
+            return tuple(self.read(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value,
+                                                                                        strict=True)))
+        items = [self.read(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+
+    def mapping(self, tp: Any, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"is {_kind(value)}, expected an object")
+        args = typing.get_args(tp) or (str, Any)
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise self.fail(path, f"has the key {key!r}, expected string keys")
+            out[key] = self.read(args[1], item, f"{path}.{key}" if path else key)
+        return out
+
+    def scalar(self, tp: Any, value: Any, path: str) -> Any:
+        if tp is type(None):
+            if value is not None:
+                raise self.fail(path, f"is {_kind(value)}, expected null")
+            return None
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            if self.lax and isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+                return value.lower() in ("true", "yes")
+        elif tp is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if self.lax and isinstance(value, str | float) and not isinstance(value, bool):
+                number = self.number(value, path)
+                if number.is_integer():
+                    return int(number)
+        elif tp is float:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return self.finite(float(value), path)
+            if self.lax and isinstance(value, str):
+                return self.number(value, path)
+        elif tp is str:
+            if isinstance(value, str):
+                return value
+        else:
+            raise TypeError(f"schema: unsupported field type {tp!r}")  # a programming error
+        raise self.fail(path, f"is {_kind(value)} {_short(value)}, expected {JSON_NAMES.get(tp, tp)}")
+
+    def number(self, value: Any, path: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise self.fail(path, f"is {value!r}, expected a number") from None
+        return float(self.finite(number, path))
+
+    def finite(self, value: Any, path: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(path, f"is {value}, expected a finite number")
+        if isinstance(value, dict):
+            return {k: self.finite(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.finite(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    def dataclass(self, cls: type, value: Any, path: str) -> Any:
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise self.fail(path, f"is {_kind(value)} {_short(value)}, expected an object")
+        hints = _hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        unknown = [k for k in value if k not in fields]
+        if unknown:
+            known = ", ".join(fields)
+            raise self.fail(_join(path, str(unknown[0])), f"is not a known field (known: {known})")
+        kwargs = {}
+        for name, f in fields.items():
+            if name in value:
+                kwargs[name] = self.read(hints[name], value[name], _join(path, name))
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise self.fail(_join(path, name), "is missing")
+        try:
+            return cls(**kwargs)
+        except SchemaError:
+            raise
+        except RobustuneError as exc:  # a range check of the dataclass itself
+            if not self.where:
+                raise
+            raise self.fail(path, f"is invalid: {brief(exc)}" if path else brief(exc)) from exc
+
+
+def _discriminate(options: tuple[Any, ...], value: Any) -> list[Any]:
+    """The union's members to try: dataclasses whose ``Literal`` fields all match ``value`` first."""
+    options = tuple(o for o in options if o is not type(None))
+    if not isinstance(value, dict):
+        return list(options)
+
+    def matches(option: Any) -> bool:
+        if not (dataclasses.is_dataclass(option) and isinstance(option, type)):
+            return False
+        tags = {k: typing.get_args(t) for k, t in _hints(option).items() if typing.get_origin(t) is Literal}
+        return bool(tags) and all(value.get(k) in choices for k, choices in tags.items())
+
+    picked = [o for o in options if matches(o)]
+    return picked or list(options)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def from_dict(cls: type[T], data: Any, where: str, fix: str, lax: bool = False) -> T:
+    """``cls`` built from ``data`` with every field checked; one ``SchemaError`` line otherwise."""
+    return _Reader(where, fix, lax).dataclass(cls, data, "")  # type: ignore[no-any-return]
+
+
+def read_value(tp: Any, data: Any, where: str, field: str, fix: str, lax: bool = False) -> Any:
+    """``data`` checked against the type ``tp`` (for fields kept as plain JSON)."""
+    return _Reader(where, fix, lax).read(tp, data, field)
