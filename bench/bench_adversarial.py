@@ -15,7 +15,8 @@ from common import WORK, write_results
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
-from robustness.audit import DEFAULT_EPS, AuditConfig, run_audit
+from robustness.audit import AuditConfig, run_audit
+from robustness.defaults import IMAGE_EPS as DEFAULT_EPS
 
 N_AUDIT = 500
 ADV = {"adversarial": "pgd", "adv_eps": 2 / 255, "adv_steps": 3}
@@ -33,13 +34,13 @@ def audit(path: str) -> dict[str, object]:
 
 
 def main() -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     rows = []
     for name, opts in RUNS_HERE.items():
         out = f"adversarial-{name.split()[0]}"
-        result = run_training(from_options({**SHARED, **opts, "out": str(WORK / out)}), progress=False)
+        result = run_training(from_options({**SHARED, **opts, "out": str(WORK / out)}))
         report = audit(out)
         pgd = report["attacks"]["pgd"]  # type: ignore[index]
         rows.append({"model": name, "holdout_accuracy_10k": result.metrics["test"]["accuracy"],

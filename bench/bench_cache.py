@@ -35,7 +35,7 @@ def cached(model, head0, tr, va, splits):  # type: ignore[no-untyped-def]
     plan = registry.get("adapter", "linear-probe").plan(model, CFG.lr, AdapterConfig())
     start = time.perf_counter()
     tr_f, va_f = compute_features(model, tr), compute_features(model, va)
-    Trainer(plan, CFG, CPU, 10, progress=False).fit(tr_f, splits.train.labels, va_f, splits.val.labels)
+    Trainer(plan, CFG, CPU, 10).fit(tr_f, splits.train.labels, va_f, splits.val.labels)
     return time.perf_counter() - start
 
 
@@ -44,7 +44,7 @@ def naive(model, head0, tr, va, splits):  # type: ignore[no-untyped-def]
     plan = TrainPlan(model, [{"params": list(model.head.parameters()), "lr": CFG.lr}],
                      frozen=[model.backbone])
     start = time.perf_counter()
-    Trainer(plan, CFG, CPU, 10, progress=False).fit(tr, splits.train.labels, va, splits.val.labels)
+    Trainer(plan, CFG, CPU, 10).fit(tr, splits.train.labels, va, splits.val.labels)
     return time.perf_counter() - start
 
 

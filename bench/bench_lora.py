@@ -22,14 +22,14 @@ RUNS: dict[str, dict[str, Any]] = {
 
 
 def main() -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
     from plugins.bundle import load_bundle
 
     rows = []
     for name, opts in RUNS.items():
         cfg = from_options({**SHARED, **opts, "out": str(WORK / f"lora-{name}")})
-        result = run_training(cfg, progress=False)
+        result = run_training(cfg)
         test = result.metrics["test"]
         total = sum(p.numel() for p in load_bundle(result.bundle).model.parameters())
         rows.append({"adapter": name, "train": result.split_sizes["train"], "val": result.split_sizes["val"],

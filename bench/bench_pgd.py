@@ -29,12 +29,12 @@ def model_and_data() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, str]:
     """The fine-tuned EfficientNet of the image benchmark (trained here if missing)."""
     path = WORK / "image_finetune-full"
     if not (path / "robustune.json").is_file():
-        from finetune.recipes.supervised import run_training
+        from finetune.driver import run_training
         from finetune.run_config import from_options
 
         opts = {"data": "fashion-mnist", "backbone": "efficientnet_lite0", "adapter": "full",
                 "image_size": 96, "per_class": 100, "epochs": 3, "out": str(path)}
-        run_training(from_options(opts), progress=False)
+        run_training(from_options(opts))
     bundle = load_bundle(Path(path))
     _, data = bundle_data(bundle, "fashion-mnist")
     data = data.subset(list(range(N)))

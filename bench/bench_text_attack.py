@@ -10,9 +10,8 @@ from __future__ import annotations
 import common  # noqa: F401  (sets the offline environment first)
 from common import WORK, write_results
 
-from robustness.audit import AuditConfig
-from robustness.text_audit import TEXT_EPS
-from robustune.audit_cmd import audit_bundle
+from robustness.defaults import TEXT_EPS
+from robustune.jobs import audit
 
 N = 200
 BUNDLE = WORK / "text_finetune-full"
@@ -24,17 +23,19 @@ def ensure_bundle() -> None:
         return
     from bench_text import RUNS, SHARED
 
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
-    run_training(from_options({**SHARED, **RUNS["full"], "out": str(BUNDLE)}), progress=False)
+    run_training(from_options({**SHARED, **RUNS["full"], "out": str(BUNDLE)}))
 
 
 def main() -> None:
     ensure_bundle()
-    cfg = AuditConfig(attacks=("word-level", "embedding-pgd"), eps=TEXT_EPS, steps=10, batch_size=64)
     out = WORK / "text_attack_audit"
-    report = audit_bundle(BUNDLE, "rotten-tomatoes", cfg, N, out, overwrite=True).report
+    spec = audit.AuditSpec(str(BUNDLE), "rotten-tomatoes", ("word-level", "embedding-pgd"), TEXT_EPS, N,
+                           steps=10,
+                           batch_size=64, out=str(out), overwrite=True)
+    report = audit.run(spec).report
     rows = []
     for name, by_eps in report["attacks"].items():
         for key, s in by_eps.items():

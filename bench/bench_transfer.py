@@ -12,7 +12,7 @@ import statistics
 import common  # noqa: F401
 from common import WORK, write_results
 
-from finetune.recipes.supervised import run_training
+from finetune.driver import run_training
 from finetune.run_config import from_options
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -25,7 +25,7 @@ TARGET = {"data": "digits", "backbone": "resnet18", "adapter": "full", "image_si
 
 
 def main() -> None:
-    source = run_training(from_options({**SOURCE, "out": str(WORK / "transfer-source")}), progress=False)
+    source = run_training(from_options({**SOURCE, "out": str(WORK / "transfer-source")}))
     weights = source.bundle / "model.safetensors"
     print("source holdout", source.metrics["test"]["accuracy"], flush=True)
     acc: dict[str, list[float]] = {"file": [], "none": []}
@@ -33,7 +33,7 @@ def main() -> None:
         for name, src in (("file", str(weights)), ("none", "none")):
             cfg = from_options({**TARGET, "weights": src, "seed": seed,
                                 "out": str(WORK / f"transfer-{name}-{seed}")})
-            acc[name].append(run_training(cfg, progress=False).metrics["test"]["accuracy"])
+            acc[name].append(run_training(cfg).metrics["test"]["accuracy"])
             print(name, seed, acc[name][-1], flush=True)
     med = {k: statistics.median(v) for k, v in acc.items()}
     rows = [{"weights": f"{k} ({'Fashion-MNIST ResNet-18 safetensors' if k == 'file' else 'random init'})",

@@ -53,7 +53,7 @@ def logistic_regression() -> float:
 
 
 def main() -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     rows = []
@@ -63,7 +63,7 @@ def main() -> None:
             cfg = from_options({**SPLIT, **opts, "out": str(WORK / f"zoo-digits-{name.split()[0]}")})
             cfg = replace(cfg, train=replace(cfg.train, seed=seed))  # the split stays seed 0
             start = time.perf_counter()
-            result = run_training(cfg, progress=False)
+            result = run_training(cfg)
             secs.append(time.perf_counter() - start)
             accs.append(result.metrics["test"]["accuracy"])
             print(name, seed, accs[-1], flush=True)

@@ -41,13 +41,13 @@ def bag_of_words() -> float:
 
 
 def main() -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     rows = []
     for name, opts in RUNS.items():
         cfg = from_options({**SHARED, **opts, "out": str(WORK / f"zoo-text-{opts['model']}")})
-        result = run_training(cfg, progress=False)
+        result = run_training(cfg)
         test = result.metrics["test"]
         rows.append({"model": name, "train": result.split_sizes["train"], "val": result.split_sizes["val"],
                      "holdout": test["n"], "holdout_accuracy": test["accuracy"], "macro_f1": test["macro_f1"],

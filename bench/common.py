@@ -63,13 +63,13 @@ def _fmt(value: Any) -> str:
 def compare_adapters(name: str, command: str, shared: dict[str, Any], runs: dict[str, dict[str, Any]],
                      targets: dict[str, float], notes: list[str]) -> None:
     """Train each adapter of ``runs`` on the same data and split; check holdout accuracy targets."""
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     rows = []
     for adapter, opts in runs.items():
         cfg = from_options({**shared, **opts, "out": str(WORK / f"{name}-{adapter}")})
-        result = run_training(cfg, progress=False)
+        result = run_training(cfg)
         test = result.metrics["test"]
         seconds = result.seconds["train"] + result.seconds.get("feature_cache", 0.0)
         rows.append({"adapter": adapter, **{k: v for k, v in opts.items() if k == "image_size"},

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 from plugins.modes import frozen_eval
 
 MEMORY_BUDGET = 1 << 30  # bytes of activations one internal batch may hold (CPU default)
@@ -38,9 +38,9 @@ class ExplainConfig:
     def __post_init__(self) -> None:
         for name in ("n_steps", "n_samples", "window", "stride", "batch_size"):
             if getattr(self, name) < 1:
-                raise RobustuneError(f"--{name.replace('_', '-')} must be at least 1")
+                raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
         if self.stdevs < 0:
-            raise RobustuneError("--stdevs must be >= 0")
+            raise InvalidInput(f"{opt('stdevs')} must be >= 0", field='stdevs')
 
 
 explain_mode = frozen_eval  # the shared mode for attributions (plugins/modes.py)
@@ -80,8 +80,11 @@ class Explainer:
     name: ClassVar[str]
     modalities: ClassVar[tuple[str, ...]] = ("image",)
 
-    def __init__(self, cfg: ExplainConfig | None = None) -> None:
+    options: ClassVar[type | None] = None  # a frozen dataclass of the explainer's own settings, if any
+
+    def __init__(self, cfg: ExplainConfig | None = None, options: Any = None) -> None:
         self.cfg = cfg or ExplainConfig()
+        self.opts = options if options is not None else (self.options() if self.options else None)
 
     def captum(self, model: nn.Module) -> Any:
         """The Captum attribution object for ``model``."""

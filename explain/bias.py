@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 def _rate(hits: Tensor, where: Tensor) -> float | None:
@@ -28,12 +28,13 @@ def group_report(pred: Tensor, labels: Tensor, groups: list[str], classes: list[
                  positive: str | None = None) -> dict[str, Any]:
     """Per-group table and largest gaps. Shape: pred (N,), labels (N,), len(groups) == N."""
     if len(groups) != len(labels):
-        raise RobustuneError(f"{len(groups)} group values for {len(labels)} examples")
+        raise InvalidInput(f"{len(groups)} group values for {len(labels)} examples")
     names = sorted(set(groups))
     if len(names) < 2:
-        raise RobustuneError(f"bias metrics need at least two groups, the data has {len(names)}")
+        raise InvalidInput(f"bias metrics need at least two groups, the data has {len(names)}")
     if positive is not None and positive not in classes:
-        raise RobustuneError(f"--positive {positive!r} is not a class; the classes are {', '.join(classes)}")
+        raise InvalidInput(f"{opt('positive')} {positive!r} is not a class; the classes are "
+                           f"{', '.join(classes)}", field='positive')
     pos = classes.index(positive) if positive else 1
     scope = [pos] if len(classes) == 2 or positive else list(range(len(classes)))
     member = {g: torch.tensor([x == g for x in groups]) for g in names}

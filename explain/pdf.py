@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 
@@ -18,8 +18,8 @@ def find_browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise RobustuneError("--pdf needs Chromium; install it (apt-get install chromium-headless-shell) "
-                         "or drop --pdf and print the HTML from a browser")
+    raise InvalidInput(f"{opt('pdf')} needs Chromium; install it (apt-get install chromium-headless-shell) "
+                       f"or drop {opt('pdf')} and print the HTML from a browser", field='pdf')
 
 
 def chromium_args(browser: str) -> list[str]:
@@ -36,7 +36,7 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 120) -> Path:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
-            raise RobustuneError(f"Chromium could not print the report to PDF ({tail[0]}); open the HTML")
+            raise InvalidInput(f"Chromium could not print the report to PDF ({tail[0]}); open the HTML")
         os.replace(tmp, pdf_path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from explain.base import Explainer, explain_mode
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, Unsupported, opt
 
 
 @dataclass
@@ -30,7 +30,7 @@ class WordScores:
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> Any:
     """Tokenizer output with offsets (needs a fast tokenizer)."""
     if not getattr(tokenizer, "is_fast", False):
-        raise RobustuneError("text explanations need a fast (Rust) tokenizer to map pieces back to words")
+        raise InvalidInput("text explanations need a fast (Rust) tokenizer to map pieces back to words")
     return tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt",
                      return_offsets_mapping=True)
 
@@ -55,8 +55,9 @@ def explain_texts(explainer: Explainer, model: nn.Module, tokenizer: Any, texts:
                   target: Tensor | None = None, max_length: int = 128) -> list[WordScores]:
     """Word scores for each text, for ``target`` (default: the predicted class)."""
     if "text" not in explainer.modalities:
-        raise RobustuneError(f"{explainer.name} explains images; for texts use --method integrated-gradients "
-                             "or attention-rollout")
+        raise Unsupported(f"{explainer.name} explains images; for texts use {opt('method')} "
+                          "integrated-gradients "
+                          "or attention-rollout")
     out: list[WordScores] = []
     size = explainer.cfg.batch_size
     for i in range(0, len(texts), size):

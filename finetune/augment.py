@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
 
 AUGMENTATIONS = ("shift", "flip", "color")
 
@@ -18,7 +18,7 @@ def parse_augment(spec: str | None) -> tuple[str, ...]:
     parts = tuple(p.strip() for p in spec.split(",") if p.strip())
     unknown = [p for p in parts if p not in AUGMENTATIONS]
     if unknown:
-        raise RobustuneError(
+        raise InvalidInput(
             f"unknown augmentation {unknown[0]!r}; use a comma list of {', '.join(AUGMENTATIONS)}"
         )
     return parts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from plugins.errors import RobustuneError
+from plugins.schema import option, require
 
 MAX_BATCH = 65536
 MAX_LR = 1e6  # beyond this AdamW's step overflows float32 before any loss is seen
@@ -15,48 +15,46 @@ MAX_LR = 1e6  # beyond this AdamW's step overflows float32 before any loss is se
 class TrainConfig:
     """Optimizer, schedule, loss and stopping settings."""
 
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    label_smoothing: float = 0.0
-    class_weights: bool = False
-    patience: int = 3
-    seed: int = 0
-    device: str = "auto"
-    augment: str = "none"
-    grad_clip: float = 1.0
-    eval_batch_size: int = 128
-    adversarial: str = "none"
-    adv_eps: float = 2 / 255
-    adv_steps: int = 7
-    trades_beta: float = 6.0
+    epochs: int = option(10, help="at most this many epochs (AdamW)")
+    batch_size: int = option(32, help="examples per training step")
+    lr: float = option(1e-3, help="learning rate of the head (AdamW)")
+    weight_decay: float = option(0.01, help="AdamW weight decay")
+    warmup_fraction: float = option(0.1, help="share of the steps with a linear warmup, then cosine decay")
+    label_smoothing: float = option(0.0, help="cross-entropy label smoothing")
+    class_weights: bool = option(False, help="balanced class weights in the loss")
+    patience: int = option(3, help="epochs without a better validation accuracy before stopping "
+                                   "(the best epoch's weights are restored)")
+    seed: int = option(0, help="splits, initialization, order, dropout and augmentation")
+    device: str = option("auto", help="auto (a GPU when present), cpu or cuda")
+    augment: str = option("none", help="images: comma list of shift, flip, color (not with linear-probe)")
+    grad_clip: float = option(1.0, help="gradient norm clip (0: off)", cli=False)
+    eval_batch_size: int = option(128, help="examples per inference batch (lowered for large images)",
+                                  cli=False)
+    adversarial: str = option("none", help="adversarial training: none, pgd or trades")
+    adv_eps: float = option(2 / 255, help="adversarial training budget, Linf in pixels (e.g. 2/255)",
+                            parse="number")
+    adv_steps: int = option(7, help="attack steps per adversarial batch")
+    trades_beta: float = option(6.0, help="TRADES robustness weight")
 
     def __post_init__(self) -> None:
-        floats = {"lr": self.lr, "weight_decay": self.weight_decay, "adv_eps": self.adv_eps,
-                  "trades_beta": self.trades_beta, "grad_clip": self.grad_clip,
-                  "warmup_fraction": self.warmup_fraction, "label_smoothing": self.label_smoothing}
-        for name, value in floats.items():
-            if not math.isfinite(value):
-                raise RobustuneError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
-        checks = [
-            (1 <= self.epochs <= 100_000, "--epochs must be at least 1 (and at most 100000)"),
-            (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be between 1 and {MAX_BATCH}"),
-            (1 <= self.eval_batch_size <= MAX_BATCH, f"eval_batch_size must be between 1 and {MAX_BATCH}"),
-            (0 < self.lr <= MAX_LR, f"--lr must be positive and at most {MAX_LR:g}"),
-            (self.weight_decay >= 0, "--weight-decay must be 0 or more"),
-            (self.grad_clip >= 0, "grad_clip must be 0 (off) or more"),
-            (self.trades_beta >= 0, "--trades-beta must be 0 or more"),
-            (0 <= self.seed < 2**32, "--seed must be between 0 and 2**32 - 1"),
-            (0 <= self.warmup_fraction < 1, "--warmup-fraction must be in [0, 1)"),
-            (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
-            (self.patience >= 1, "--patience must be at least 1"),
-            (self.device in ("auto", "cpu", "cuda"), "--device must be auto, cpu or cuda"),
-            (self.adversarial in ("none", "pgd", "trades"), "--adversarial must be none, pgd or trades"),
-            (0 < self.adv_eps <= 1, "--adv-eps must be in (0, 1], e.g. 2/255"),
-            (self.adv_steps >= 1, "--adv-steps must be at least 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise RobustuneError(message)
+        floats = ("lr", "weight_decay", "adv_eps", "trades_beta", "grad_clip", "warmup_fraction",
+                  "label_smoothing")
+        require(self, [(name, math.isfinite(getattr(self, name)), "must be a finite number")
+                       for name in floats])
+        require(self, [
+            ("epochs", 1 <= self.epochs <= 100_000, "must be at least 1 (and at most 100000)"),
+            ("batch_size", 1 <= self.batch_size <= MAX_BATCH, f"must be between 1 and {MAX_BATCH}"),
+            ("eval_batch_size", 1 <= self.eval_batch_size <= MAX_BATCH, f"must be between 1 and {MAX_BATCH}"),
+            ("lr", 0 < self.lr <= MAX_LR, f"must be positive and at most {MAX_LR:g}"),
+            ("weight_decay", self.weight_decay >= 0, "must be 0 or more"),
+            ("grad_clip", self.grad_clip >= 0, "must be 0 (off) or more"),
+            ("trades_beta", self.trades_beta >= 0, "must be 0 or more"),
+            ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1"),
+            ("warmup_fraction", 0 <= self.warmup_fraction < 1, "must be in [0, 1)"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)"),
+            ("patience", self.patience >= 1, "must be at least 1"),
+            ("device", self.device in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
+            ("adversarial", self.adversarial in ("none", "pgd", "trades"), "must be none, pgd or trades"),
+            ("adv_eps", 0 < self.adv_eps <= 1, "must be in (0, 1], e.g. 2/255"),
+            ("adv_steps", self.adv_steps >= 1, "must be at least 1"),
+        ])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from plugins.errors import RobustuneError
+from plugins.errors import Unsupported, opt
 
 
 def resolve_device(name: str) -> torch.device:
@@ -12,5 +12,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RobustuneError("--device cuda was asked for but no GPU is visible; use --device cpu")
+        raise Unsupported(f"{opt('device')} cuda was asked for but no GPU is visible; use "
+                          f"{opt('device')} cpu", field='device')
     return torch.device(name)

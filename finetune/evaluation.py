@@ -12,7 +12,7 @@ from finetune.data.types import Data, DataOptions
 from finetune.inference import evaluate
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import Bundle
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 def bundle_data(
@@ -20,11 +20,11 @@ def bundle_data(
 ) -> tuple[str, Data]:
     """(which split, the data). ``auto``: the bundle's holdout if the source matches, else all."""
     if split not in ("auto", "holdout", "all"):
-        raise RobustuneError(f"--split must be auto, holdout or all, got {split!r}")
+        raise InvalidInput(f"{opt('split')} must be auto, holdout or all, got {split!r}", field='split')
     source = load_data(data_spec, options)
     if source.pool.modality != bundle.modality:
-        raise RobustuneError(f"bundle {bundle.path} is a {bundle.modality} model but --data {data_spec} "
-                             f"holds {source.pool.modality}; pass {bundle.modality} data")
+        raise InvalidInput(f"bundle {bundle.path} is a {bundle.modality} model but {opt('data')} {data_spec} "
+                           f"holds {source.pool.modality}; pass {bundle.modality} data")
     same = source.name == bundle.meta.get("data", {}).get("source")
     if split == "holdout" or (split == "auto" and same):
         cfg = SplitConfig(**bundle.meta["split"]) if "split" in bundle.meta else SplitConfig()
@@ -37,7 +37,7 @@ def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
     labels = bundle.labels
     unknown = sorted(set(data.classes) - set(labels))
     if unknown:
-        raise RobustuneError(
+        raise InvalidInput(
             f"data has classes the model does not know: {', '.join(unknown[:5])}; "
             f"the model's classes are {', '.join(labels)}"
         )

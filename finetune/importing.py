@@ -14,7 +14,7 @@ import torch
 from plugins.backbones import BackboneConfig
 from plugins.bundle import save_bundle
 from plugins.classifier import ImageClassifier
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, NotFound, brief, opt
 from plugins.model import ModelSpec, build_classifier
 from plugins.weights import fit_state_dict, read_state_dict
 
@@ -25,15 +25,17 @@ def read_labels(spec: str) -> list[str]:
     try:
         labels = path.read_text(encoding="utf-8").splitlines() if path.is_file() else spec.split(",")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RobustuneError(f"--labels file {path} cannot be read ({brief(exc)}); give UTF-8 text, one "
-                             "per line") \
+        raise InvalidInput(f"{opt('labels')} file {path} cannot be read ({brief(exc)}); give UTF-8 text, one "
+                           "per line", field='labels') \
             from exc
     labels = [label.strip() for label in labels if label.strip()]
     if len(labels) < 2:
-        raise RobustuneError("--labels needs at least two class names (a comma list or a file, one per line)")
+        raise InvalidInput(f"{opt('labels')} needs at least two class names (a comma list or a file, "
+                           "one per line)", field='labels')
     twice = sorted({name for name in labels if labels.count(name) > 1})
     if twice:
-        raise RobustuneError(f"--labels names {twice[0]!r} more than once; every class needs its own name")
+        raise InvalidInput(f"{opt('labels')} names {twice[0]!r} more than once; every class needs its "
+                           "own name", field='labels')
     return labels
 
 
@@ -45,7 +47,7 @@ def import_timm(
     import timm
 
     if not timm.is_model(arch):
-        raise RobustuneError(f"timm has no architecture {arch!r}; pass a timm model name such as resnet18")
+        raise InvalidInput(f"timm has no architecture {arch!r}; pass a timm model name such as resnet18")
     reference: Any = timm.create_model(arch, pretrained=False, num_classes=len(labels))
     sd = fit_state_dict(reference, read_state_dict(weights), str(weights))
     reference.load_state_dict(sd, strict=True)
@@ -60,7 +62,8 @@ def import_timm(
     pre = model.backbone.preprocessing()
     if mean is not None or std is not None:
         if mean is None or std is None or len(mean) != 3 or len(std) != 3:
-            raise RobustuneError("--mean and --std go together, three numbers each (e.g. 0.5,0.5,0.5)")
+            raise InvalidInput(f"{opt('mean')} and {opt('std')} go together, three numbers each (e.g. "
+                               "0.5,0.5,0.5)", field='mean')
         pre.update(mean=mean, std=std)
         model.mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
         model.std.copy_(torch.tensor(std).view(1, -1, 1, 1))
@@ -78,15 +81,15 @@ def import_hf(folder: Path, out: Path, labels: list[str] | None = None, max_leng
     from plugins.registry import registry
 
     if not (Path(folder) / "config.json").is_file():
-        raise RobustuneError(f"{folder} has no config.json; pass the folder that save_pretrained wrote")
+        raise NotFound(f"{folder} has no config.json; pass the folder that save_pretrained wrote")
     hf_model, tokenizer = load_hf_classifier(str(folder))
     n = int(hf_model.config.num_labels)
     if labels is None:
         id2label = hf_model.config.id2label or {}
         labels = [str(id2label.get(i, id2label.get(str(i), i))) for i in range(n)]
     if len(labels) != n:
-        raise RobustuneError(f"--labels names {len(labels)} classes but the model in {folder} has {n} "
-                             "outputs; give one name per output, in logit order")
+        raise InvalidInput(f"{opt('labels')} names {len(labels)} classes but the model in {folder} has {n} "
+                           "outputs; give one name per output, in logit order", field='labels')
     backbone = HFSequenceClassifier(hf_model, max_length, tokenizer)
     model = TextClassifier(backbone, registry.get("head", "identity")(n, n))
     spec = ModelSpec("hf-sequence-classifier", n, BackboneConfig(weights=str(folder), max_length=max_length),

@@ -6,13 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import track
 from torch import Tensor, nn
 
 from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.metrics import classification_metrics
 from plugins.classifier import Classifier
+from plugins.events import Events, Reporter, reporter
 
 PIXEL_BUDGET = 128 * 224 * 224  # pixels per inference batch: 128 images at 224 px, 2 at 1500 px
 
@@ -46,20 +45,17 @@ def predict_logits(
 @torch.no_grad()
 def compute_features(
     model: Classifier, inputs: Inputs, batch_size: int = 128, device: torch.device | None = None,
-    progress: str | None = None,
+    events: Events | Reporter | None = None, stage: str = "caching features",
 ) -> Inputs:
     """Backbone features once, for linear probing. Shape: N inputs -> {"features": (N, F)}.
 
-    ``progress``: a description to show a progress bar under.
+    Progress goes to ``events`` as ``stage``; cancellation is checked between batches.
     """
     device = device or torch.device("cpu")
     model.eval()
     batch_size = _batch_for(inputs, batch_size)
-    batches: Iterable[Inputs] = iterate(inputs, batch_size)
-    if progress:
-        total = -(-num_examples(inputs) // batch_size)
-        batches = track(batches, description=progress, total=total, console=Console(stderr=True),
-                        transient=True)
+    total = -(-num_examples(inputs) // batch_size)
+    batches: Iterable[Inputs] = reporter(events).track(iterate(inputs, batch_size), stage, total)
     feats = [model.forward_features(*model_args(b, device)).float().cpu() for b in batches]
     if feats and feats[0].dim() == 3:  # token states of texts: pad each batch to the longest
         length = max(f.shape[1] for f in feats)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
 from plugins.model import ModelSpec, build_classifier
 
 GB = 1024**3
@@ -118,8 +118,8 @@ def check_fits(estimate: Estimate, what: str, fix: str) -> None:
     """Refuse (one line) when ``estimate`` exceeds the memory available now."""
     avail = available_bytes()
     if avail is not None and estimate.total > avail:
-        raise RobustuneError(f"{what} needs about {estimate.describe()} of memory but {avail / GB:.1f} GB "
-                             f"is available; {fix}")
+        raise InvalidInput(f"{what} needs about {estimate.describe()} of memory but {avail / GB:.1f} GB "
+                           f"is available; {fix}")
 
 
 def check_inputs_fit(n: int, size: int) -> None:

@@ -10,7 +10,7 @@ from finetune.data.images import try_read_image
 from finetune.inference import predict_logits
 from finetune.preprocess import Inputs, prepare_images, tokenize
 from plugins.bundle import Bundle
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, NotFound, Unsupported, opt
 
 Prediction = list[tuple[str, float]]
 
@@ -18,26 +18,26 @@ Prediction = list[tuple[str, float]]
 def bundle_inputs_for_files(bundle: Bundle, files: list[Path]) -> Inputs:
     """Read and resize image files for an image bundle; unreadable files raise, named."""
     if bundle.modality != "image":
-        raise RobustuneError(f"bundle {bundle.path} is a text model; pass --text \"...\" instead of files")
+        raise Unsupported(f"bundle {bundle.path} is a text model; pass texts ({opt('text')}), not files")
     if not files:
-        raise RobustuneError(f"bundle {bundle.path} is an image model; pass image files")
+        raise Unsupported(f"bundle {bundle.path} is an image model; pass image files")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise RobustuneError(f"file(s) not found: {', '.join(missing[:5])}; check the paths")
+        raise NotFound(f"file(s) not found: {', '.join(missing[:5])}; check the paths")
     size = int(bundle.meta["preprocessing"]["input_size"][-1])
     images = [try_read_image(f, size) for f in files]
     bad = [str(f) for f, img in zip(files, images, strict=True) if img is None]
     if bad:
-        raise RobustuneError(f"unreadable image(s): {', '.join(bad[:5])}; pass png, jpg, bmp, gif or webp")
+        raise InvalidInput(f"unreadable image(s): {', '.join(bad[:5])}; pass png, jpg, bmp, gif or webp")
     return {"pixels": prepare_images([i for i in images if i is not None], size)}
 
 
 def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
     """Tokenize texts for a text bundle."""
     if bundle.modality != "text":
-        raise RobustuneError(f"bundle {bundle.path} is an image model; pass image files, not --text")
+        raise Unsupported(f"bundle {bundle.path} is an image model; pass image files, not {opt('text')}")
     if not texts or any(not t.strip() for t in texts):
-        raise RobustuneError("--text needs non-empty text")
+        raise InvalidInput(f"{opt('text')} needs non-empty text", field='text')
     return tokenize(texts, bundle.tokenizer, int(bundle.meta["preprocessing"]["max_length"]))
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from finetune.data.types import Data, ImageData
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
 
 Inputs = dict[str, Tensor]
 
@@ -60,7 +60,7 @@ def prepare_inputs(data: Data, preprocessing: dict[str, Any], tokenizer: Any = N
     """Model inputs for ``data`` under a bundle's or backbone's preprocessing dict."""
     modality = preprocessing["modality"]
     if modality != data.modality:
-        raise RobustuneError(
+        raise InvalidInput(
             f"the model takes {modality} but the data is {data.modality}; "
             f"pick a {data.modality} backbone or {modality} data"
         )

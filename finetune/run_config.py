@@ -15,8 +15,8 @@ from finetune.data.splits import SplitConfig
 from finetune.data.types import DataOptions
 from plugins import jsonio
 from plugins.backbones.base import BackboneConfig
-from plugins.errors import RobustuneError, brief
-from plugins.schema import SchemaError, from_dict
+from plugins.errors import InvalidInput, NotFound, brief, opt
+from plugins.schema import from_dict, option, require
 
 SECTIONS: dict[str, type] = {
     "backbone_config": BackboneConfig,
@@ -31,14 +31,25 @@ SECTIONS: dict[str, type] = {
 class RunConfig:
     """One fine-tuning run."""
 
-    data: str
-    backbone: str
-    out: str
-    adapter: str = "auto"  # linear-probe for pretrained backbones, scratch for from-scratch models
-    recipe: str = "auto"  # the model's own (dbn, semi-gan) or supervised
-    head: str = "linear"
-    dropout: float = 0.0
-    overwrite: bool = False
+    data: str = option(help="digits, fashion-mnist[:FOLDER], rotten-tomatoes, imagefolder:PATH or csv:PATH "
+                            "(a bare folder or .csv path works too)")
+    backbone: str = option(help="a registered backbone or from-scratch model (cnn, rnn, lstm, dbn, gan), any "
+                                "timm architecture name, or a Hugging Face model folder", flag="model",
+                           alias=True)
+    out: str = option(help="the bundle folder to write")
+    adapter: str = option("auto", help="linear-probe, full, partial, scratch, lora, gradual or "
+                                       "discriminative (auto: linear-probe; scratch for from-scratch models)")
+    recipe: str = option("auto", help="supervised, dbn (RBM pretraining first) or semi-gan (auto: the "
+                                      "model's own)")
+    head: str = option("linear", help="head plugin: linear, mlp (one hidden layer of 256, GELU), lstm (a "
+                                      "bidirectional LSTM of 128 over a text backbone's token states) or "
+                                      "identity (the backbone's outputs are the logits)")
+    dropout: float = option(0.0, help="dropout before the head")
+    adapter_options: dict[str,
+                          Any] = option(help="the adapter's own options, KEY=VALUE,... (a plugin adapter's, "
+                                                  "or the built-ins' shared ones)", parse="kv",
+                                             default_factory=dict)
+    overwrite: bool = option(False, help="replace an existing --out that robustune wrote")
     backbone_config: BackboneConfig = field(default_factory=BackboneConfig)
     adapter_config: AdapterConfig = field(default_factory=AdapterConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -46,12 +57,10 @@ class RunConfig:
     data_options: DataOptions = field(default_factory=DataOptions)
 
     def __post_init__(self) -> None:
-        for flag, value in (("--data", self.data), ("--model", self.backbone), ("--out", self.out),
-                            ("--adapter", self.adapter), ("--recipe", self.recipe), ("--head", self.head)):
-            if not value.strip():
-                raise RobustuneError(f"{flag} must not be empty")
-        if not (math.isfinite(self.dropout) and 0 <= self.dropout < 1):
-            raise RobustuneError(f"--dropout must be in [0, 1), got {self.dropout}")
+        require(self, [(name, bool(getattr(self, name).strip()), "must not be empty")
+                       for name in ("data", "backbone", "out", "adapter", "recipe", "head")])
+        require(self, [("dropout", math.isfinite(self.dropout) and 0 <= self.dropout < 1,
+                        "must be in [0, 1)")])
 
     def to_json(self) -> dict[str, Any]:
         """Nested JSON form (stored in the work folder and the bundle)."""
@@ -75,9 +84,9 @@ def parse_number(text: str) -> float:
     try:
         value = float(num) / float(den) if den else float(num)
     except (ValueError, ZeroDivisionError) as exc:
-        raise RobustuneError(f"cannot read the number {text!r}; write e.g. 8/255 or 0.03") from exc
+        raise InvalidInput(f"cannot read the number {text!r}; write e.g. 8/255 or 0.03") from exc
     if not math.isfinite(value):
-        raise RobustuneError(f"the number {text!r} is not finite; write e.g. 8/255 or 0.03")
+        raise InvalidInput(f"the number {text!r} is not finite; write e.g. 8/255 or 0.03")
     return value
 
 
@@ -101,7 +110,9 @@ def from_options(options: dict[str, Any]) -> RunConfig:
 
             value = parse_options(value)
         if key == "backbone" and "backbone" in top and top["backbone"] != value:
-            raise RobustuneError(f"--model {value} and --backbone {top['backbone']} disagree; pass one")
+            raise InvalidInput(f"{opt('model')} {value} and {opt('backbone')} {top['backbone']} "
+                               "disagree; pass one",
+                               field="model")
         if key in FRACTION_KEYS and isinstance(value, str):
             value = parse_number(value)
         if key in top_names:
@@ -110,29 +121,27 @@ def from_options(options: dict[str, Any]) -> RunConfig:
             for section in owners:
                 sections[section][key] = value
         else:
-            raise RobustuneError(f"unknown run option {raw_key!r}; see `robustune train --help`")
+            raise InvalidInput(f"unknown training option {raw_key!r}; see the training options",
+                               field=str(raw_key))
     for name in ("data", "backbone", "out"):
         if name not in top:
-            flag = "--model (or --backbone)" if name == "backbone" else f"--{name}"
-            raise RobustuneError(f"missing {flag}; it is required (on the command line or in --config)")
-    try:
-        return from_dict(RunConfig, {**top, **sections}, "", "see `robustune train --help`", lax=True)
-    except SchemaError as exc:
-        flag = "--" + exc.field.rsplit(".", 1)[-1].replace("_", "-")
-        raise RobustuneError(f"{flag} {exc.problem}; see `robustune train --help`") from exc
+            what = f"{opt('model')} (or {opt('backbone')})" if name == "backbone" else opt(name)
+            raise InvalidInput(f"missing {what}; it is required (as an option or in the config file)",
+                               field=name)
+    return from_dict(RunConfig, {**top, **sections}, "", "see the training options", lax=True)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Flat options from a YAML or JSON file."""
     if not path.is_file():
-        raise RobustuneError(f"config file {path} does not exist; pass an existing YAML file")
+        raise NotFound(f"config file {path} does not exist; pass an existing YAML file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = brief(exc)
-        raise RobustuneError(f"config file {path} is not valid YAML ({first}); fix the file") from exc
+        raise InvalidInput(f"config file {path} is not valid YAML ({first}); fix the file") from exc
     if not isinstance(data, dict):
-        raise RobustuneError(f"config file {path} must map option names to values")
+        raise InvalidInput(f"config file {path} must map option names to values")
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key.replace("-", "_") in SECTIONS:

@@ -1,36 +1,25 @@
-"""The supervised training loop: cross-entropy, AdamW, warmup + cosine, early stopping, resume."""
+"""The supervised trainer: cross-entropy, AdamW, warmup + cosine, over the shared epoch loop."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor
 
 from finetune.adapters.base import TrainPlan
 from finetune.adversarial import adversarial_loss
 from finetune.augment import augment, parse_augment
 from finetune.batches import Inputs, iterate, model_args, num_examples
-from finetune.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from finetune.checkpoint import Parts
 from finetune.config import TrainConfig
 from finetune.inference import predict_logits
+from finetune.loop import EpochLoop, History, seed_epoch
 from plugins.errors import TrainingDiverged
-
-
-@dataclass
-class History:
-    """Per-epoch records and the epoch whose weights were kept."""
-
-    epochs: list[dict[str, float]]
-    best_epoch: int
-    stopped_early: bool
+from plugins.events import Events, Reporter, reporter
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float) -> Any:
@@ -61,21 +50,18 @@ def balanced_weights(labels: Tensor, num_classes: int) -> Tensor:
 
 
 class Trainer:
-    """Runs a TrainPlan; with ``checkpoint_dir`` it saves each epoch and resumes from it."""
+    """Runs a TrainPlan through the shared epoch loop; with ``checkpoint_dir`` it resumes."""
 
     def __init__(
         self, plan: TrainPlan, cfg: TrainConfig, device: torch.device, num_classes: int,
-        checkpoint_dir: Path | None = None, progress: bool = True,
-        on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+        checkpoint_dir: Path | None = None, events: Events | Reporter | None = None,
     ) -> None:
         self.plan = plan
         self.cfg = cfg
         self.device = device
         self.num_classes = num_classes
         self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
-        self.on_epoch_end = on_epoch_end
-        self.console = Console(stderr=True)
+        self.events = reporter(events)
         self.augment = parse_augment(cfg.augment)
         self.params = [p for g in plan.param_groups for p in g["params"]]  # clipped every step
 
@@ -92,16 +78,16 @@ class Trainer:
             m.eval()
 
     def _epoch(self, epoch: int, inputs: Inputs, labels: Tensor, loss_fn: Any,
-               optimizer: torch.optim.Optimizer, scheduler: Any, bar: Progress) -> dict[str, float]:
-        torch.manual_seed(self.cfg.seed * 1000 + epoch)
-        gen = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
+               optimizer: torch.optim.Optimizer, scheduler: Any) -> dict[str, float]:
+        gen = seed_epoch(self.cfg.seed, epoch)
         order = torch.randperm(num_examples(inputs), generator=gen)
         if self.plan.epoch_hook is not None:
             self.plan.epoch_hook(epoch)
         self._train_mode()
-        task = bar.add_task(f"epoch {epoch + 1}/{self.cfg.epochs}", total=len(order))
+        stage = f"epoch {epoch + 1}/{self.cfg.epochs}"
         total_loss, correct, seen = 0.0, 0, 0
         for batch in iterate({**inputs, "_y": labels}, self.cfg.batch_size, order):
+            self.events.check()
             y = batch.pop("_y").to(self.device)
             args = model_args(batch, self.device)
             if self.augment and "pixels" in batch:
@@ -122,10 +108,8 @@ class Trainer:
             total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-            bar.update(task, advance=len(y),
-                       description=f"epoch {epoch + 1}/{self.cfg.epochs} loss {total_loss / seen:.3f} "
-                                   f"acc {correct / seen:.3f}")
-        bar.remove_task(task)
+            self.events.progress(stage, seen, len(order),
+                                 f"loss {total_loss / seen:.3f} acc {correct / seen:.3f}")
         return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
 
     def _validate(self, inputs: Inputs, labels: Tensor) -> dict[str, float]:
@@ -142,41 +126,9 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, warmup_cosine(steps, self.cfg.warmup_fraction)
         )
-        state: dict[str, Any] = {"epoch": 0, "history": [], "best_epoch": -1,
-                                 "best_score": [-1.0, -math.inf], "bad_epochs": 0}
-        best = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        found = find_checkpoint(self.checkpoint_dir) if self.checkpoint_dir else None
-        if found is not None:
-            state, best = load_checkpoint(found, module, optimizer, scheduler)
-            self.console.print(f"resuming after epoch {state['epoch']} from {found}")
+        parts = Parts({"model": module}, {"adamw": optimizer}, {"schedule": scheduler})
+        loop = EpochLoop(parts, self.cfg.epochs, self.cfg.seed, self.cfg.patience, self.checkpoint_dir,
+                         self.events)
         loss_fn = self._loss(y_train)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=self.console, disable=not self.progress,
-                      transient=True) as bar:
-            for epoch in range(state["epoch"], self.cfg.epochs):
-                if state["bad_epochs"] >= self.cfg.patience:
-                    break
-                record = self._epoch(epoch, train, y_train, loss_fn, optimizer, scheduler, bar)
-                record.update(self._validate(val, y_val), epoch=epoch + 1)
-                state["history"].append(record)
-                score = [record["val_accuracy"], -record["val_loss"]]
-                if score > state["best_score"]:
-                    state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
-                    best = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                else:
-                    state["bad_epochs"] += 1
-                state["epoch"] = epoch + 1
-                if self.progress:
-                    self.console.print(
-                        f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc "
-                        f"{record['train_accuracy']:.4f} | val loss {record['val_loss']:.4f} "
-                        f"acc {record['val_accuracy']:.4f}"
-                    )
-                if self.checkpoint_dir is not None:
-                    save_checkpoint(self.checkpoint_dir, module, optimizer, scheduler, best, state)
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(record)
-        module.load_state_dict(best)
-        stopped = state["epoch"] < self.cfg.epochs
-        return History(state["history"], state["best_epoch"], stopped)
+        return loop.run(lambda e: self._epoch(e, train, y_train, loss_fn, optimizer, scheduler),
+                        lambda e: self._validate(val, y_val))

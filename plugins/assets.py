@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, RobustuneError
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def locate(name: str) -> Path:
             path = Path(next(iter(spec.submodule_search_locations))) / asset.relpath
             if path.exists():
                 return path
-    raise RobustuneError(f"offline asset {name!r} is not installed; run: {asset.install}")
+    raise InvalidInput(f"offline asset {name!r} is not installed; run: {asset.install}")
 
 
 def available(name: str) -> bool:

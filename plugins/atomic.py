@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from plugins.errors import RobustuneError
+from plugins.errors import Conflict, InvalidInput, opt
 
 try:
     import fcntl
@@ -78,17 +78,19 @@ def check_replaceable(target: Path, inputs: Iterable[Path | str | None] = ()) ->
     for inp in _inputs(inputs):
         if _contains(target, inp):
             what = "is" if inp == target else f"holds {inp}, which is"
-            raise RobustuneError(f"--overwrite refused: {target} {what} an input of this command; "
-                                 "choose another --out (nothing was deleted)")
+            raise InvalidInput(f"{opt('overwrite')} refused: {target} {what} an input of this command; "
+                               f"choose another {opt('out')} (nothing was deleted)", field='overwrite')
     if not target.is_dir():
         return
     foreign = _foreign(target)
     if foreign == MARKER:
-        raise RobustuneError(f"--overwrite refused: {target} was not written by robustune (no {MARKER} "
-                             "marker); choose another --out or delete it yourself (nothing was deleted)")
+        raise Conflict(f"{opt('overwrite')} refused: {target} was not written by robustune (no {MARKER} "
+                       f"marker); choose another {opt('out')} or delete it yourself (nothing was deleted)",
+                       field="out")
     if foreign is not None:
-        raise RobustuneError(f"--overwrite refused: {target} holds {foreign}, which robustune did not "
-                             "write; move it out or choose another --out (nothing was deleted)")
+        raise Conflict(f"{opt('overwrite')} refused: {target} holds {foreign}, which robustune did not "
+                       f"write; move it out or choose another {opt('out')} (nothing was deleted)",
+                       field="out")
 
 
 def _probe_writable(target: Path) -> None:
@@ -97,14 +99,15 @@ def _probe_writable(target: Path) -> None:
     while not anc.exists() and anc != anc.parent:
         anc = anc.parent
     if not anc.is_dir():
-        raise RobustuneError(f"cannot write {target}: {anc} is a file, not a folder; choose another --out")
+        raise InvalidInput(f"cannot write {target}: {anc} is a file, not a folder; choose another "
+                           f"{opt('out')}")
     try:
         fd, probe = tempfile.mkstemp(prefix=".robustune-probe-", dir=anc)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise RobustuneError(f"cannot write {target}: {anc} is not writable ({exc.strerror or exc}); "
-                             "choose another --out") from exc
+        raise InvalidInput(f"cannot write {target}: {anc} is not writable ({exc.strerror or exc}); "
+                           f"choose another {opt('out')}") from exc
 
 
 def check_writable_target(target: Path, overwrite: bool, inputs: Iterable[Path | str | None] = ()) -> None:
@@ -112,7 +115,8 @@ def check_writable_target(target: Path, overwrite: bool, inputs: Iterable[Path |
     target = real_target(target)
     if target.exists() or target.is_symlink():
         if not overwrite:
-            raise RobustuneError(f"output {target} already exists; choose another --out or pass --overwrite")
+            raise Conflict(f"output {target} already exists; choose another {opt('out')} or pass "
+                           f"{opt('overwrite')}", field="out")
         check_replaceable(target, inputs)
     else:
         _probe_writable(target)
@@ -141,7 +145,8 @@ def output_lock(target: Path) -> Iterator[None]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RobustuneError(f"cannot create {target.parent} ({exc.strerror or exc}); choose another --out") \
+        raise InvalidInput(f"cannot create {target.parent} ({exc.strerror or exc}); choose another "
+                           f"{opt('out')}") \
             from exc
     fd = _acquire(lock, target)
     _held[key] = [fd, 1]
@@ -165,14 +170,15 @@ def _acquire(lock: Path, target: Path) -> int:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise RobustuneError(f"cannot write {target} ({exc.strerror or exc}); choose another --out") \
+            raise InvalidInput(f"cannot write {target} ({exc.strerror or exc}); choose another "
+                               f"{opt('out')}") \
                 from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RobustuneError(f"output {target} is in use by another robustune process; wait for it to "
-                                 "finish or choose another --out") from None
+            raise Conflict(f"output {target} is in use by another robustune process; wait for it to "
+                           f"finish or choose another {opt('out')}", field="out") from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -227,7 +233,8 @@ def atomic_dir(target: Path, overwrite: bool = False, inputs: Iterable[Path | st
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         except OSError as exc:
-            raise RobustuneError(f"cannot write {target} ({exc.strerror or exc}); choose another --out") \
+            raise InvalidInput(f"cannot write {target} ({exc.strerror or exc}); choose another "
+                               f"{opt('out')}") \
                 from exc
         try:
             yield tmp
@@ -259,12 +266,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     with output_lock(path):
         _recover(path)
         if path.is_dir():
-            raise RobustuneError(f"cannot write the file {path}: a folder of that name exists; choose "
-                                 "another --out")
+            raise InvalidInput(f"cannot write the file {path}: a folder of that name exists; choose "
+                               f"another {opt('out')}")
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
         except OSError as exc:
-            raise RobustuneError(f"cannot write {path} ({exc.strerror or exc}); choose another --out") \
+            raise InvalidInput(f"cannot write {path} ({exc.strerror or exc}); choose another {opt('out')}") \
                 from exc
         try:
             with os.fdopen(fd, "wb") as fh:

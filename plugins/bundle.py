@@ -15,7 +15,7 @@ from safetensors.torch import load_model, save_model
 from plugins import jsonio
 from plugins.atomic import atomic_dir
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError, TrainingDiverged, brief
+from plugins.errors import InvalidInput, NotFound, RobustuneError, TrainingDiverged, Unsupported, brief, opt
 from plugins.meta import FORMAT_VERSION, BundleMeta
 from plugins.model import ModelSpec, build_classifier
 from plugins.schema import from_dict
@@ -73,7 +73,7 @@ def save_bundle(
     bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()]
     if bad:
         raise TrainingDiverged(f"the trained weights hold NaN or infinite values ({len(bad)} tensors, first "
-                             f"{bad[0]}); training diverged: lower --lr; no bundle was written")
+                               f"{bad[0]}); training diverged: lower --lr; no bundle was written")
     full = {
         "format_version": FORMAT_VERSION,
         "modality": model.modality,
@@ -97,8 +97,8 @@ def validate_meta(meta: Any, where: str) -> BundleMeta:
     """The typed metadata; a missing, mistyped or out-of-range field raises one line naming it."""
     if isinstance(meta, dict) and "format_version" in meta and meta["format_version"] != FORMAT_VERSION \
             and isinstance(meta["format_version"], int) and not isinstance(meta["format_version"], bool):
-        raise RobustuneError(f"{where} has format {meta['format_version']}, this robustune reads "
-                             f"{FORMAT_VERSION}; use the robustune version that wrote it")
+        raise Unsupported(f"{where} has format {meta['format_version']}, this robustune reads "
+                          f"{FORMAT_VERSION}; use the robustune version that wrote it")
     return from_dict(BundleMeta, meta, where, DAMAGED)
 
 
@@ -106,10 +106,11 @@ def read_meta(path: Path) -> dict[str, Any]:
     """The bundle's JSON, checked field by field, with clear errors for a missing or foreign folder."""
     path = Path(path)
     if not path.exists():
-        raise RobustuneError(f"bundle {path} does not exist; pass the --out folder of a training run")
+        raise NotFound(f"bundle {path} does not exist; pass the {opt('out')} folder of a training run",
+                       field="bundle")
     meta_file = path / META_FILE
     if not path.is_dir() or not meta_file.is_file():
-        raise RobustuneError(f"{path} is not a robustune bundle (no {META_FILE}); pass a bundle folder")
+        raise NotFound(f"{path} is not a robustune bundle (no {META_FILE}); pass a bundle folder")
     meta: dict[str, Any] = jsonio.read_json(meta_file, DAMAGED)
     validate_meta(meta, f"bundle {path}")
     return meta
@@ -118,12 +119,12 @@ def read_meta(path: Path) -> dict[str, Any]:
 def _weight_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes from the safetensors header (no tensor is read)."""
     if not file.is_file():
-        raise RobustuneError(f"{where} has no {file.name}; {DAMAGED}")
+        raise InvalidInput(f"{where} has no {file.name}; {DAMAGED}")
     try:
         with safe_open(str(file), framework="pt") as fh:
             return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as exc:
-        raise RobustuneError(f"weights of {where} cannot be read ({brief(exc)}); {DAMAGED}") from exc
+        raise InvalidInput(f"weights of {where} cannot be read ({brief(exc)}); {DAMAGED}") from exc
 
 
 def _skeleton(spec: ModelSpec, arch: dict[str, Any], where: str) -> dict[str, tuple[int, ...]]:
@@ -137,16 +138,16 @@ def _skeleton(spec: ModelSpec, arch: dict[str, Any], where: str) -> dict[str, tu
     name = spec.backbone
     if not (registry.has("backbone", name) or (":" not in name and "/" not in name and is_timm_name(name))):
         shown = name if len(name) <= 60 else name[:57] + "..."
-        raise RobustuneError(f"{where}: field model.backbone {shown!r} is not a registered model or timm "
-                             f"architecture; {DAMAGED}")
+        raise InvalidInput(f"{where}: field model.backbone {shown!r} is not a registered model or timm "
+                           f"architecture; {DAMAGED}")
     try:
         with torch.device("meta"):
             model = build_classifier(spec, arch)
     except RobustuneError as exc:
-        raise RobustuneError(f"{where}: {brief(exc)}") from exc
+        raise InvalidInput(f"{where}: {brief(exc)}") from exc
     except BUILD_ERRORS as exc:
-        raise RobustuneError(f"{where}: field arch does not describe a buildable model "
-                             f"({type(exc).__name__}: {brief(exc)}); {DAMAGED}") from exc
+        raise InvalidInput(f"{where}: field arch does not describe a buildable model "
+                           f"({type(exc).__name__}: {brief(exc)}); {DAMAGED}") from exc
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
@@ -161,25 +162,25 @@ def check_weights_fit(expected: dict[str, tuple[int, ...]], found: dict[str, tup
              f"unexpected {unexpected[:3]}" if unexpected else "",
              f"shapes {'; '.join(shapes[:2])}" if shapes else ""]
     if any(parts):
-        raise RobustuneError(f"weights of {where} do not fit its robustune.json "
-                             f"({', '.join(p for p in parts if p)}); {DAMAGED}")
+        raise InvalidInput(f"weights of {where} do not fit its robustune.json "
+                           f"({', '.join(p for p in parts if p)}); {DAMAGED}")
 
 
 def load_tokenizer(path: Path, where: str, embeddings: int | None = None) -> Any:
     """The bundle's own tokenizer (never the Hub), checked against the model's embedding rows."""
     folder = Path(path) / TOKENIZER_DIR
     if not folder.is_dir() or not any(folder.iterdir()):
-        raise RobustuneError(f"{where} is a text bundle without its {TOKENIZER_DIR}/ folder; {DAMAGED}")
+        raise InvalidInput(f"{where} is a text bundle without its {TOKENIZER_DIR}/ folder; {DAMAGED}")
     from transformers import AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for corrupt files
         first = brief(exc)
-        raise RobustuneError(f"the tokenizer of {where} cannot be loaded ({first}); {DAMAGED}") from exc
+        raise InvalidInput(f"the tokenizer of {where} cannot be loaded ({first}); {DAMAGED}") from exc
     if embeddings is not None and len(tokenizer) > embeddings:
-        raise RobustuneError(f"the tokenizer of {where} has {len(tokenizer)} tokens but the model embeds "
-                             f"only {embeddings}; {DAMAGED}")
+        raise InvalidInput(f"the tokenizer of {where} has {len(tokenizer)} tokens but the model embeds "
+                           f"only {embeddings}; {DAMAGED}")
     return tokenizer
 
 
@@ -199,9 +200,9 @@ def load_bundle(path: Path) -> Bundle:
     try:
         missing, unexpected = load_model(model, str(path / WEIGHTS_FILE), strict=False)
     except (SafetensorError, OSError, RuntimeError) as exc:
-        raise RobustuneError(f"weights of bundle {path} cannot be loaded ({brief(exc)}); {DAMAGED}") from exc
+        raise InvalidInput(f"weights of bundle {path} cannot be loaded ({brief(exc)}); {DAMAGED}") from exc
     if missing or unexpected:
-        raise RobustuneError(
+        raise InvalidInput(
             f"weights of bundle {path} do not fit its architecture (missing {sorted(missing)[:3]}, "
             f"unexpected {sorted(unexpected)[:3]}); {DAMAGED}"
         )

@@ -55,10 +55,11 @@ class TextClassifier(nn.Module):
         self.head = head
         self.token_head = bool(getattr(head, "token_states", False))  # the head reads every token
         if self.token_head and not hasattr(backbone, "token_states"):
-            from plugins.errors import RobustuneError
+            from plugins.errors import InvalidInput, opt
 
-            raise RobustuneError(f"this head reads token states, which backbone {backbone.name} does not "
-                                 "give; use it with bert (or another Hugging Face encoder), or --head linear")
+            raise InvalidInput(f"this head reads token states, which backbone {backbone.name} does not "
+                               "give; use it with bert (or another Hugging Face encoder), or "
+                               f"{opt('head')} linear")
 
     def get_input_embeddings(self) -> nn.Module:
         """The token-embedding layer."""

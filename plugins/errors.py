@@ -1,25 +1,100 @@
-"""The one exception type a user sees: a single line naming the problem and the fix."""
+"""The errors a user sees: one line naming the problem (and the field) and the fix.
+
+Every user-facing error is a ``RobustuneError`` of one kind: ``InvalidInput`` (a bad value,
+file or combination), ``NotFound`` (a path, bundle, plugin or job that is not there),
+``Conflict`` (an output that exists or is in use, a job that is running) or ``Unsupported``
+(something this model or modality cannot do). An error about one setting carries its
+``field`` (``lr``, ``train.lr``, ``eps``). Messages refer to options with ``opt("lr")``: a Python or HTTP
+caller reads ``lr``, the CLI shows ``--lr``.
+"""
 
 from __future__ import annotations
+
+import re
+
+OPTION = re.compile(r"\[\[([A-Za-z0-9_.]+)\]\]")
+
+
+def opt(name: str) -> str:
+    """A reference to the option ``name`` inside a message (``lr``; ``--lr`` on the command line)."""
+    return f"[[{name}]]"
+
+
+def render(message: str, flags: bool = False) -> str:
+    """``message`` with option references as names (``lr``) or, with ``flags``, as CLI flags (``--lr``)."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1).rsplit(".", 1)[-1]
+        return "--" + name.replace("_", "-") if flags else name
+
+    return OPTION.sub(one, message)
 
 
 class RobustuneError(Exception):
     """A user-facing error. The CLI prints ``error: <message>`` and exits non-zero.
 
-    Messages are one line: what went wrong, then what to do about it.
+    Messages are one line: what went wrong, then what to do about it. ``field`` names the
+    setting at fault, when there is one.
     """
 
     exit_code = 2
+    kind = "invalid"  # invalid | not_found | conflict | unsupported | interrupted
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.raw = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return render(self.raw)
+
+    @property
+    def message(self) -> str:
+        """The message for a Python or HTTP caller (options by name)."""
+        return render(self.raw)
+
+    def cli_message(self) -> str:
+        """The message for the command line (options as flags)."""
+        return render(self.raw, flags=True)
+
+
+class InvalidInput(RobustuneError):
+    """A value, file or combination of settings that cannot work."""
+
+    kind = "invalid"
+
+
+class NotFound(RobustuneError):
+    """A path, bundle, plugin, dataset or job that does not exist."""
+
+    kind = "not_found"
+
+
+class Conflict(RobustuneError):
+    """An output that already exists or is in use; a job in a state that forbids the request."""
+
+    kind = "conflict"
+
+
+class Unsupported(RobustuneError):
+    """Something this model, modality or method cannot do."""
+
+    kind = "unsupported"
 
 
 class Interrupted(RobustuneError):
-    """The user stopped the work (Ctrl-C); the message says what was kept and how to go on."""
+    """The work was stopped (Ctrl-C, a cancel); the message says what was kept and how to go on."""
 
     exit_code = 130
+    kind = "interrupted"
 
 
-class TrainingDiverged(RobustuneError):
+class TrainingDiverged(InvalidInput):
     """The loss became NaN or infinite: nothing is written and the run cannot be resumed."""
+
+
+def field_error(field: str, problem: str, kind: type[RobustuneError] = InvalidInput) -> RobustuneError:
+    """An error about the option ``field``: ``lr must be positive, got -1`` (CLI: ``--lr must ...``)."""
+    return kind(f"{opt(field)} {problem}", field=field)
 
 
 def brief(exc: BaseException, limit: int = 300) -> str:

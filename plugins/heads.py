@@ -14,11 +14,11 @@ def linear(in_features: int, num_classes: int, dropout: float = 0.0) -> nn.Modul
 
 def identity(in_features: int, num_classes: int, dropout: float = 0.0) -> nn.Module:
     """No head: the backbone already gives one logit per class. Shape: (N, K) -> (N, K)."""
-    from plugins.errors import RobustuneError
+    from plugins.errors import InvalidInput, opt
 
     if in_features != num_classes:
-        raise RobustuneError(f"the identity head needs a backbone with one output per class ({num_classes}), "
-                             f"this one gives {in_features}; use --head linear")
+        raise InvalidInput(f"the identity head needs a backbone with one output per class ({num_classes}), "
+                           f"this one gives {in_features}; use {opt('head')} linear")
     return nn.Identity()
 
 

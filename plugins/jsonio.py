@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, brief
 
 
 def finite(obj: Any) -> Any:
@@ -35,7 +35,7 @@ def loads(text: str, where: str, fix: str) -> Any:
     try:
         return json.loads(text, parse_constant=_no_constants)
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise RobustuneError(f"{where} is not valid JSON ({brief(exc)}); {fix}") from exc
+        raise InvalidInput(f"{where} is not valid JSON ({brief(exc)}); {fix}") from exc
 
 
 def read_json(path: Path, fix: str) -> Any:
@@ -43,7 +43,7 @@ def read_json(path: Path, fix: str) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise RobustuneError(f"{path} is not UTF-8 text ({exc.reason}); {fix}") from exc
+        raise InvalidInput(f"{path} is not UTF-8 text ({exc.reason}); {fix}") from exc
     except OSError as exc:
-        raise RobustuneError(f"{path} cannot be read ({exc.strerror or exc}); {fix}") from exc
+        raise InvalidInput(f"{path} cannot be read ({exc.strerror or exc}); {fix}") from exc
     return loads(text, str(path), fix)

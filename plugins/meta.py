@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from plugins.backbones.base import MAX_IMAGE_SIZE, MAX_LENGTH
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
 from plugins.model import ModelSpec
 
 FORMAT_VERSION = 1
@@ -25,11 +25,11 @@ class ImagePreprocessing:
     def __post_init__(self) -> None:
         channels, height, width = self.input_size
         if channels != 3 or height != width or not 1 <= width <= MAX_IMAGE_SIZE:
-            raise RobustuneError(f"preprocessing.input_size must be [3, S, S] with S in 1..{MAX_IMAGE_SIZE}, "
-                                 f"got {list(self.input_size)}")
+            raise InvalidInput(f"preprocessing.input_size must be [3, S, S] with S in 1..{MAX_IMAGE_SIZE}, "
+                               f"got {list(self.input_size)}")
         if not all(0 <= m <= 1 for m in self.mean) or not all(0 < s <= 1 for s in self.std):
-            raise RobustuneError("preprocessing.mean must lie in [0, 1] and std in (0, 1] (pixel units), got "
-                                 f"mean {list(self.mean)}, std {list(self.std)}")
+            raise InvalidInput("preprocessing.mean must lie in [0, 1] and std in (0, 1] (pixel units), got "
+                               f"mean {list(self.mean)}, std {list(self.std)}")
 
     @property
     def size(self) -> int:
@@ -47,8 +47,8 @@ class TextPreprocessing:
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_length <= MAX_LENGTH:
-            raise RobustuneError(f"preprocessing.max_length must be in 1..{MAX_LENGTH}, "
-                                 f"got {self.max_length}")
+            raise InvalidInput(f"preprocessing.max_length must be in 1..{MAX_LENGTH}, "
+                               f"got {self.max_length}")
 
 
 @dataclass(frozen=True)
@@ -89,25 +89,25 @@ class BundleMeta:
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:
-            raise RobustuneError(f"format_version is {self.format_version}, this robustune reads "
-                                 f"{FORMAT_VERSION}")
+            raise InvalidInput(f"format_version is {self.format_version}, this robustune reads "
+                               f"{FORMAT_VERSION}")
         if len(self.labels) != self.model.num_classes:
-            raise RobustuneError(f"labels has {len(self.labels)} names but model.num_classes is "
-                                 f"{self.model.num_classes}")
+            raise InvalidInput(f"labels has {len(self.labels)} names but model.num_classes is "
+                               f"{self.model.num_classes}")
         blank = [i for i, name in enumerate(self.labels) if not name.strip()]
         if blank:
-            raise RobustuneError(f"labels[{blank[0]}] is empty")
+            raise InvalidInput(f"labels[{blank[0]}] is empty")
         if len(set(self.labels)) != len(self.labels):
             twice = next(n for n in self.labels if self.labels.count(n) > 1)
-            raise RobustuneError(f"labels names {twice!r} twice")
+            raise InvalidInput(f"labels names {twice!r} twice")
         if self.preprocessing.modality != self.modality:
-            raise RobustuneError(f"preprocessing is for {self.preprocessing.modality} but modality is "
-                                 f"{self.modality}")
+            raise InvalidInput(f"preprocessing is for {self.preprocessing.modality} but modality is "
+                               f"{self.modality}")
         size = self.arch.get("image_size")
         if isinstance(self.preprocessing, ImagePreprocessing) and size is not None \
                 and size != self.preprocessing.size:
-            raise RobustuneError(f"arch.image_size {size} differs from preprocessing.input_size "
-                                 f"{list(self.preprocessing.input_size)}")
+            raise InvalidInput(f"arch.image_size {size} differs from preprocessing.input_size "
+                               f"{list(self.preprocessing.input_size)}")
 
     @property
     def label_names(self) -> list[str]:

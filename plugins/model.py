@@ -7,7 +7,7 @@ from typing import Any
 
 from plugins.backbones import BackboneConfig, build_backbone, canonical_backbone_name
 from plugins.classifier import Classifier, ImageClassifier, TextClassifier
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, Unsupported
 from plugins.registry import registry
 from plugins.schema import from_dict, read_value
 
@@ -26,9 +26,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if not self.backbone:
-            raise RobustuneError("the model needs a backbone name")
+            raise InvalidInput("the model needs a backbone name")
         if not 2 <= self.num_classes <= MAX_CLASSES:
-            raise RobustuneError(f"num_classes must be between 2 and {MAX_CLASSES}, got {self.num_classes}")
+            raise InvalidInput(f"num_classes must be between 2 and {MAX_CLASSES}, got {self.num_classes}")
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (weights source kept for the record)."""
@@ -66,8 +66,8 @@ def check_kwargs(factory: Any, kwargs: dict[str, Any], what: str) -> None:
         return
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
-        raise RobustuneError(f"{what} takes no option {unknown[0]!r}; it takes "
-                             f"{', '.join(list(params)[2:]) or 'none'}")
+        raise Unsupported(f"{what} takes no option {unknown[0]!r}; it takes "
+                          f"{', '.join(list(params)[2:]) or 'none'}")
     try:
         hints = typing.get_type_hints(factory)
     except (NameError, TypeError):  # a third-party factory with unresolvable annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, NotFound, brief
 
 ENTRY_POINT_GROUP = "robustune.plugins"
 BUILTINS = "plugins.builtins:register"
@@ -45,7 +45,7 @@ class Entry:
         try:
             obj = _load_target(self.target)
         except (ImportError, AttributeError) as exc:
-            raise RobustuneError(
+            raise InvalidInput(
                 f"{self.kind} plugin {self.name!r} from {self.source} cannot be loaded "
                 f"({self.target}: {brief(exc)}); reinstall that package"
             ) from exc
@@ -77,7 +77,7 @@ class Registry:
         names = self._entries.setdefault(entry.kind, {})
         old = names.get(entry.name)
         if old is not None:
-            raise RobustuneError(
+            raise InvalidInput(
                 f"{entry.kind} plugin {entry.name!r} is registered twice (by {old.source} and "
                 f"{entry.source}); uninstall or rename one of them"
             )
@@ -98,7 +98,7 @@ class Registry:
             try:
                 register: Callable[[Registrar], None] = ep.load()
             except Exception as exc:  # a broken third-party plugin must name itself
-                raise RobustuneError(
+                raise InvalidInput(
                     f"plugin entry point {ep.name!r} of {source} failed to import ({brief(exc)}); "
                     f"fix or uninstall {source}"
                 ) from exc
@@ -113,9 +113,8 @@ class Registry:
         close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.5)
         hint = f"did you mean {close[0]!r}? " if close else ""
         known = ", ".join(sorted(names)) or "none"
-        raise RobustuneError(
-            f"unknown {kind} {name!r}; {hint}known: {known} (`robustune plugins` lists them)"
-        )
+        raise NotFound(f"unknown {kind} {name!r}; {hint}known: {known} (`robustune plugins` lists them)",
+                       field=kind)
 
     def get(self, kind: str, name: str) -> Any:
         """Load and return the plugin object."""

@@ -16,20 +16,23 @@ import typing
 from functools import cache
 from typing import Any, Literal, TypeVar, Union
 
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, RobustuneError, brief, field_error, opt
 
 T = TypeVar("T")
 JSON_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "true or false",
               int: "an integer", float: "a number", type(None): "null"}
 
 
-class SchemaError(RobustuneError):
-    """A field of a file or config that is missing, unknown, mistyped or out of range."""
+class SchemaError(InvalidInput):
+    """A field of a file or config that is missing, unknown, mistyped or out of range.
+
+    Without ``where`` (options given directly) the message starts with the field's name.
+    """
 
     def __init__(self, where: str, field: str, problem: str, fix: str) -> None:
-        self.where, self.field, self.problem = where, field, problem
-        head = f"{where}: field {field}" if where and field else (f"{where}:" if where else field)
-        super().__init__(f"{head} {problem}; {fix}" if head else f"{problem}; {fix}")
+        self.where, self.problem = where, problem
+        head = f"{where}: field {field}" if where and field else (f"{where}:" if where else opt(field))
+        super().__init__(f"{head} {problem}; {fix}" if head else f"{problem}; {fix}", field=field or None)
 
 
 @cache
@@ -169,6 +172,8 @@ class _Reader:
             raise
         except RobustuneError as exc:  # a range check of the dataclass itself
             if not self.where:
+                if exc.field and path:
+                    exc.field = f"{path}.{exc.field}"
                 raise
             raise self.fail(path, f"is invalid: {brief(exc)}" if path else brief(exc)) from exc
 
@@ -206,3 +211,29 @@ def from_dict(cls: type[T], data: Any, where: str, fix: str, lax: bool = False) 
 def read_value(tp: Any, data: Any, where: str, field: str, fix: str, lax: bool = False) -> Any:
     """``data`` checked against the type ``tp`` (for fields kept as plain JSON)."""
     return _Reader(where, fix, lax).read(tp, data, field)
+
+
+def require(obj: Any, rules: list[tuple[str, bool, str]]) -> None:
+    """Raise for the first rule that fails: ``(field, ok, "must be positive")`` gives the error
+    ``lr must be positive, got -1`` about ``lr`` (``--lr`` on the command line)."""
+
+    for name, ok, problem in rules:
+        if not ok:
+            raise field_error(name, f"{problem}, got {getattr(obj, name, None)!r}")
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
+           parse: str | None = None, cli: bool = True, argument: bool = False, alias: bool = False,
+           default_factory: Any = dataclasses.MISSING) -> Any:
+    """A spec field with what the CLI, the service and the docs need to present it.
+
+    ``help``: one line for people; ``flag``: the CLI name if not ``--field-name``; ``parse``: how a
+    string becomes the value (``numbers``: ``1/255,2/255``; ``names``: ``a,b``; ``kv``:
+    ``KEY=VALUE,...``); ``cli=False`` keeps it out of the command line; ``argument`` makes it
+    positional; ``alias`` keeps ``--field-name`` as a second option beside ``flag`` (given both, the
+    values must agree).
+    """
+    meta = {"help": help, "flag": flag, "parse": parse, "cli": cli, "argument": argument, "alias": alias}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)

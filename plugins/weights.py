@@ -11,7 +11,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, NotFound, RobustuneError, brief, opt
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt"}
 DIR_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.pt")
@@ -20,20 +20,20 @@ STRIP_PREFIXES = ("module.", "model.", "backbone.model.", "backbone.features.", 
 
 def pickled_refusal(source: object) -> RobustuneError:
     """The error for weights that carry pickled objects (never unpickled)."""
-    return RobustuneError(f"the weights in {source} carry pickled objects beyond tensors; refused (never "
+    return InvalidInput(f"the weights in {source} carry pickled objects beyond tensors; refused (never "
                           "unpickled): re-save them as safetensors or a plain state dict")
 
 
 def weights_file(path: Path) -> Path:
     """The weights file for ``path`` (a file, or a directory holding one of ``DIR_FILES``)."""
     if not path.exists():
-        raise RobustuneError(f"weights path {path} does not exist; pass an existing file or hub/none")
+        raise NotFound(f"weights path {path} does not exist; pass an existing file or hub/none")
     if path.is_dir():
         for name in DIR_FILES:
             if (path / name).is_file():
                 return path / name
-        raise RobustuneError(
-            f"weights folder {path} holds none of {', '.join(DIR_FILES)}; point --weights at the file"
+        raise InvalidInput(
+            f"weights folder {path} holds none of {', '.join(DIR_FILES)}; point {opt('weights')} at the file"
         )
     return path
 
@@ -45,9 +45,9 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         try:
             return load_file(str(file))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise RobustuneError(f"weights file {file} is not valid safetensors ({brief(exc)})") from exc
+            raise InvalidInput(f"weights file {file} is not valid safetensors ({brief(exc)})") from exc
     if file.suffix not in PICKLE_SUFFIXES:
-        raise RobustuneError(
+        raise InvalidInput(
             f"weights file {file} has unknown type {file.suffix!r}; use .safetensors or .pth"
         )
     try:
@@ -55,7 +55,7 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     except pickle.UnpicklingError as exc:
         raise pickled_refusal(file) from exc
     except (RuntimeError, OSError, EOFError) as exc:
-        raise RobustuneError(f"weights file {file} cannot be read ({brief(exc)})") from exc
+        raise InvalidInput(f"weights file {file} cannot be read ({brief(exc)})") from exc
     return _unwrap(obj, file)
 
 
@@ -67,7 +67,7 @@ def _unwrap(obj: object, file: Path) -> dict[str, Tensor]:
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise RobustuneError(f"weights file {file} is not a state dict of tensors")
+        raise InvalidInput(f"weights file {file} is not a state dict of tensors")
     return {str(k): v for k, v in obj.items()}
 
 
@@ -107,9 +107,9 @@ def fit_state_dict(
     if shapes:
         problems.append(f"{len(shapes)} of another shape (first: {'; '.join(shapes[:2])})")
     if problems:
-        raise RobustuneError(
+        raise InvalidInput(
             f"weights {source} do not fit {type(model).__name__}: {'; '.join(problems)}; "
-            "check that --backbone matches the architecture the file was saved from"
+            f"check that {opt('backbone')} matches the architecture the file was saved from"
         )
     return sd
 
@@ -118,13 +118,13 @@ def load_by_position(model: nn.Module, sd: dict[str, Tensor], source: str) -> No
     """Load a state dict whose key names differ but whose order and shapes match the model."""
     target = model.state_dict()
     if len(sd) != len(target):
-        raise RobustuneError(
+        raise InvalidInput(
             f"weights {source} have {len(sd)} tensors, the model {len(target)}; wrong file?"
         )
     mapped = {}
     for (src_key, tensor), (dst_key, ref) in zip(sd.items(), target.items(), strict=True):
         if tensor.shape != ref.shape:
-            raise RobustuneError(
+            raise InvalidInput(
                 f"weights {source}: {src_key} {tuple(tensor.shape)} does not fit {dst_key} "
                 f"{tuple(ref.shape)}; wrong file?"
             )

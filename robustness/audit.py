@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, RobustuneError, Unsupported, opt
+from plugins.events import Events, Reporter, reporter
+from plugins.records import plain
 from plugins.registry import registry
 from robustness.attacks.base import AttackConfig, perturbation_norm
 from robustness.attacks.worst_case import first_fooling
+from robustness.defaults import IMAGE_EPS, default_attacks
 from robustness.flags import ball_flags, curve_flags, has_input_gradients, model_flags
-
-DEFAULT_EPS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+from robustness.report import build_report, eps_key
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,12 @@ class AuditConfig:
     """Which attacks at which budgets, and how hard."""
 
     attacks: tuple[str, ...] = ("fgsm", "pgd")
-    eps: tuple[float, ...] = DEFAULT_EPS
+    eps: tuple[float, ...] = IMAGE_EPS
     steps: int = 10
     n_queries: int = 1000
     batch_size: int = 64
     seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)  # attack name -> its options (declared ones)
 
     def __post_init__(self) -> None:
         checks = [(len(self.attacks) > 0, "--attacks needs at least one attack"),
@@ -56,7 +58,6 @@ def _predict(model: nn.Module, x: Tensor, size: int) -> Tensor:
     return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
 
 
-DEFAULT_ATTACKS = {"image": "fgsm,pgd", "text": "embedding-pgd,word-level"}
 
 
 def validate(cfg: AuditConfig, modality: str = "image") -> None:
@@ -66,8 +67,8 @@ def validate(cfg: AuditConfig, modality: str = "image") -> None:
         kind = getattr(registry.get("attack", name), "modality", "image")
         if kind != modality:
             article = "an" if modality == "image" else "a"
-            raise RobustuneError(f"attack {name!r} works on {kind} models but this is {article} {modality} "
-                                 f"model; use --attacks {DEFAULT_ATTACKS[modality]}")
+            raise Unsupported(f"attack {name!r} works on {kind} models but this is {article} {modality} "
+                              f"model; use {opt('attacks')} {','.join(default_attacks(modality))}")
     for eps in cfg.eps:
         AttackConfig(eps=eps)
 
@@ -76,13 +77,18 @@ def _check(model: nn.Module, x: Tensor, cfg: AuditConfig) -> None:
     validate(cfg)
     needing = [a for a in cfg.attacks if registry.get("attack", a).needs_gradients]
     if needing and not has_input_gradients(model, x):
-        raise RobustuneError(f"attack(s) {', '.join(needing)} need gradients but the model's output has "
-                             "none with respect to its input; use a black-box attack: --attacks square")
+        raise InvalidInput(f"attack(s) {', '.join(needing)} need gradients but the model's output has "
+                           f"none with respect to its input; use a black-box attack: {opt('attacks')} "
+                           "square")
 
 
 def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: AuditConfig,
-              progress: Callable[[str], None] | None = None) -> AuditResult:
-    """Attack ``model`` on pixels ``x`` in [0, 1] with labels ``y``. Shape: (N, C, H, W), (N,)."""
+              events: Events | Reporter | None = None) -> AuditResult:
+    """Attack ``model`` on pixels ``x`` in [0, 1] with labels ``y``. Shape: (N, C, H, W), (N,).
+
+    Progress goes to ``events`` per attack and batch; cancellation is checked between batches.
+    """
+    report_to = reporter(events)
     _check(model, x, cfg)
     model.eval()
     start_all = time.perf_counter()
@@ -90,19 +96,19 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
     attacks_out: dict[str, dict[str, Any]] = {}
     robust: dict[str, dict[float, float]] = {}
     violations: dict[str, int] = {}
-    worst: dict[str, Any] = {}
+    correct_by: dict[float, dict[str, Tensor]] = {}
     examples: dict[str, Tensor] = {}
     for eps in sorted(cfg.eps):
-        advs, correct_all = [], clean.clone()
+        advs, correct_by[eps] = [], {}
         for name in cfg.attacks:
             attack_cls = registry.get("attack", name)
             budget = AttackConfig(eps=eps, steps=cfg.steps, n_queries=cfg.n_queries, seed=cfg.seed)
-            attack = attack_cls(budget)
-            if progress:
-                progress(f"{name} eps={eps:.4g}")
+            attack = attack_cls(budget, cfg.options.get(name))
             t0 = time.perf_counter()
+            starts = range(0, len(x), cfg.batch_size)
+            batches = report_to.track(starts, f"{name} eps={eps:.4g}", len(starts))
             adv = torch.cat([attack(model, x[i : i + cfg.batch_size], y[i : i + cfg.batch_size])
-                             for i in range(0, len(x), cfg.batch_size)])
+                             for i in batches])
             seconds = time.perf_counter() - t0
             correct = (_predict(model, adv, cfg.batch_size) == y) & clean
             delta = adv - x
@@ -113,17 +119,12 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
                      "mean_linf": float(perturbation_norm(delta, "Linf").mean()),
                      "mean_l2": float(perturbation_norm(delta, "L2").mean()),
                      "seconds": round(seconds, 3), "norm": attack.norm}
-            attacks_out.setdefault(name, {})[f"{eps:.6g}"] = stats
+            attacks_out.setdefault(name, {})[eps_key(eps)] = stats
+            report_to.metric("attack", attack=name, eps=eps, robust_accuracy=stats["robust_accuracy"])
             robust.setdefault(name, {})[eps] = stats["robust_accuracy"]
             advs.append(adv)
-            correct_all &= correct
-        adv_worst, which = first_fooling(model, x, y, advs)
-        per_class = {c: float(correct_all[y == k].float().mean()) if bool((y == k).any()) else None
-                     for k, c in enumerate(classes)}
-        worst[f"{eps:.6g}"] = {"robust_accuracy": float(correct_all.float().mean()),
-                               "per_class": per_class,
-                               "first_fooled_by": {name: int((which == i).sum())
-                                                   for i, name in enumerate(cfg.attacks)}}
+            correct_by[eps][name] = correct
+        adv_worst, _ = first_fooling(model, x, y, advs)
         examples = {"x": x, "x_adv": adv_worst, "labels": y,
                     "pred_clean": _predict(model, x, cfg.batch_size),
                     "pred_adv": _predict(model, adv_worst, cfg.batch_size),
@@ -131,10 +132,8 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
     white = {a for a in cfg.attacks if registry.get("attack", a).needs_gradients}
     flags = model_flags(model, x[: cfg.batch_size], y[: cfg.batch_size])
     flags += curve_flags(robust, white, len(x)) + ball_flags(violations)
-    report = {"modality": "image", "n": len(x), "clean_accuracy": float(clean.float().mean()),
-              "eps": sorted(cfg.eps),
-              "attacks": attacks_out, "worst_case": worst, "flags": flags,
-              "config": {"attacks": list(cfg.attacks), "steps": cfg.steps, "n_queries": cfg.n_queries,
-                         "seed": cfg.seed},
-              "seconds": round(time.perf_counter() - start_all, 3)}
+    config = {"attacks": list(cfg.attacks), "steps": cfg.steps, "n_queries": cfg.n_queries, "seed": cfg.seed,
+              "options": plain(cfg.options)}
+    report = build_report("image", clean, attacks_out, correct_by, y, classes, flags, config,
+                          time.perf_counter() - start_all)
     return AuditResult(report, examples)

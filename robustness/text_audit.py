@@ -4,19 +4,19 @@ changed, queries, worst case per sample and sanity flags. Same report layout as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from plugins.classifier import TextClassifier
+from plugins.events import Events, Reporter, reporter
+from plugins.records import plain
 from plugins.registry import registry
 from robustness.attacks.text_base import TextAttackConfig, TextOutcome, TextTarget
 from robustness.audit import AuditConfig, AuditResult, validate
 from robustness.flags import ball_flags, curve_flags, model_flags
-
-TEXT_EPS = (0.02, 0.05, 0.1, 0.2)
+from robustness.report import build_report
 
 
 class EmbeddingForward(nn.Module):
@@ -48,8 +48,12 @@ def _stats(outcome: TextOutcome, clean: Tensor, seconds: float, norm: str) -> di
 
 def run_text_audit(model: TextClassifier, tokenizer: Any, max_length: int, texts: list[str], y: Tensor,
                    classes: list[str], cfg: AuditConfig,
-                   progress: Callable[[str], None] | None = None) -> AuditResult:
-    """Attack a text Classifier on ``texts`` with labels ``y``. Shape: ``y`` is (N,)."""
+                   events: Events | Reporter | None = None) -> AuditResult:
+    """Attack a text Classifier on ``texts`` with labels ``y``. Shape: ``y`` is (N,).
+
+    Progress goes to ``events`` per attack; cancellation is checked between attacks.
+    """
+    report_to = reporter(events)
     validate(cfg, "text")
     start_all = time.perf_counter()
     target = TextTarget(model, tokenizer, max_length, cfg.batch_size)
@@ -59,39 +63,33 @@ def run_text_audit(model: TextClassifier, tokenizer: Any, max_length: int, texts
     outcomes: dict[str, dict[float, TextOutcome]] = {}
     attacks_out: dict[str, dict[str, Any]] = {}
     violations: dict[str, int] = {}
-    for name in cfg.attacks:
-        attack = registry.get("attack", name)(attack_cfg)
-        if progress:
-            progress(name)
+    for i, name in enumerate(cfg.attacks):
+        report_to.check()
+        report_to.progress("attacks", i, len(cfg.attacks), name)
+        attack = registry.get("attack", name)(attack_cfg, cfg.options.get(name))
         t0 = time.perf_counter()
         outcomes[name] = attack.run(target, texts, y, eps)
         share = (time.perf_counter() - t0) / len(eps)
         attacks_out[name] = {f"{e:.6g}": _stats(o, clean, share, attack.norm)
                              for e, o in outcomes[name].items()}
         violations[name] = sum(o.violations for o in outcomes[name].values())
-    worst: dict[str, Any] = {}
-    for e in eps:
-        correct_all, which = clean.clone(), torch.full((len(texts),), -1)
-        for i, name in enumerate(cfg.attacks):
-            fooled = correct_all & ~outcomes[name][e].correct
-            which[fooled], correct_all = i, correct_all & ~fooled
-        worst[f"{e:.6g}"] = {
-            "robust_accuracy": float(correct_all.float().mean()),
-            "per_class": {c: float(correct_all[y == k].float().mean()) if bool((y == k).any()) else None
-                          for k, c in enumerate(classes)},
-            "first_fooled_by": {name: int((which == i).sum()) for i, name in enumerate(cfg.attacks)}}
+        for e in eps:
+            report_to.metric("attack", attack=name, eps=e,
+                             robust_accuracy=attacks_out[name][f"{e:.6g}"]["robust_accuracy"])
+    report_to.progress("attacks", len(cfg.attacks), len(cfg.attacks))
     ids, mask = target.encode(texts[: cfg.batch_size])
     with torch.no_grad():
         embeds = model.get_input_embeddings()(ids)
     flags = model_flags(EmbeddingForward(model, mask), embeds, y[: len(ids)])
     robust = {a: {e: attacks_out[a][f"{e:.6g}"]["robust_accuracy"] for e in eps} for a in cfg.attacks}
     flags += curve_flags(robust, set(cfg.attacks), len(texts)) + ball_flags(violations)
-    report = {"modality": "text", "n": len(texts), "clean_accuracy": float(clean.float().mean()), "eps": eps,
-              "eps_meaning": "embedding attacks: per-token L2 budget relative to the token's embedding norm; "
-                             "word-level attacks: largest fraction of words changed (at least one)",
-              "attacks": attacks_out, "worst_case": worst, "flags": flags,
-              "config": {"attacks": list(cfg.attacks), "steps": cfg.steps, "seed": cfg.seed},
-              "seconds": round(time.perf_counter() - start_all, 3)}
+    correct_by = {e: {name: outcomes[name][e].correct for name in cfg.attacks} for e in eps}
+    meaning = ("embedding attacks: per-token L2 budget relative to the token's embedding norm; "
+               "word-level attacks: largest fraction of words changed (at least one)")
+    report = build_report("text", clean, attacks_out, correct_by, y, classes, flags,
+                          {"attacks": list(cfg.attacks), "steps": cfg.steps, "seed": cfg.seed,
+                           "options": plain(cfg.options)},
+                          time.perf_counter() - start_all, meaning)
     return AuditResult(report, texts=_examples(texts, y, classes, outcomes, max(eps), target))
 
 

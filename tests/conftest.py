@@ -113,35 +113,35 @@ def text_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def stripes_bundle(tmp_path_factory: pytest.TempPathFactory, image_folder: Path) -> Path:
     """A ResNet-18 bundle trained briefly on the striped image folder at 24 px (shared, read-only)."""
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     out = tmp_path_factory.mktemp("bundles") / "stripes"
     opts = {"data": f"imagefolder:{image_folder}", "backbone": "resnet18", "weights": "none",
             "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3, "out": str(out)}
-    run_training(from_options(opts), progress=False)
+    run_training(from_options(opts))
     return out
 
 
 @pytest.fixture(scope="session")
 def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Path:
     """A MiniLM linear-probe bundle on the generated sentiment CSV (shared, read-only)."""
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     out = tmp_path_factory.mktemp("bundles") / "minilm"
     run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "adapter": "linear-probe",
-                               "epochs": 20, "lr": 3e-2, "out": str(out)}), progress=False)
+                               "epochs": 20, "lr": 3e-2, "out": str(out)}))
     return out
 
 
 @pytest.fixture(scope="session")
 def digits_cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A from-scratch CNN bundle trained on digits (about 0.95 holdout accuracy; shared, read-only)."""
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     out = tmp_path_factory.mktemp("bundles") / "digits-cnn"
     run_training(from_options({"data": "digits", "backbone": "cnn", "epochs": 6, "lr": 3e-3,
-                               "out": str(out)}), progress=False)
+                               "out": str(out)}))
     return out

@@ -31,3 +31,44 @@ def test_imports_go_down_the_floors(package: str) -> None:
             if name != package and FLOORS[name] >= floor:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not bad, bad
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Full dotted names of every absolute import in a file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+INSIDE = {"jobs": ("robustune.cli", "robustune.service"), "cli": ("robustune.service",),
+          "service": ("robustune.cli",)}
+
+
+@pytest.mark.parametrize("part", sorted(INSIDE))
+def test_jobs_below_cli_and_service(part: str) -> None:
+    """robustune/jobs never imports the CLI or the service; those two never import each other."""
+    bad = [f"{path.relative_to(ROOT)} imports {name}"
+           for path in sorted((ROOT / "robustune" / part).rglob("*.py"))
+           for name in imported_modules(path) if name.startswith(INSIDE[part])]
+    assert not bad, bad
+
+
+TERMINAL = ("rich", "typer", "click")
+QUIET_PACKAGES = ["plugins", "finetune", "robustness", "explain", "robustune/jobs"]
+
+
+@pytest.mark.parametrize("package", QUIET_PACKAGES)
+def test_no_terminal_below_the_cli(package: str) -> None:
+    """Library code and jobs report through events: no rich, typer or click, no print()."""
+    bad = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        bad += [f"{path.relative_to(ROOT)} imports {n}" for n in imported_modules(path)
+                if n.split(".")[0] in TERMINAL]
+        bad += [f"{path.relative_to(ROOT)}:{node.lineno} calls print" for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+    assert (ROOT / package).is_dir() and not bad, bad

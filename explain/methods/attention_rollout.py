@@ -10,15 +10,15 @@ import torch
 from torch import Tensor, nn
 
 from explain.base import Explainer
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 def hf_model(model: nn.Module) -> Any:
     """The Hugging Face transformer inside a text Classifier."""
     inner = getattr(getattr(model, "backbone", None), "model", None)
     if inner is None or not hasattr(inner, "set_attn_implementation"):
-        raise RobustuneError("attention-rollout needs a BERT-family (Hugging Face) text model; "
-                             "use --method integrated-gradients")
+        raise InvalidInput("attention-rollout needs a BERT-family (Hugging Face) text model; "
+                           f"use {opt('method')} integrated-gradients")
     return inner
 
 
@@ -51,7 +51,8 @@ class AttentionRollout(Explainer):
         finally:
             inner.set_attn_implementation(before)
         if not out.attentions:
-            raise RobustuneError("the model returned no attention maps; use --method integrated-gradients")
+            raise InvalidInput(f"the model returned no attention maps; use {opt('method')} "
+                               "integrated-gradients")
         return rollout(tuple(a.float() for a in out.attentions), mask.float())
 
 

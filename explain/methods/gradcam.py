@@ -14,7 +14,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import Tensor, nn
 
 from explain.base import Explainer
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 def find_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Module]:
@@ -24,7 +24,7 @@ def find_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Modul
         if name not in modules:
             close = difflib.get_close_matches(name, list(modules), n=3)
             hint = f"did you mean {', '.join(close)}?" if close else "see model.named_modules()"
-            raise RobustuneError(f"the model has no layer {name!r}; {hint}")
+            raise InvalidInput(f"the model has no layer {name!r}; {hint}")
         return name, modules[name]
     for prefix, module in modules.items():
         info = getattr(module, "feature_info", None)
@@ -33,8 +33,8 @@ def find_layer(model: nn.Module, name: str | None = None) -> tuple[str, nn.Modul
             return full, modules[full]
     convs = [(n, m) for n, m in modules.items() if isinstance(m, nn.Conv2d)]
     if not convs:
-        raise RobustuneError("gradcam needs a convolution layer and this model has none; "
-                             "use --method integrated-gradients")
+        raise InvalidInput("gradcam needs a convolution layer and this model has none; "
+                           f"use {opt('method')} integrated-gradients")
     return convs[-1]
 
 

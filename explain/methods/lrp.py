@@ -16,7 +16,7 @@ from torch import nn
 
 from explain.base import Explainer
 from explain.methods.deeplift import without_inplace
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 PASS_THROUGH = (nn.Identity, nn.Flatten)
 
@@ -36,8 +36,8 @@ class LRPExplainer(Explainer):
     def captum(self, model: nn.Module) -> Any:
         missing = unsupported_layers(model)
         if missing:
-            raise RobustuneError(f"lrp: Captum has no LRP rule for {', '.join(missing)} in this model; "
-                                 "use --method integrated-gradients or deeplift")
+            raise InvalidInput(f"lrp: Captum has no LRP rule for {', '.join(missing)} in this model; "
+                               f"use {opt('method')} integrated-gradients or deeplift")
         clone = without_inplace(model)
         for module in clone.modules():
             if isinstance(module, PASS_THROUGH):

@@ -8,7 +8,7 @@ from captum.attr import NoiseTunnel
 from torch import Tensor, nn
 
 from explain.base import Explainer
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 from plugins.registry import registry
 
 
@@ -19,8 +19,8 @@ class SmoothGradExplainer(Explainer):
 
     def _base(self) -> Explainer:
         if self.cfg.base in ("smoothgrad", "gradcam", "occlusion"):
-            raise RobustuneError(f"smoothgrad cannot wrap {self.cfg.base}; use --base saliency, "
-                                 "integrated-gradients, input-x-gradient, gradient-shap, deeplift or lrp")
+            raise InvalidInput(f"smoothgrad cannot wrap {self.cfg.base}; use {opt('base')} saliency, "
+                               "integrated-gradients, input-x-gradient, gradient-shap, deeplift or lrp")
         return registry.get("explainer", self.cfg.base)(self.cfg)  # type: ignore[no-any-return]
 
     def captum(self, model: nn.Module) -> Any:

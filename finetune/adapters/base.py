@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 from torch import nn
 
 from plugins.classifier import Classifier
+from plugins.schema import option, require
 
 
 @dataclass(frozen=True)
@@ -20,31 +22,28 @@ class AdapterConfig:
     (gradual); ``lora_*``: rank, scale, dropout and target layer names (empty: by model type).
     """
 
-    backbone_lr_mult: float = 0.1
-    unfreeze: int = 2
-    lr_decay: float = 0.8
-    unfreeze_every: int = 1
-    lora_r: int = 8
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.0
-    lora_targets: str = ""
+    backbone_lr_mult: float = option(0.1, help="backbone learning rate / head learning rate (full, partial)")
+    unfreeze: int = option(2, help="blocks trained by the partial adapter")
+    lr_decay: float = option(0.8, help="gradual, discriminative: each block below the top trains at this "
+                                       "times the rate of the block above")
+    unfreeze_every: int = option(1, help="gradual: epochs between unfreezing one more block")
+    lora_r: int = option(8, help="lora: rank")
+    lora_alpha: float = option(16.0, help="lora: scale numerator (scale = alpha / r)")
+    lora_dropout: float = option(0.0, help="lora: dropout on the adapter input")
+    lora_targets: str = option("", help="lora: comma list of layer names (default: query,value for "
+                                        "BERT-family encoders, every Linear and ungrouped Conv2d otherwise)")
 
     def __post_init__(self) -> None:
-        import math
-
-        from plugins.errors import RobustuneError
-
-        checks = [(0 < self.lr_decay <= 1, "--lr-decay must be in (0, 1]"),
-                  (self.unfreeze_every >= 1, "--unfreeze-every must be at least 1"),
-                  (self.unfreeze >= 0, "--unfreeze must be 0 or more"),
-                  (1 <= self.lora_r <= 4096, "--lora-r must be between 1 and 4096"),
-                  (math.isfinite(self.lora_alpha) and self.lora_alpha > 0, "--lora-alpha must be positive"),
-                  (0 <= self.lora_dropout < 1, "--lora-dropout must be in [0, 1)"),
-                  (math.isfinite(self.backbone_lr_mult) and self.backbone_lr_mult > 0,
-                   "--backbone-lr-mult must be positive")]
-        for ok, message in checks:
-            if not ok:
-                raise RobustuneError(message)
+        require(self, [("lr_decay", 0 < self.lr_decay <= 1, "must be in (0, 1]"),
+                       ("unfreeze_every", self.unfreeze_every >= 1, "must be at least 1"),
+                       ("unfreeze", self.unfreeze >= 0, "must be 0 or more"),
+                       ("lora_r", 1 <= self.lora_r <= 4096, "must be between 1 and 4096"),
+                       ("lora_alpha", math.isfinite(self.lora_alpha) and self.lora_alpha > 0,
+                        "must be positive"),
+                       ("lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)"),
+                       ("backbone_lr_mult",
+                        math.isfinite(self.backbone_lr_mult) and self.backbone_lr_mult > 0,
+                        "must be positive")])
 
 
 @dataclass
@@ -70,11 +69,16 @@ class TrainPlan:
 
 
 class Adapter(Protocol):
-    """Turns a Classifier into a TrainPlan."""
+    """Turns a Classifier into a TrainPlan.
+
+    ``options`` is the frozen dataclass of its settings (built-ins share ``AdapterConfig``); ``plan``
+    receives an instance of it, built from the run's flags and ``adapter_options``.
+    """
 
     name: str
+    options: type
 
-    def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
+    def plan(self, model: Classifier, lr: float, cfg: Any) -> TrainPlan:
         """Freeze what stays fixed and return the plan."""
         ...
 

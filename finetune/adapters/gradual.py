@@ -11,6 +11,8 @@ class Gradual:
 
     name = "gradual"
 
+    options = AdapterConfig  # the built-in adapters share their options
+
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         blocks = model.backbone.blocks()
         freeze(model.backbone)

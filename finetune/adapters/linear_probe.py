@@ -11,6 +11,8 @@ class LinearProbe:
 
     name = "linear-probe"
 
+    options = AdapterConfig  # the built-in adapters share their options
+
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         freeze(model.backbone)
         params = list(model.head.parameters())

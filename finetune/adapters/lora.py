@@ -12,7 +12,7 @@ from torch import nn
 
 from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, Unsupported, brief, opt
 
 TEXT_TARGETS = ("query", "value")  # BERT-family attention projections (Hu et al. 2021)
 
@@ -33,9 +33,9 @@ def default_targets(inner: nn.Module, modality: str) -> list[str]:
 def _check_grouped(inner: nn.Module, targets: list[str]) -> None:
     for name, module in inner.named_modules():
         if isinstance(module, nn.Conv2d) and module.groups > 1 and any(_matches(name, t) for t in targets):
-            raise RobustuneError(
+            raise Unsupported(
                 f"LoRA on {name} (a convolution with groups={module.groups}) cannot be merged into the "
-                "bundle's weights; leave grouped and depthwise convolutions out of --lora-targets"
+                f"bundle's weights; leave grouped and depthwise convolutions out of {opt('lora_targets')}"
             )
 
 
@@ -59,6 +59,8 @@ class Lora:
 
     name = "lora"
 
+    options = AdapterConfig  # the built-in adapters share their options
+
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         from peft import LoraConfig, inject_adapter_in_model
 
@@ -66,8 +68,8 @@ class Lora:
         given = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()]
         targets = given or default_targets(inner, model.modality)
         if not targets:
-            raise RobustuneError(f"{model.backbone.name} has no Linear or Conv2d layer for LoRA; "
-                                 "use another adapter")
+            raise InvalidInput(f"{model.backbone.name} has no Linear or Conv2d layer for LoRA; "
+                               "use another adapter")
         _check_grouped(inner, targets)
         freeze(model.backbone)
         alpha: Any = cfg.lora_alpha
@@ -76,8 +78,8 @@ class Lora:
         try:
             inject_adapter_in_model(config, inner)
         except ValueError as exc:  # PEFT names the unsupported or missing layer
-            raise RobustuneError(f"LoRA cannot target {', '.join(given) or 'the default layers'}: "
-                                 f"{brief(exc)} (fix --lora-targets)") from exc
+            raise InvalidInput(f"LoRA cannot target {', '.join(given) or 'the default layers'}: "
+                               f"{brief(exc)} (fix {opt('lora_targets')})") from exc
         lora_params = [p for n, p in inner.named_parameters() if "lora_" in n]
         for p in lora_params:
             p.requires_grad_(True)

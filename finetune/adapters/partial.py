@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 class Partial:
@@ -12,12 +12,14 @@ class Partial:
 
     name = "partial"
 
+    options = AdapterConfig  # the built-in adapters share their options
+
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         blocks = model.backbone.blocks()
         if not 1 <= cfg.unfreeze <= len(blocks):
-            raise RobustuneError(
-                f"--unfreeze {cfg.unfreeze} is out of range: this backbone has {len(blocks)} blocks"
-            )
+            raise InvalidInput(
+                f"{opt('unfreeze')} {cfg.unfreeze} is out of range: this backbone has {len(blocks)} blocks"
+                , field='unfreeze')
         freeze(model.backbone)
         cut = len(blocks) - cfg.unfreeze
         frozen = [m for group in blocks[:cut] for m in group]

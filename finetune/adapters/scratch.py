@@ -12,6 +12,8 @@ class Scratch:
     name = "scratch"
     needs_pretrained = False
 
+    options = AdapterConfig  # the built-in adapters share their options
+
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         for p in model.parameters():
             p.requires_grad_(True)

@@ -11,7 +11,7 @@ import torch
 
 from finetune.data.types import DataOptions, ImageData, SourceData
 from plugins.assets import locate
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, NotFound, brief
 
 CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -36,14 +36,14 @@ def read_idx(path: Path) -> np.ndarray:
         data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
         return data.reshape(shape)
     except (OSError, ValueError, struct.error, EOFError) as exc:
-        raise RobustuneError(f"Fashion-MNIST file {path} is corrupt ({brief(exc)}); reinstall it") from exc
+        raise InvalidInput(f"Fashion-MNIST file {path} is corrupt ({brief(exc)}); reinstall it") from exc
 
 
 def _find(folder: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
             return folder / name
-    raise RobustuneError(f"Fashion-MNIST folder {folder} lacks {stem}.gz; give the folder of the 4 IDX files")
+    raise NotFound(f"Fashion-MNIST folder {folder} lacks {stem}.gz; give the folder of the 4 IDX files")
 
 
 def _split(folder: Path, which: str) -> ImageData:
@@ -51,7 +51,7 @@ def _split(folder: Path, which: str) -> ImageData:
     images = read_idx(_find(folder, images_file))
     labels = read_idx(_find(folder, labels_file))
     if len(images) != len(labels):
-        raise RobustuneError(f"Fashion-MNIST {which} images and labels differ in count in {folder}")
+        raise InvalidInput(f"Fashion-MNIST {which} images and labels differ in count in {folder}")
     tensor = torch.from_numpy(images.copy()).unsqueeze(1)
     return ImageData(tensor, torch.from_numpy(labels.astype(np.int64)), list(CLASSES))
 
@@ -60,5 +60,5 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     """Train split as the pool, the official 10k test split as holdout."""
     folder = Path(arg) if arg else locate("fashion-mnist")
     if not folder.is_dir():
-        raise RobustuneError(f"Fashion-MNIST folder {folder} does not exist; pass the folder of IDX files")
+        raise NotFound(f"Fashion-MNIST folder {folder} does not exist; pass the folder of IDX files")
     return SourceData("fashion-mnist", _split(folder, "train"), _split(folder, "test"))

@@ -9,14 +9,14 @@ from torch import Tensor
 
 from finetune.data.images import DEFAULT_SIDE, IMAGE_SUFFIXES, try_read_image
 from finetune.data.types import DataOptions, ImageData, SourceData, check_classes
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, NotFound, opt
 
 
 def _class_files(root: Path) -> dict[str, list[Path]]:
     if not root.exists():
-        raise RobustuneError(f"image folder {root} does not exist; pass imagefolder:PATH to a folder")
+        raise NotFound(f"image folder {root} does not exist; pass imagefolder:PATH to a folder")
     if not root.is_dir():
-        raise RobustuneError(f"{root} is not a folder; imagefolder wants one subfolder per class")
+        raise InvalidInput(f"{root} is not a folder; imagefolder wants one subfolder per class")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     check_classes([c.name for c in classes], f"image folder {root}")
     files = {}
@@ -26,7 +26,7 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
         )
         if not found:
             kinds = ", ".join(sorted(s.lstrip(".") for s in IMAGE_SUFFIXES))
-            raise RobustuneError(
+            raise InvalidInput(
                 f"class folder {folder} has no images ({kinds}); add images or remove the folder"
             )
         files[folder.name] = found
@@ -37,7 +37,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     """Read every image, reduced on load toward ``options.image_side``; corrupt files raise (named)
     unless ``options.skip_corrupt``."""
     if not arg:
-        raise RobustuneError("imagefolder needs a path: --data imagefolder:PATH")
+        raise InvalidInput(f"imagefolder needs a path: {opt('data')} imagefolder:PATH")
     root = Path(arg)
     images: list[Tensor] = []
     labels: list[int] = []
@@ -57,9 +57,9 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     if bad and not options.skip_corrupt:
         shown = ", ".join(str(p.relative_to(root)) for p in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise RobustuneError(
+        raise InvalidInput(
             f"{len(bad)} unreadable image(s) in {root}: {shown}{more}; fix or delete them, "
-            "or pass --skip-corrupt to skip them"
+            f"or pass {opt('skip_corrupt')} to skip them"
         )
     if bad:
         notes.append(f"skipped {len(bad)} unreadable image(s) (--skip-corrupt)")
@@ -67,7 +67,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     present = set(labels)
     empty = [c for i, c in enumerate(classes) if i not in present]
     if empty:
-        raise RobustuneError(f"class folder(s) {', '.join(empty)} have no readable images; add images")
+        raise InvalidInput(f"class folder(s) {', '.join(empty)} have no readable images; add images")
     same = len({tuple(t.shape) for t in images}) == 1
     stacked: Tensor | list[Tensor] = torch.stack(images) if same else images
     data = ImageData(stacked, torch.tensor(labels, dtype=torch.long), classes, notes, names=names)

@@ -18,7 +18,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, RobustuneError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 MAX_PIXELS = 150_000_000  # decoded pixels per image (12000 x 12000 passes; 3 bytes each in RGB)
@@ -73,7 +73,7 @@ def read_image(path: Path, side: int | None = None) -> Tensor:
     with opened:
         width, height = opened.size
         if width * height > MAX_PIXELS:
-            raise RobustuneError(
+            raise InvalidInput(
                 f"image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
                 f"{MAX_PIXELS // 1_000_000}-megapixel limit; downscale it or remove it"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from finetune.data.types import DataOptions, SourceData
-from plugins.errors import RobustuneError
+from plugins.errors import NotFound
 from plugins.registry import registry
 
 
@@ -22,7 +22,7 @@ def parse_data_spec(spec: str) -> tuple[str, str | None]:
     if path.suffix.lower() == ".csv":
         return "csv", spec
     if not sep and (path.suffix or "/" in spec):
-        raise RobustuneError(f"data path {spec} does not exist; pass an existing folder or .csv file")
+        raise NotFound(f"data path {spec} does not exist; pass an existing folder or .csv file")
     registry.entry("dataset", name)  # raises with a suggestion
     raise AssertionError("unreachable")
 

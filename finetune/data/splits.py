@@ -8,33 +8,34 @@ import numpy as np
 from torch import Tensor
 
 from finetune.data.types import Data, SourceData, class_counts
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
+from plugins.schema import option, require
 
 
 @dataclass(frozen=True)
 class SplitConfig:
     """Fractions are of the labeled pool; ``per_class`` caps labeled examples per class."""
 
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    seed: int = 0
-    per_class: int | None = None
-    test_per_class: int | None = None
-    labeled_per_class: int | None = None  # keep N labels per class in train; the rest go unlabeled
+    val_fraction: float = option(0.2, help="validation share of the labeled set (stratified)")
+    test_fraction: float = option(0.2, help="holdout share when the dataset has no test split of its own")
+    seed: int = option(0, help="splits, initialization, order, dropout and augmentation")
+    per_class: int | None = option(None, help="labeled examples per class (training + validation); all "
+                                              "if unset")
+    test_per_class: int | None = option(None, help="cap the holdout per class")
+    labeled_per_class: int | None = option(None, help="keep N labels per class in the training split; the "
+                                                      "rest of it becomes unlabeled data (semi-gan)")
 
     def __post_init__(self) -> None:
-        for name, share in (("val_fraction", self.val_fraction), ("test_fraction", self.test_fraction)):
-            if not 0.0 < share < 1.0:
-                raise RobustuneError(f"{name} must be between 0 and 1, got {share}")
-        if not 0 <= self.seed < 2**32:
-            raise RobustuneError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
-        counts: list[tuple[str, int | None, int]] = [("--per-class", self.per_class, 2),
-                                                     ("--labeled-per-class", self.labeled_per_class, 1),
-                                                     ("--test-per-class", self.test_per_class, 1)]
-        for flag, value, least in counts:
-            if value is not None and value < least:
-                what = " (train and validation)" if flag == "--per-class" else ""
-                raise RobustuneError(f"{flag} must be at least {least}{what}, got {value}")
+        def at_least(value: int | None, least: int) -> bool:
+            return value is None or value >= least
+
+        require(self, [("val_fraction", 0.0 < self.val_fraction < 1.0, "must be between 0 and 1"),
+                       ("test_fraction", 0.0 < self.test_fraction < 1.0, "must be between 0 and 1"),
+                       ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1"),
+                       ("per_class", at_least(self.per_class, 2),
+                        "must be at least 2 (train and validation)"),
+                       ("labeled_per_class", at_least(self.labeled_per_class, 1), "must be at least 1"),
+                       ("test_per_class", at_least(self.test_per_class, 1), "must be at least 1")])
 
 
 @dataclass
@@ -94,24 +95,24 @@ def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
     if cfg.per_class is not None:
         short = {c: n for c, n in class_counts(pool).items() if n < cfg.per_class}
         if short:
-            raise RobustuneError(
-                f"--per-class {cfg.per_class} needs more examples than classes {sorted(short)} have "
-                f"(fewest: {min(short.values())}); lower --per-class"
-            )
+            raise InvalidInput(
+                f"{opt('per_class')} {cfg.per_class} needs more examples than classes {sorted(short)} have "
+                f"(fewest: {min(short.values())}); lower it", field="per_class")
         pool = pool.subset(stratified_take(pool.labels, rng, count=cfg.per_class)[0])
         notes.append(f"labeled set: {cfg.per_class} per class")
     val_idx, train_idx = stratified_take(pool.labels, rng, fraction=cfg.val_fraction)
     if not val_idx or not train_idx:
-        raise RobustuneError("too few examples to make both a training and a validation split")
+        raise InvalidInput("too few examples to make both a training and a validation split; label more data "
+                           f"or raise {opt('val_fraction')}", field="val_fraction")
     train, val = pool.subset(train_idx), pool.subset(val_idx)
     unlabeled = None
     if cfg.labeled_per_class is not None:
         short = {c: n for c, n in class_counts(train).items() if n <= cfg.labeled_per_class}
         if short:
-            raise RobustuneError(
-                f"--labeled-per-class {cfg.labeled_per_class} leaves no unlabeled examples of classes "
-                f"{sorted(short)} (fewest in training: {min(short.values())}); lower it"
-            )
+            raise InvalidInput(
+                f"{opt('labeled_per_class')} {cfg.labeled_per_class} leaves no unlabeled examples of classes "
+                f"{sorted(short)} (fewest in training: {min(short.values())}); lower it",
+                field="labeled_per_class")
         lab_idx, unl_idx = stratified_take(train.labels, rng, count=cfg.labeled_per_class)
         train, unlabeled = train.subset(lab_idx), train.subset(unl_idx)
         notes.append(f"training labels: {cfg.labeled_per_class} per class ({len(train)}); the other "

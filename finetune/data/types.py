@@ -9,27 +9,31 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
+from plugins.schema import option, require
 
 
 @dataclass(frozen=True)
 class DataOptions:
     """Options for data sources: CSV column names and what to do with unreadable images."""
 
-    text_column: str = "text"
-    label_column: str = "label"
-    skip_corrupt: bool = False
-    group_column: str | None = None  # CSV: a column naming each row's group (bias metrics)
-    groups_file: str | None = None  # images: a CSV of path,group (bias metrics)
-    image_side: int | None = None  # set by the run: images are reduced on load toward the model's size
+    text_column: str = option("text", help="CSV: the text column")
+    label_column: str = option("label", help="CSV: the label column")
+    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported and stored)")
+    group_column: str | None = option(None, help="CSV: a column naming each row's group (bias metrics)",
+                                      cli=False)
+    groups_file: str | None = option(None, help="images: a CSV of path,group (bias metrics)", cli=False)
+    image_side: int | None = option(None, help="set by the run: images are reduced on load toward the "
+                                               "model's input size", cli=False)
 
     def __post_init__(self) -> None:
-        for flag, value in (("--text-column", self.text_column), ("--label-column", self.label_column),
-                            ("--group-column", self.group_column)):
-            if value is not None and not value.strip():
-                raise RobustuneError(f"{flag} must not be empty")
-        if self.image_side is not None and self.image_side < 1:
-            raise RobustuneError(f"image_side must be at least 1, got {self.image_side}")
+        def filled(name: str) -> bool:
+            value = getattr(self, name)
+            return value is None or bool(value.strip())
+
+        require(self, [(name, filled(name), "must not be empty")
+                       for name in ("text_column", "label_column", "group_column")])
+        require(self, [("image_side", self.image_side is None or self.image_side >= 1, "must be at least 1")])
 
 
 @dataclass
@@ -108,7 +112,7 @@ def check_classes(classes: Sequence[str], where: str) -> None:
     """At least two classes are needed to train a classifier."""
     if len(classes) < 2:
         only = f" (only {classes[0]!r})" if classes else ""
-        raise RobustuneError(
+        raise InvalidInput(
             f"{where} has {len(classes)} class{only}; a classifier needs at least two classes"
         )
 

@@ -17,7 +17,7 @@ class Supervised:
 
     def fit(self, ctx: FitContext) -> FitOutcome:
         trainer = Trainer(ctx.plan, ctx.train_cfg, ctx.device, ctx.num_classes, ctx.checkpoint_dir,
-                          ctx.progress, ctx.on_epoch_end)
+                          ctx.events)
         return FitOutcome(trainer.fit(ctx.train, ctx.y_train, ctx.val, ctx.y_val))
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from rich.console import Console
 from torch import Tensor
 
 from finetune.adapters.base import TrainPlan
@@ -16,6 +14,7 @@ from finetune.batches import Inputs
 from finetune.config import TrainConfig
 from finetune.trainer import History
 from plugins.classifier import Classifier
+from plugins.events import Reporter
 
 
 @dataclass
@@ -36,9 +35,7 @@ class FitContext:
     y_val: Tensor
     unlabeled: Inputs | None = None
     checkpoint_dir: Path | None = None
-    progress: bool = True
-    console: Console = field(default_factory=lambda: Console(stderr=True))
-    on_epoch_end: Callable[[dict[str, float]], None] | None = None
+    events: Reporter = field(default_factory=Reporter)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from finetune.batches import model_args
 from finetune.recipes.backprop import Supervised
 from finetune.recipes.base import FitContext, FitOutcome
 from plugins.classifier import Classifier
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 def train_rbm(layer: nn.Linear, data: Tensor, k: int, epochs: int, lr: float, batch: int,
@@ -61,8 +61,9 @@ class DBNRecipe:
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         if not hasattr(model.backbone, "layers") or not hasattr(model.backbone, "visible"):
-            raise RobustuneError("the dbn recipe pretrains a dbn model's layers as RBMs; use --model dbn "
-                                 "or --recipe supervised")
+            raise InvalidInput("the dbn recipe pretrains a dbn model's layers as RBMs; use "
+                               f"{opt('model')} dbn "
+                               f"or {opt('recipe')} supervised")
 
     @torch.no_grad()
     def _visible(self, ctx: FitContext) -> Tensor:
@@ -79,13 +80,15 @@ class DBNRecipe:
         h = self._visible(ctx)
         report = []
         for i, layer in enumerate(backbone.layers):  # type: ignore[union-attr,arg-type]
+            ctx.events.check()
+            ctx.events.progress("RBM pretraining", i, len(backbone.layers))  # type: ignore[arg-type]
             errors = train_rbm(layer, h, int(opts["cd_k"]), int(opts["rbm_epochs"]), float(opts["rbm_lr"]),
                                int(opts["rbm_batch"]), ctx.train_cfg.seed + i)
             report.append({"layer": i + 1, "visible": layer.in_features, "hidden": layer.out_features,
                            "reconstruction_error_first": errors[0], "reconstruction_error": errors[-1]})
-            ctx.console.print(f"RBM {i + 1} ({layer.in_features} -> {layer.out_features}, "
-                              f"CD-{opts['cd_k']}): "
-                              f"reconstruction error {errors[0]:.4f} -> {errors[-1]:.4f}")
+            ctx.events.log(f"RBM {i + 1} ({layer.in_features} -> {layer.out_features}, CD-{opts['cd_k']}): "
+                           f"reconstruction error {errors[0]:.4f} -> {errors[-1]:.4f}")
+            ctx.events.metric("rbm", step=i + 1, **report[-1])
             with torch.no_grad():
                 h = torch.sigmoid(layer(h))
         outcome = Supervised().fit(ctx)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, NotFound, opt
 from plugins.registry import registry
 
 
@@ -32,8 +32,8 @@ def check_model(name: str) -> None:
     names = [e.name for e in registry if e.kind == "backbone"]
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
-    raise RobustuneError(f"unknown candidate model {name!r}{hint}; see `robustune plugins` for backbones, "
-                         "or give a timm name or an HF folder")
+    raise NotFound(f"unknown candidate model {name!r}{hint}; see `robustune plugins` for backbones, "
+                   "or give a timm name or an HF folder", field="candidates")
 
 
 def parse_candidates(text: str) -> list[Candidate]:
@@ -46,10 +46,12 @@ def parse_candidates(text: str) -> list[Candidate]:
             registry.entry("adapter", adapter)  # raises with the closest name
         out.append(Candidate(model, adapter or "auto"))
     if len(out) < 1:
-        raise RobustuneError("--candidates is empty; give e.g. cnn,lstm or efficientnet_lite0:linear-probe")
+        raise InvalidInput(f"{opt('candidates')} is empty; give e.g. cnn,lstm or "
+                           "efficientnet_lite0:linear-probe", field='candidates')
     labels = [c.label for c in out]
     if len(set(labels)) != len(labels):
-        raise RobustuneError(f"--candidates names {labels} twice; list each candidate once")
+        raise InvalidInput(f"{opt('candidates')} names {labels} twice; list each candidate once",
+                           field='candidates')
     return out
 
 

@@ -14,12 +14,14 @@ from finetune.selection.curves import plot_curves
 from plugins import jsonio
 from plugins.atomic import atomic_write_text, check_writable_target
 from plugins.bundle import load_bundle
+from plugins.events import Events, Reporter, reporter
+from plugins.records import Result
 
 RESULT_FILE = "compare.json"
 
 
 @dataclass
-class CompareResult:
+class CompareResult(Result):
     """Ranked rows (best first), the winner's bundle and its holdout metrics, the files written."""
 
     rows: list[dict[str, Any]]
@@ -29,17 +31,19 @@ class CompareResult:
 
 
 def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path, overwrite: bool = False,
-                progress: bool = True) -> CompareResult:
+                events: Events | Reporter | None = None) -> CompareResult:
     """Train each candidate with the shared ``options`` (same data, split and seed) into OUT/NAME."""
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
 
+    report = reporter(events)
     check_writable_target(out / RESULT_FILE, overwrite)
     configs = [from_options({**options, "backbone": c.model, "adapter": c.adapter,
                              "out": str(out / slug(c.label)), "overwrite": True}) for c in candidates]
     rows, curves = [], {}
-    for cand, cfg in zip(candidates, configs, strict=True):
+    for i, (cand, cfg) in enumerate(zip(candidates, configs, strict=True)):
+        report.progress("candidates", i, len(candidates), cand.label)
         start = time.perf_counter()
-        result = run_training(cfg, progress=progress, holdout=False)
+        result = run_training(cfg, events=report, holdout=False)
         val = result.metrics["val"]
         curves[cand.label] = [h["val_accuracy"] for h in result.history.epochs]
         rows.append({"candidate": cand.label, "model": cand.model, "adapter": result.config.adapter,
@@ -48,6 +52,7 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
                      "trainable_params": result.trainable_params,
                      "train_s": round(time.perf_counter() - start, 1),
                      "bundle": str(result.bundle)})
+    report.progress("candidates", len(candidates), len(candidates))
     rows.sort(key=lambda r: (-r["val_accuracy"], -r["val_macro_f1"], r["train_s"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

@@ -17,7 +17,7 @@ import torch
 
 from finetune.data.splits import Splits
 from finetune.run_config import RunConfig, from_options
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
     """Seconds a whole training run of ``cfg`` would take here: the median of timed steps on a real
     batch, times the steps of a run (plus feature caching for cached-feature adapters)."""
     from finetune.batches import iterate, model_args, num_examples
+    from finetune.driver import _prepare, adapter_options, resolve_names
     from finetune.inference import compute_features
-    from finetune.recipes.supervised import _prepare, resolve_names
     from plugins.model import ModelSpec, build_classifier
     from plugins.registry import registry
 
@@ -140,7 +140,7 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
                      {"dropout": cfg.dropout})
     model = build_classifier(spec)
     _, inputs = _prepare(model, splits)
-    plan = registry.get("adapter", cfg.adapter).plan(model, cfg.train.lr, cfg.adapter_config)
+    plan = registry.get("adapter", cfg.adapter).plan(model, cfg.train.lr, adapter_options(cfg))
     n = num_examples(inputs["train"])
     batch = next(iterate(inputs["train"], cfg.train.batch_size))
     y = splits.train.labels[: cfg.train.batch_size]
@@ -176,9 +176,9 @@ def parse_budget(text: str) -> float:
     try:
         value = float(text[:-1] if text[-1:] in units else text)
     except ValueError as exc:
-        raise RobustuneError(f"cannot read the budget {text!r}; write e.g. 90s, 20m or 1h") from exc
+        raise InvalidInput(f"cannot read the budget {text!r}; write e.g. 90s, 20m or 1h") from exc
     if value <= 0:
-        raise RobustuneError("--budget must be positive")
+        raise InvalidInput(f"{opt('budget')} must be positive", field='budget')
     return value * scale
 
 
@@ -189,8 +189,8 @@ def recommend(options: dict[str, Any], budget_s: float | None, interpretable: bo
     splits = load_splits(base)
     prof = profile(splits)
     if prof.train < 2 * prof.classes:
-        raise RobustuneError(f"only {prof.train} training examples for {prof.classes} classes; "
-                             "label more data")
+        raise InvalidInput(f"only {prof.train} training examples for {prof.classes} classes; "
+                           "label more data")
     suggestions = candidates(prof, interpretable)
     for s in suggestions:
         if probe:

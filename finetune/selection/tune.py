@@ -12,14 +12,16 @@ from finetune.selection.curves import plot_curves
 from finetune.selection.space import PRETRAINED, SHARED, model_space, suggest
 from plugins import jsonio
 from plugins.atomic import atomic_write_text, check_writable_target, remove_output
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
+from plugins.events import Cancelled, Event, Events, Metric, Progress, Reporter, reporter
+from plugins.records import Result
 from plugins.registry import registry
 
 RESULT_FILE = "tune.json"
 
 
 @dataclass
-class TuneResult:
+class TuneResult(Result):
     """Every trial, the best parameters, the retrained bundle and its holdout metrics."""
 
     trials: list[dict[str, Any]]
@@ -68,18 +70,42 @@ def _remove_trials(folder: Path) -> None:
         folder.rmdir()
 
 
+class TrialEvents:
+    """One trial's events: each epoch's validation accuracy goes to Optuna, and a pruned trial is
+    stopped through the same cancellation check a job's cancel uses."""
+
+    def __init__(self, outer: Reporter, trial: Any) -> None:
+        self.outer, self.trial = outer, trial
+        self.seen: list[float] = []
+        self.pruned = False
+
+    def emit(self, event: Event) -> None:
+        """Report epochs to Optuna; pass the rest on as this trial's progress."""
+        if isinstance(event, Metric) and event.name == "epoch":
+            self.seen.append(float(event.values["val_accuracy"]))
+            self.trial.report(self.seen[-1], len(self.seen))
+            self.pruned = self.pruned or bool(self.trial.should_prune())
+        elif isinstance(event, Progress):
+            self.outer.progress(f"trial {self.trial.number}: {event.stage}", event.step, event.total,
+                                event.message)
+
+    def cancelled(self) -> bool:
+        """Stop when Optuna prunes the trial or the whole search is cancelled."""
+        return self.pruned or self.outer.sink.cancelled()
+
+
 def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_epochs: int = 10,
-             seed: int = 0, overwrite: bool = False, progress: bool = True) -> TuneResult:
+             seed: int = 0, overwrite: bool = False, events: Events | Reporter | None = None) -> TuneResult:
     """Search ``trials`` settings of ``model`` on validation accuracy (median pruning per epoch)."""
     import optuna
 
+    from finetune.driver import run_training
     from finetune.evaluation import evaluate_bundle
-    from finetune.recipes.supervised import run_training
     from finetune.selection.candidates import check_model
     from plugins.bundle import load_bundle
 
     if trials < 1:
-        raise RobustuneError("--trials must be at least 1")
+        raise InvalidInput(f"{opt('trials')} must be at least 1", field='trials')
     check_model(model)
     check_writable_target(out / RESULT_FILE, overwrite)
     options = {**options, "backbone": model, "overwrite": True}
@@ -87,36 +113,39 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     curves: dict[str, list[float]] = {}
 
+    report = reporter(events)
+
     def objective(trial: optuna.Trial) -> float:
         opts = trial_options(trial, options, model, modality, max_epochs)
         cfg = from_options({**opts, "out": str(out / "trials" / f"trial-{trial.number}")})
-        seen: list[float] = []
-
-        def report(record: dict[str, float]) -> None:
-            seen.append(record["val_accuracy"])
-            trial.report(record["val_accuracy"], len(seen))
-            if trial.should_prune():
-                curves[f"trial {trial.number} (pruned)"] = list(seen)
-                raise optuna.TrialPruned()
-
-        result = run_training(cfg, progress=False, holdout=False, on_epoch_end=report)
+        sink = TrialEvents(report, trial)
+        report.progress("trials", trial.number, trials)
+        try:
+            result = run_training(cfg, events=sink, holdout=False)
+        except Cancelled:
+            if not sink.pruned:
+                raise
+            curves[f"trial {trial.number} (pruned)"] = list(sink.seen)
+            report.log(f"trial {trial.number}: pruned after {len(sink.seen)} epochs {trial.params}")
+            raise optuna.TrialPruned() from None
         curves[f"trial {trial.number}"] = [h["val_accuracy"] for h in result.history.epochs]
-        if progress:
-            print(f"trial {trial.number}: val accuracy {result.metrics['val']['accuracy']:.4f} "
-                  f"{trial.params}", flush=True)
-        return float(result.metrics["val"]["accuracy"])
+        accuracy = float(result.metrics["val"]["accuracy"])
+        report.log(f"trial {trial.number}: val accuracy {accuracy:.4f} {trial.params}")
+        report.metric("trial", step=trial.number, val_accuracy=accuracy, params=trial.params)
+        return accuracy
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
     study.optimize(objective, n_trials=trials, catch=())
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
-        raise RobustuneError("every trial was pruned or failed; raise --trials or --max-epochs")
+        raise InvalidInput(f"every trial was pruned or failed; raise {opt('trials')} or {opt('max_epochs')}")
     best = study.best_trial
     _remove_trials(out / "trials")
     final_opts = trial_options(optuna.trial.FixedTrial(best.params), options, model, modality, max_epochs)
     final_cfg = from_options({**final_opts, "out": str(out / "best")})
-    final = run_training(final_cfg, progress=progress, holdout=False)
+    report.progress("trials", trials, trials)
+    final = run_training(final_cfg, events=report, holdout=False)
     used, holdout = evaluate_bundle(load_bundle(final.bundle), final.config.data, "holdout",
                                     final.config.data_options)
     rows = [{"trial": t.number, "state": t.state.name.lower(), "val_accuracy": t.value, "params": t.params}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError
+from plugins.schema import option, require
 
 WEIGHT_SOURCES = ("auto", "hub", "packaged", "none")
 MAX_IMAGE_SIZE = 4096  # pixels per side
@@ -23,24 +23,23 @@ class BackboneConfig:
     ``options``: a from-scratch model's own settings (``--model-options depth=3,width=32``).
     """
 
-    weights: str = "auto"
-    image_size: int | None = None
-    max_length: int = 128
-    pooling: str = "mean"
-    model_id: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # from-scratch models' own sizes
+    weights: str = option("auto", help="auto (packaged if installed, else hub), hub, packaged, none, or a "
+                                       "local path: safetensors, .pth state dict or an HF-style folder")
+    image_size: int | None = option(None, help="input size (default: the backbone's own)")
+    max_length: int = option(128, help="texts: longest input in tokens")
+    pooling: str = option("mean", help="texts: mean or cls pooling")
+    model_id: str | None = option(None, help="texts: hub id for --weights hub")
+    options: dict[str, Any] = option(help="from-scratch models' own settings, KEY=VALUE,... (see Model zoo)",
+                                     flag="model-options", parse="kv", default_factory=dict)
 
     def __post_init__(self) -> None:
-        checks = [
-            (bool(self.weights), "--weights must not be empty: auto, hub, packaged, none or a path"),
-            (self.image_size is None or 1 <= self.image_size <= MAX_IMAGE_SIZE,
-             f"--image-size must be between 1 and {MAX_IMAGE_SIZE}"),
-            (1 <= self.max_length <= MAX_LENGTH, f"--max-length must be between 1 and {MAX_LENGTH}"),
-            (self.pooling in ("mean", "cls"), "--pooling must be mean or cls"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise RobustuneError(message)
+        require(self, [
+            ("weights", bool(self.weights), "must not be empty: auto, hub, packaged, none or a path"),
+            ("image_size", self.image_size is None or 1 <= self.image_size <= MAX_IMAGE_SIZE,
+             f"must be between 1 and {MAX_IMAGE_SIZE}"),
+            ("max_length", 1 <= self.max_length <= MAX_LENGTH, f"must be between 1 and {MAX_LENGTH}"),
+            ("pooling", self.pooling in ("mean", "cls"), "must be mean or cls"),
+        ])
 
 
 class Backbone(nn.Module):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from plugins.assets import available, locate
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, brief, opt
 from plugins.weights import fit_state_dict, pickled_refusal, read_state_dict
 
 DEFAULT_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -27,7 +27,7 @@ class HFTextBackbone(Backbone):
     def __init__(self, model: Any, tokenizer: Any, pooling: str, max_length: int) -> None:
         super().__init__()
         if pooling not in POOLINGS:
-            raise RobustuneError(f"unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}")
+            raise InvalidInput(f"unknown pooling {pooling!r}; use one of {', '.join(POOLINGS)}")
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = pooling
@@ -96,9 +96,9 @@ def _from_pretrained(source: str, what: str) -> tuple[nn.Module, Any]:
         raise pickled_refusal(source) from exc
     except (OSError, ValueError, RuntimeError, EOFError) as exc:
         first = brief(exc)
-        raise RobustuneError(
+        raise InvalidInput(
             f"cannot load a Hugging Face model from {what} {source!r} ({first}); "
-            "pass a folder with config.json, tokenizer and weights, or --weights packaged"
+            f"pass a folder with config.json, tokenizer and weights, or {opt('weights')} packaged"
         ) from exc
     return model, tokenizer
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from plugins.backbones.base import Backbone, BackboneConfig
 from plugins.backbones.bert import _default_source, _hf, is_hf_dir
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, brief
 from plugins.weights import pickled_refusal
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
@@ -66,19 +66,19 @@ def load_hf_classifier(folder: str) -> tuple[Any, Any]:
     except pickle.UnpicklingError as exc:
         raise pickled_refusal(folder) from exc
     except (OSError, ValueError, RuntimeError, EOFError, KeyError) as exc:
-        raise RobustuneError(f"{folder} is not a Hugging Face sequence-classification folder "
-                             f"({brief(exc)}); pass the folder save_pretrained wrote") from exc
+        raise InvalidInput(f"{folder} is not a Hugging Face sequence-classification folder "
+                           f"({brief(exc)}); pass the folder save_pretrained wrote") from exc
     fix = "save the tokenizer there too: tokenizer.save_pretrained(folder)"
     if not any((Path(folder) / name).is_file() for name in TOKENIZER_FILES):
-        raise RobustuneError(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); {fix}")
+        raise InvalidInput(f"{folder} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); {fix}")
     try:
         tokenizer = tf.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception for corrupt files
-        raise RobustuneError(f"{folder} has no usable tokenizer ({brief(exc)}); {fix}") from exc
+        raise InvalidInput(f"{folder} has no usable tokenizer ({brief(exc)}); {fix}") from exc
     rows = model.get_input_embeddings().num_embeddings
     if len(tokenizer) > rows:
-        raise RobustuneError(f"the tokenizer in {folder} has {len(tokenizer)} tokens but the model embeds "
-                             f"only {rows}; save the tokenizer the model was trained with")
+        raise InvalidInput(f"the tokenizer in {folder} has {len(tokenizer)} tokens but the model embeds "
+                           f"only {rows}; save the tokenizer the model was trained with")
     return model, tokenizer
 
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from plugins.assets import available, locate
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 from plugins.weights import fit_state_dict, load_by_position, read_state_dict
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -54,9 +54,9 @@ def _features(weights: str) -> nn.Sequential:
         try:
             return mobilenet_v2(weights=MobileNet_V2_Weights.IMAGENET1K_V1).features
         except Exception as exc:  # a failed download surfaces as many types
-            raise RobustuneError(
+            raise InvalidInput(
                 f"could not fetch hub weights for mobilenet_v2 ({type(exc).__name__}); offline? "
-                "use --weights packaged, PATH or none"
+                f"use {opt('weights')} packaged, PATH or none"
             ) from exc
     features = mobilenet_v2().features
     if weights == "none":

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from plugins.backbones.scratch import ScratchBackbone, masked_max, scratch_factory
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 MAX_ROWS = 64  # longer row sequences make a slow and poor model: use cnn
 POOLINGS = ("last", "max", "mean")
@@ -29,17 +29,17 @@ class Recurrent(ScratchBackbone):
         super().__init__(*args, **kwargs)
         o = self.opts
         if o["pooling"] not in POOLINGS:
-            raise RobustuneError(f"{self.plugin} pooling={o['pooling']!r} is unknown; use one of "
-                                 f"{', '.join(POOLINGS)}")
+            raise InvalidInput(f"{self.plugin} pooling={o['pooling']!r} is unknown; use one of "
+                               f"{', '.join(POOLINGS)}")
         if self.modality == "text":
             self.embed = self.embedding(int(o["embed_dim"]))
             width = int(o["embed_dim"])
         else:
             if not 2 <= self.image_size <= MAX_ROWS:
-                raise RobustuneError(
+                raise InvalidInput(
                     f"{self.plugin} reads an image as a sequence of rows: {self.image_size} rows of "
                     f"{3 * self.image_size} values make no sense as a sequence model; pass "
-                    f"--image-size {MAX_ROWS} or less (at least 2), or use --model cnn"
+                    f"{opt('image_size')} {MAX_ROWS} or less (at least 2), or use {opt('model')} cnn"
                 )
             width = 3 * self.image_size
         layers = int(o["layers"])

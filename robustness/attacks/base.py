@@ -8,12 +8,12 @@ only ``perturb``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput
 from plugins.modes import frozen_eval
 
 NORMS = ("Linf", "L2")
@@ -31,9 +31,9 @@ class AttackConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.eps <= 1.0:
-            raise RobustuneError(f"epsilon {self.eps:g} is outside (0, 1]; pixels are in [0, 1] (e.g. 8/255)")
+            raise InvalidInput(f"epsilon {self.eps:g} is outside (0, 1]; pixels are in [0, 1] (e.g. 8/255)")
         if self.steps < 1:
-            raise RobustuneError(f"attack steps must be at least 1, got {self.steps}")
+            raise InvalidInput(f"attack steps must be at least 1, got {self.steps}")
 
     @property
     def step_size(self) -> float:
@@ -70,8 +70,11 @@ class Attack:
     needs_gradients: ClassVar[bool] = True
     minimal_norm: ClassVar[bool] = False  # finds the smallest perturbation; over budget = failed
 
-    def __init__(self, cfg: AttackConfig) -> None:
+    options: ClassVar[type | None] = None  # a frozen dataclass of the attack's own settings, if any
+
+    def __init__(self, cfg: AttackConfig, options: Any = None) -> None:
         self.cfg = cfg
+        self.opts = options if options is not None else (self.options() if self.options else None)
 
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """The attack itself. Shape: (N, C, H, W), (N,) -> (N, C, H, W)."""

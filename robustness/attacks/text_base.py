@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from plugins.classifier import TextClassifier
-from plugins.errors import RobustuneError
+from plugins.errors import InvalidInput, opt
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class TextAttackConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1:
-            raise RobustuneError(f"attack steps must be at least 1, got {self.steps}")
+            raise InvalidInput(f"attack steps must be at least 1, got {self.steps}")
 
 
 @dataclass
@@ -54,7 +54,7 @@ class TextTarget:
 
     def __init__(self, model: TextClassifier, tokenizer: Any, max_length: int, batch_size: int = 32) -> None:
         if getattr(model, "modality", None) != "text":
-            raise RobustuneError("text attacks need a text bundle; for images use --attacks pgd,fgsm")
+            raise InvalidInput(f"text attacks need a text bundle; for images use {opt('attacks')} pgd,fgsm")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -90,8 +90,11 @@ class TextAttack:
     norm: ClassVar[str] = "relative L2"
     needs_gradients: ClassVar[bool] = True
 
-    def __init__(self, cfg: TextAttackConfig) -> None:
+    options: ClassVar[type | None] = None  # a frozen dataclass of the attack's own settings, if any
+
+    def __init__(self, cfg: TextAttackConfig, options: Any = None) -> None:
         self.cfg = cfg
+        self.opts = options if options is not None else (self.options() if self.options else None)
 
     def run(self, target: TextTarget, texts: list[str], y: Tensor,
             eps: list[float]) -> dict[float, TextOutcome]:

@@ -17,13 +17,13 @@ Cli = Callable[..., CliResult]
 
 @pytest.fixture(scope="module")
 def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     out = tmp_path_factory.mktemp("audit") / "digits"
     cfg = from_options({"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full",
                         "image_size": 16, "per_class": 40, "epochs": 4, "lr": 3e-3, "out": str(out)})
-    run_training(cfg, progress=False)
+    run_training(cfg)
     return out
 
 

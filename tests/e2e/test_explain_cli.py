@@ -61,5 +61,6 @@ def test_explain_bad_inputs(cli: Cli, stripes_bundle: Path, text_bundle: Path, i
                      tmp_path / "c"), "gradcam explains image models but this is a text model", "--method")
     assert_error(cli("explain", stripes_bundle, png, "--target", "diagonal", "--out", tmp_path / "d"),
                  "--target 'diagonal' is not a class", "horizontal, vertical")
-    assert_error(cli("explain", stripes_bundle, "--out", tmp_path / "e"), "give image files or --text")
+    assert_error(cli("explain", stripes_bundle, "--out", tmp_path / "e"),
+                 "give image files or texts (--text)")
     assert not any((tmp_path / n).exists() for n in "abcde")

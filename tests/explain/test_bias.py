@@ -32,7 +32,7 @@ def test_group_report_errors() -> None:
     y = torch.tensor([0, 1])
     with pytest.raises(RobustuneError, match="at least two groups"):
         group_report(y, y, ["a", "a"], ["n", "p"])
-    with pytest.raises(RobustuneError, match="--positive 'x' is not a class"):
+    with pytest.raises(RobustuneError, match="positive 'x' is not a class"):
         group_report(y, y, ["a", "b"], ["n", "p"], positive="x")
 
 

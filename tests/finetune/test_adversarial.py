@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from finetune.driver import run_training
 from finetune.inference import predict_logits
-from finetune.recipes.supervised import run_training
 from finetune.run_config import from_options
 from plugins import RobustuneError
 from plugins.bundle import load_bundle
@@ -33,8 +33,8 @@ def _robust(bundle_dir: str) -> tuple[float, float]:
 
 @pytest.mark.slow
 def test_pgd_adversarial_training_gains_robustness(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    run_training(from_options({**BASE, "out": str(tmp_path / "std")}), progress=False)
-    run_training(from_options({**BASE, "adversarial": "pgd", "out": str(tmp_path / "adv")}), progress=False)
+    run_training(from_options({**BASE, "out": str(tmp_path / "std")}))
+    run_training(from_options({**BASE, "adversarial": "pgd", "out": str(tmp_path / "adv")}))
     clean_std, robust_std = _robust(str(tmp_path / "std"))
     clean_adv, robust_adv = _robust(str(tmp_path / "adv"))
     assert robust_adv >= robust_std + 0.10, (robust_std, robust_adv)
@@ -44,10 +44,10 @@ def test_pgd_adversarial_training_gains_robustness(tmp_path) -> None:  # type: i
 def test_trades_and_linear_probe_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cfg = from_options({**BASE, "epochs": 1, "adversarial": "trades", "out": str(tmp_path / "t")})
     assert cfg.train.adv_eps == pytest.approx(16 / 255)
-    run_training(cfg, progress=False)
+    run_training(cfg)
     probe = from_options({**BASE, "epochs": 1, "adapter": "linear-probe", "adversarial": "pgd",
                           "out": str(tmp_path / "p")})
-    result = run_training(probe, progress=False)
+    result = run_training(probe)
     assert "feature_cache" not in result.seconds  # the backbone runs on attacked pixels instead
     bundle = load_bundle(tmp_path / "p")
     blank = {"pixels": torch.zeros(2, 3, 16, 16, dtype=torch.uint8)}
@@ -58,4 +58,4 @@ def test_adversarial_training_on_text_is_refused(tmp_path, text_csv) -> None:  #
     cfg = from_options({"data": f"csv:{text_csv}", "backbone": "bert", "adversarial": "pgd",
                         "out": str(tmp_path / "x")})
     with pytest.raises(RobustuneError, match="adversarial training works on image models"):
-        run_training(cfg, progress=False)
+        run_training(cfg)

@@ -35,7 +35,7 @@ def test_imagefolder_mixed_sizes_kept_as_list(tmp_path: Path) -> None:
 def test_corrupt_images_named_or_skipped(tmp_path: Path) -> None:
     root = make_image_folder(tmp_path / "d", per_class=4)
     (root / "horizontal" / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(RobustuneError, match=r"1 unreadable image\(s\).*broken\.png.*--skip-corrupt"):
+    with pytest.raises(RobustuneError, match=r"1 unreadable image\(s\).*broken\.png.*skip_corrupt"):
         load_data(f"imagefolder:{root}")
     src = load_data(f"imagefolder:{root}", DataOptions(skip_corrupt=True))
     assert len(src.pool) == 8 and "skipped 1" in src.pool.notes[0]
@@ -45,7 +45,7 @@ def test_csv_columns_configurable(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "r.csv", repeat=1, text_col="review", label_col="sentiment")
     src = load_data(f"csv:{path}", DataOptions(text_column="review", label_column="sentiment"))
     assert src.pool.classes == ["neg", "pos"] and len(src.pool) == 12
-    with pytest.raises(RobustuneError, match="lacks column.*text.*--text-column"):
+    with pytest.raises(RobustuneError, match="lacks column.*text.*text_column"):
         load_data(f"csv:{path}")
 
 
@@ -80,7 +80,7 @@ def test_own_test_split_is_used_and_capped() -> None:
 
 
 def test_per_class_larger_than_data_is_refused() -> None:
-    with pytest.raises(RobustuneError, match="--per-class 500 needs more examples"):
+    with pytest.raises(RobustuneError, match="per_class 500 needs more examples"):
         make_splits(load_data("digits"), SplitConfig(per_class=500))
 
 

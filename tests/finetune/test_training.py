@@ -15,6 +15,7 @@ from finetune.inference import compute_features
 from finetune.preprocess import prepare_inputs
 from finetune.trainer import Trainer, balanced_weights, warmup_cosine
 from plugins.backbones import BackboneConfig
+from plugins.events import Cancelled, ListEvents, Metric
 from plugins.model import ModelSpec, build_classifier
 from plugins.registry import registry
 
@@ -44,7 +45,7 @@ def test_full_training_lowers_loss_and_learns(digits) -> None:  # type: ignore[n
     assert plan.param_groups[0]["lr"] == pytest.approx(1.5e-3)
     train, val = _inputs(model, digits)
     cfg = TrainConfig(epochs=6, batch_size=32, lr=3e-3, patience=6)
-    history = Trainer(plan, cfg, CPU, 10, progress=False).fit(train, digits.train.labels, val,
+    history = Trainer(plan, cfg, CPU, 10).fit(train, digits.train.labels, val,
                                                               digits.val.labels)
     losses = [h["train_loss"] for h in history.epochs]
     assert losses[-1] < losses[0] * 0.5
@@ -63,7 +64,7 @@ def test_linear_probe_runs_the_backbone_once(digits) -> None:  # type: ignore[no
     train_f, val_f = compute_features(model, train), compute_features(model, val)
     cached_calls = len(calls)
     cfg = TrainConfig(epochs=5, lr=1e-2, patience=5)
-    Trainer(plan, cfg, CPU, 10, progress=False).fit(train_f, digits.train.labels, val_f,
+    Trainer(plan, cfg, CPU, 10).fit(train_f, digits.train.labels, val_f,
                                                     digits.val.labels)
     assert len(calls) == cached_calls == 3  # 240 train + 60 val in batches of 128, never again
     after = model.backbone.state_dict()
@@ -77,7 +78,7 @@ def test_partial_freezes_early_blocks(digits) -> None:  # type: ignore[no-untype
     assert all(p.requires_grad for p in model.backbone.model.layer4.parameters())
     before = model.backbone.model.layer1[0].bn1.running_mean.clone()
     train, val = _inputs(model, digits)
-    Trainer(plan, TrainConfig(epochs=1), CPU, 10, progress=False).fit(
+    Trainer(plan, TrainConfig(epochs=1), CPU, 10).fit(
         train, digits.train.labels, val, digits.val.labels)
     assert torch.equal(before, model.backbone.model.layer1[0].bn1.running_mean)
 
@@ -87,7 +88,7 @@ def test_early_stopping_restores_best_epoch(digits) -> None:  # type: ignore[no-
     plan = registry.get("adapter", "full").plan(model, 0.5, AdapterConfig(backbone_lr_mult=1.0))
     train, val = _inputs(model, digits)
     cfg = TrainConfig(epochs=8, lr=0.5, patience=2, warmup_fraction=0.0, grad_clip=0.0)
-    history = Trainer(plan, cfg, CPU, 10, progress=False).fit(train, digits.train.labels, val,
+    history = Trainer(plan, cfg, CPU, 10).fit(train, digits.train.labels, val,
                                                               digits.val.labels)
     best = max(history.epochs, key=lambda h: (h["val_accuracy"], -h["val_loss"]))
     assert history.best_epoch == best["epoch"]
@@ -104,16 +105,10 @@ def test_schedule_and_class_weights() -> None:
     assert w.tolist() == pytest.approx([4 / 9, 4 / 3, 0.0])
 
 
-class Interrupted(Exception):
-    pass
-
-
-def _stop_after(n: int):  # type: ignore[no-untyped-def]
-    def callback(record: dict) -> None:
-        if record["epoch"] >= n:
-            raise Interrupted
-
-    return callback
+def _stop_after(n: int) -> ListEvents:
+    """Events that cancel the run once ``n`` epochs are done (the cancellation check stops it)."""
+    return ListEvents(lambda events: any(isinstance(e, Metric) and e.name == "epoch" and e.step >= n
+                                         for e in events))
 
 
 def test_checkpoint_resume_matches(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
@@ -122,14 +117,14 @@ def test_checkpoint_resume_matches(tmp_path: Path, digits) -> None:  # type: ign
     def trainer(folder: Path | None, callback=None):  # type: ignore[no-untyped-def]
         model = _model()
         plan = registry.get("adapter", "full").plan(model, 3e-3, AdapterConfig())
-        return model, Trainer(plan, cfg, CPU, 10, folder, progress=False, on_epoch_end=callback)
+        return model, Trainer(plan, cfg, CPU, 10, folder, events=callback)
 
     train, val = _inputs(_model(), digits)
     args = (train, digits.train.labels, val, digits.val.labels)
     straight, t = trainer(None)
     h_straight = t.fit(*args)
     _, t = trainer(tmp_path / "ckpt", _stop_after(1))
-    with pytest.raises(Interrupted):
+    with pytest.raises(Cancelled):
         t.fit(*args)
     resumed, t = trainer(tmp_path / "ckpt")
     h_resumed = t.fit(*args)

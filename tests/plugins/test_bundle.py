@@ -64,7 +64,7 @@ def test_existing_target_refused_and_untouched(tmp_path: Path) -> None:
     target = tmp_path / "b"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    with pytest.raises(RobustuneError, match="already exists.*--overwrite"):
+    with pytest.raises(RobustuneError, match="already exists.*overwrite"):
         save_bundle(target, model, {**_meta(model, ["a", "b", "c"]), "model": spec.to_json()})
     assert (target / "keep.txt").read_text() == "mine"
 

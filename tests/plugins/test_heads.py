@@ -25,13 +25,13 @@ def test_identity_head_needs_one_output_per_class() -> None:
 
 
 def test_mlp_head_trains_and_round_trips(tmp_path: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     out = tmp_path / "mlp"
     opts = {"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full", "head": "mlp",
             "image_size": 16, "per_class": 20, "epochs": 2, "out": str(out)}
-    run_training(from_options(opts), progress=False)
+    run_training(from_options(opts))
     bundle = load_bundle(out)
     assert bundle.meta["model"]["head"] == "mlp"
     hidden = [m for m in bundle.model.head.modules() if isinstance(m, torch.nn.Linear)]

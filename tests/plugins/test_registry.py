@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,9 +77,36 @@ def test_third_party_plugin_distribution(tmp_path: Path) -> None:
     assert "tiny-mlp" in listed.out and "robustune-tiny-plugin" in listed.out
     out = tmp_path / "bundle"
     trained = run_subprocess("train", "--data", "tiny-blobs", "--backbone", "resnet18", "--weights",
-                             "none", "--image-size", "16", "--head", "tiny-mlp", "--adapter", "full",
-                             "--epochs", "2", "--out", str(out), "--quiet", env=env)
+                             "none", "--image-size", "16", "--head", "tiny-mlp", "--adapter", "head-only",
+                             "--adapter-options", "lr_scale=2", "--epochs", "2", "--out", str(out), "--quiet",
+                             env=env)
     assert trained.code == 0, trained.err
+    meta = json.loads((out / "robustune.json").read_text())
+    assert meta["adapter"] == {"name": "head-only", "config": {"lr_scale": 2.0}}
     evaluated = run_subprocess("evaluate", str(out), "--data", "tiny-blobs", "--json", env=env)
     assert evaluated.code == 0, evaluated.err
     assert '"accuracy"' in evaluated.out
+    audited = run_subprocess("audit", str(out), "--data", "tiny-blobs", "--attacks", "noise,fgsm",
+                             "--attack-options", "tries=3", "--n", "8", "--out", str(tmp_path / "audit"),
+                             env=env)
+    assert audited.code == 0, audited.err
+    report = json.loads((tmp_path / "audit" / "audit.json").read_text())
+    assert report["config"]["options"] == {"noise": {"tries": 3}} and "noise" in report["attacks"]
+    typo = run_subprocess("audit", str(out), "--data", "tiny-blobs", "--attacks", "noise",
+                          "--attack-options", "trys=3", env=env)
+    assert typo.code == 2 and "did you mean 'tries'" in typo.err
+    # the same plugins and options from job specs, with no terminal
+    script = f"""
+from robustune.jobs import audit, train
+spec = train.TrainSpec.from_options({{"data": "tiny-blobs", "model": "resnet18", "weights": "none",
+    "image_size": 16, "adapter": "head-only", "adapter_options": {{"lr_scale": 0.5}}, "epochs": 1,
+    "out": {str(tmp_path / "job")!r}}})
+result = train.run(spec)
+a = audit.run(audit.AuditSpec(str(result.bundle), "tiny-blobs", ("noise",), n=8,
+                              attack_options={{"noise.tries": 2}}, out={str(tmp_path / "job-audit")!r}))
+print(result.to_json()["config"]["adapter_options"], a.report["config"]["options"])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-2] == "{'lr_scale': 0.5} {'noise': {'tries': 2}}"

@@ -30,7 +30,7 @@ def trained() -> tuple[nn.Module, Tensor, Tensor]:
     plan = registry.get("adapter", "full").plan(model, 3e-3, AdapterConfig(backbone_lr_mult=1.0))
     pre = model.backbone.preprocessing()
     tr, va = prepare_inputs(splits.train, pre), prepare_inputs(splits.val, pre)
-    Trainer(plan, TrainConfig(epochs=6, lr=3e-3), torch.device("cpu"), 10, progress=False).fit(
+    Trainer(plan, TrainConfig(epochs=6, lr=3e-3), torch.device("cpu"), 10).fit(
         tr, splits.train.labels, va, splits.val.labels)
     model.eval()
     x = prepare_inputs(splits.test, pre)["pixels"][:48].float() / 255
@@ -101,7 +101,7 @@ class Thresholded(Softmaxed):
 
 def test_gradient_attack_on_model_without_gradients(trained) -> None:  # type: ignore[no-untyped-def]
     model, x, y = trained
-    with pytest.raises(RobustuneError, match="need gradients.*--attacks square"):
+    with pytest.raises(RobustuneError, match="need gradients.*attacks square"):
         run_audit(Thresholded(model), x[:8], y[:8], [str(i) for i in range(10)],
                   AuditConfig(attacks=("square", "pgd"), eps=(2 / 255,)))
     report = run_audit(Thresholded(model), x[:8], y[:8], [str(i) for i in range(10)],

@@ -95,14 +95,14 @@ def test_gradual_unfreezes_one_block_per_epoch_at_discriminative_rates() -> None
 
 
 def test_gradual_training_leaves_frozen_blocks_untouched(tmp_path: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     opts = {"data": "digits", "model": "resnet18", "weights": "none", "adapter": "gradual", "image_size": 16,
             "per_class": 20, "epochs": 2, "unfreeze_every": 1, "out": str(tmp_path / "g")}
     torch.manual_seed(0)
     start = build_classifier(ModelSpec("resnet18", 10, BackboneConfig(weights="none", image_size=16)))
-    run_training(from_options(opts), progress=False)  # the run seeds torch with 0 before building too
+    run_training(from_options(opts))  # the run seeds torch with 0 before building too
     trained = load_bundle(tmp_path / "g").model
     stem = "backbone.model.conv1.weight"
     top = "backbone.model.layer4.1.conv2.weight"
@@ -120,12 +120,12 @@ def test_discriminative_rates_decay_downwards() -> None:
 
 
 def test_lstm_head_over_token_states(tmp_path: Path, text_csv: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     opts = {"data": f"csv:{text_csv}", "model": "bert", "head": "lstm", "epochs": 3, "lr": 3e-3,
             "out": str(tmp_path / "l")}
-    result = run_training(from_options(opts), progress=False)
+    result = run_training(from_options(opts))
     assert result.config.adapter == "linear-probe"  # token states cached once, the LSTM trains on them
     bundle = load_bundle(tmp_path / "l")
     texts = ["a wonderful film", "a dull mess that never ends"]

@@ -44,12 +44,12 @@ def test_text_models_train_and_predict(cli: CliResult, tmp_path: Path, text_csv:
 
 
 def test_model_options_reach_the_architecture(tmp_path: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     opts = {"data": "digits", "model": "cnn", "model_options": "depth=2,width=8,bn=false", "per_class": 20,
             "epochs": 1, "out": str(tmp_path / "c")}
-    run_training(from_options(opts), progress=False)
+    run_training(from_options(opts))
     model = load_bundle(tmp_path / "c").model
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.out_channels for c in convs] == [8, 8, 16, 16]
@@ -68,12 +68,12 @@ def test_rbm_cd_lowers_reconstruction_error() -> None:
 
 
 def test_dbn_recipe_reports_reconstruction_error_per_layer(tmp_path: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     opts = {"data": "digits", "model": "dbn", "model_options": "hidden=64-32,rbm_epochs=10,cd_k=2,rbm_lr=0.1",
             "epochs": 1, "out": str(tmp_path / "d")}
-    result = run_training(from_options(opts), progress=False)
+    result = run_training(from_options(opts))
     rbm = result.extra["rbm"]
     assert [(r["visible"], r["hidden"]) for r in rbm] == [(64, 64), (64, 32)]
     assert all(r["reconstruction_error"] < 0.7 * r["reconstruction_error_first"] for r in rbm), rbm
@@ -95,12 +95,12 @@ def test_k_plus_one_loss_equals_explicit_softmax() -> None:
 
 
 def test_semi_gan_uses_labeled_and_unlabeled_data(tmp_path: Path) -> None:
-    from finetune.recipes.supervised import run_training
+    from finetune.driver import run_training
     from finetune.run_config import from_options
 
     opts = {"data": "digits", "model": "gan", "labeled_per_class": 5, "epochs": 2, "batch_size": 64,
             "model_options": "hidden=64-32,gen_hidden=32", "out": str(tmp_path / "g")}
-    result = run_training(from_options(opts), progress=False)
+    result = run_training(from_options(opts))
     assert result.config.recipe == "semi-gan"
     assert result.split_sizes["train"] == 50 and result.split_sizes["unlabeled"] > 1000
     assert result.extra["semi_gan"] == {"labeled": 50, "unlabeled": result.split_sizes["unlabeled"]}

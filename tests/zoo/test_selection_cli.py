@@ -70,7 +70,7 @@ def test_recommend_orders_by_budget_and_interpretability() -> None:
     (["compare", "--data", "digits", "--candidates", "cnn,resnet81"], "did you mean resnet18"),
     (["compare", "--data", "digits", "--candidates", "cnn:lorra"], "unknown adapter"),
     (["compare", "--data", "digits", "--candidates", "cnn,cnn"], "twice"),
-    (["compare", "--data", "digits"], "give --candidates"),
+    (["compare", "--data", "digits"], "--candidates is missing"),
     (["tune", "--model", "cnnn", "--data", "digits"], "unknown candidate model"),
     (["tune", "--model", "cnn", "--data", "digits", "--trials", "0"], "--trials"),
     (["recommend", "--data", "digits", "--budget", "soon"], "cannot read the budget"),

@@ -1,15 +1,19 @@
-"""Supervised fine-tuning recipe: data -> splits -> model -> adapter -> trainer -> bundle."""
+"""The run driver: every training run goes setup -> fit (the recipe) -> save (the bundle).
+
+``setup`` checks everything and prepares the data, splits, model and inputs without writing;
+``fit`` runs the model's recipe with epoch checkpoints in ``OUT.work``; ``save`` evaluates and
+writes the bundle atomically. ``run_training`` holds the output's lock around the three and
+keeps a stopped run resumable.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
 
 from finetune.adapters.base import TrainPlan
 from finetune.augment import parse_augment
@@ -21,7 +25,7 @@ from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
 from finetune.memory import check_fits, estimate_training
 from finetune.preprocess import Inputs, prepare_inputs
-from finetune.recipes.base import FitContext
+from finetune.recipes.base import FitContext, FitOutcome
 from finetune.run_config import RunConfig, dump
 from finetune.trainer import History
 from plugins.atomic import atomic_dir, check_writable_target, output_lock, remove_output
@@ -30,17 +34,29 @@ from plugins.backbones.base import WEIGHT_SOURCES
 from plugins.backbones.scratch import fit_to_data
 from plugins.bundle import BUILD_ERRORS, save_bundle
 from plugins.classifier import Classifier
-from plugins.errors import Interrupted, RobustuneError, TrainingDiverged
+from plugins.errors import (
+    Conflict,
+    Interrupted,
+    InvalidInput,
+    NotFound,
+    RobustuneError,
+    TrainingDiverged,
+    Unsupported,
+    opt,
+)
+from plugins.events import Cancelled, Events, Reporter, reporter
 from plugins.jsonio import read_json
 from plugins.model import ModelSpec, build_classifier
+from plugins.options import plugin_options
+from plugins.records import Result, plain
 from plugins.registry import registry
 
 RUN_FILE = "run.json"
 
 
 @dataclass
-class TrainResult:
-    """What a run produced."""
+class TrainResult(Result):
+    """What a run produced: the bundle, its metrics, the epochs, timings and sizes."""
 
     bundle: Path
     metrics: dict[str, Any]
@@ -61,7 +77,7 @@ def _check_modality(model_modality: str | None, splits: Splits, cfg: RunConfig) 
     data_modality = splits.train.modality
     if model_modality is not None and model_modality != data_modality:
         example = "bert" if data_modality == "text" else "resnet18"
-        raise RobustuneError(
+        raise InvalidInput(
             f"backbone {cfg.backbone} takes {model_modality} but data {cfg.data} is {data_modality}; "
             f"use {'an' if data_modality == 'image' else 'a'} {data_modality} backbone (e.g. {example})"
         )
@@ -99,35 +115,41 @@ def resolve_names(cfg: RunConfig, splits: Splits) -> RunConfig:
     adapter = cfg.adapter if cfg.adapter != "auto" else ("scratch" if scratch else "linear-probe")
     recipe = cfg.recipe if cfg.recipe != "auto" else str(getattr(factory, "recipe", "supervised"))
     if scratch and getattr(registry.get("adapter", adapter), "needs_pretrained", True):
-        raise RobustuneError(
+        raise Unsupported(
             f"{cfg.backbone} is trained from scratch: adapter {adapter} would keep random layers "
-            "frozen; use --adapter scratch (its default) or full"
+            f"frozen; use {opt('adapter')} scratch (its default) or full"
         )
     registry.entry("recipe", recipe)
     backbone_cfg = cfg.backbone_config
     if scratch:
         backbone_cfg = fit_to_data(backbone_cfg, splits.train.modality, _native_size(splits.train))
     elif backbone_cfg.options:
-        raise RobustuneError(f"--model-options are for from-scratch models; {cfg.backbone} takes none")
+        raise Unsupported(f"{opt('model_options')} are for from-scratch models; {cfg.backbone} takes none",
+                          field='model_options')
     return replace(cfg, adapter=adapter, recipe=recipe, backbone_config=backbone_cfg)
 
 
-def _plan(model: Classifier, cfg: RunConfig, console: Console) -> TrainPlan:
+def adapter_options(cfg: RunConfig) -> Any:
+    """The adapter's options: its flags (built-ins) with ``adapter_options`` on top, typed and checked."""
+    return plugin_options("adapter", cfg.adapter, cfg.adapter_options, cfg.adapter_config)
+
+
+def _plan(model: Classifier, cfg: RunConfig, events: Reporter) -> TrainPlan:
     adapter = registry.get("adapter", cfg.adapter)
-    plan: TrainPlan = adapter.plan(model, cfg.train.lr, cfg.adapter_config)
+    plan: TrainPlan = adapter.plan(model, cfg.train.lr, adapter_options(cfg))
     if cfg.train.adversarial != "none":
         if model.modality != "image":
-            raise RobustuneError("adversarial training works on image models (pixels); this is a "
-                                 "text model: drop --adversarial")
+            raise Unsupported("adversarial training works on image models (pixels); this is a "
+                              f"text model: drop {opt('adversarial')}")
         if plan.cache_features:
-            console.print(f"  {cfg.adapter} with --adversarial: cached features cannot be attacked, "
-                          "so the frozen backbone runs on every adversarial batch (sound, slower)")
+            events.log(f"{cfg.adapter} with adversarial training: cached features cannot be attacked, "
+                       "so the frozen backbone runs on every adversarial batch (sound, slower)")
             plan = TrainPlan(model, plan.param_groups, plan.frozen, cache_features=False)
     if plan.cache_features and parse_augment(cfg.train.augment):
-        raise RobustuneError(
-            f"--augment cannot be combined with {cfg.adapter}: its features are cached once; "
-            "use --adapter full or partial to train with augmentation"
-        )
+        raise InvalidInput(
+            f"{opt('augment')} cannot be combined with {cfg.adapter}: its features are cached once; "
+            f"use {opt('adapter')} full or partial to train with augmentation"
+            , field='augment')
     return plan
 
 
@@ -149,10 +171,8 @@ def prepare_run(cfg: RunConfig, resume: bool) -> Path:
     check_writable_target(out, cfg.overwrite, inputs)
     if work.exists():
         if not cfg.overwrite:
-            raise RobustuneError(
-                f"an unfinished run left {work}; continue it with `robustune train --resume {out}` "
-                "or pass --overwrite to start over"
-            )
+            raise Conflict(f"an unfinished run left {work}; continue it with {opt('resume')} {out} or pass "
+                           f"{opt('overwrite')} to start over", field="out")
         remove_output(work, inputs)
     with atomic_dir(work, kind="work") as tmp:
         (tmp / RUN_FILE).write_text(dump(cfg))
@@ -191,28 +211,149 @@ def _has_checkpoint(work: Path) -> bool:
     return find_checkpoint(work / "ckpt") is not None
 
 
-def run_training(
-    cfg: RunConfig, resume: bool = False, progress: bool = True, holdout: bool = True,
-    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
-) -> TrainResult:
+@dataclass
+class Prepared:
+    """What ``setup`` made: the resolved config, data, splits, the model, its inputs and plan."""
+
+    cfg: RunConfig
+    source: str
+    splits: Splits
+    spec: ModelSpec
+    model: Classifier
+    preprocessing: dict[str, Any]
+    inputs: dict[str, Inputs]
+    plan: TrainPlan
+    device: torch.device
+    clock: dict[str, float]
+
+
+def setup(cfg: RunConfig, events: Reporter, resume: bool = False) -> Prepared:
+    """Every check, the data and its splits, the model and its inputs: nothing is written yet."""
+    if cfg.adapter != "auto":
+        registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
+    registry.entry("head", cfg.head)
+    if cfg.recipe != "auto":
+        registry.entry("recipe", cfg.recipe)
+    device = resolve_device(cfg.train.device)
+    if not resume:
+        check_writable_target(Path(cfg.out), cfg.overwrite, run_inputs(cfg))
+    torch.manual_seed(cfg.train.seed)
+    events.progress("loading data", 0)
+    source = load_data(cfg.data, replace(cfg.data_options, image_side=_image_side(cfg)))
+    splits = make_splits(source, cfg.split)
+    _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
+    cfg = resolve_names(cfg, splits)
+    adapter_options(cfg)  # the adapter's options, checked before the model is built
+    spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
+                     {"dropout": cfg.dropout})
+    _check_memory(spec, cfg, splits)
+    events.progress("building the model", 0)
+    model = build_classifier(spec)
+    _check_modality(model.modality, splits, cfg)
+    registry.get("recipe", cfg.recipe).check(model, splits.unlabeled is not None)
+    start = time.perf_counter()
+    events.progress("preprocessing", 0)
+    pre, inputs = _prepare(model, splits)
+    clock = {"preprocess": time.perf_counter() - start}
+    plan = _plan(model, cfg, events)
+    return Prepared(cfg, source.name, splits, spec, model, pre, inputs, plan, device, clock)
+
+
+def fit(prep: Prepared, work: Path, events: Reporter) -> FitOutcome:
+    """Cache features if the adapter freezes the backbone, then run the recipe (checkpoints in
+    ``work/ckpt``)."""
+    cfg, model, plan, device = prep.cfg, prep.model, prep.plan, prep.device
+    model.to(device)
+    if model.modality == "image":
+        model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
+    inputs = prep.inputs
+    train_in, val_in, unl_in = inputs["train"], inputs["val"], inputs.get("unlabeled")
+    if plan.cache_features:
+        start = time.perf_counter()
+        batch = cfg.train.eval_batch_size
+        train_in = compute_features(model, train_in, batch, device, events, "caching features (train)")
+        val_in = compute_features(model, val_in, batch, device, events, "caching features (validation)")
+        if unl_in is not None:
+            unl_in = compute_features(model, unl_in, batch, device, events, "caching features (unlabeled)")
+        prep.clock["feature_cache"] = time.perf_counter() - start
+    events.log(f"{cfg.backbone} + {cfg.adapter} ({cfg.recipe}) on {prep.source}: split "
+               f"{prep.splits.sizes()}, {plan.trainable_count():,} trainable parameters, device {device}")
+    for note in prep.splits.notes:
+        events.log(f"  {note}")
+    splits = prep.splits
+    ctx = FitContext(model, plan, cfg.train, device, prep.spec.num_classes, train_in, splits.train.labels,
+                     val_in, splits.val.labels, unl_in, work / "ckpt", events)
+    start = time.perf_counter()
+    outcome: FitOutcome = registry.get("recipe", cfg.recipe).fit(ctx)
+    if plan.finalize is not None:
+        plan.finalize()
+    prep.clock["train"] = time.perf_counter() - start
+    return outcome
+
+
+def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, resume: bool) -> TrainResult:
+    """Evaluate on validation (and the holdout) and write the bundle."""
+    cfg, model, splits, history = prep.cfg, prep.model, prep.splits, outcome.history
+    start = time.perf_counter()
+    events.progress("evaluating", 0)
+    metrics = {
+        split: evaluate(model, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
+                        cfg.train.eval_batch_size, prep.device)
+        for split in (("val", "test") if holdout else ("val",))
+    }
+    prep.clock["evaluate"] = time.perf_counter() - start
+    meta = {
+        "model": prep.spec.to_json(),
+        "arch": model.backbone.arch(),
+        "adapter": {"name": cfg.adapter, "config": plain(adapter_options(cfg)) or {}},
+        "recipe": cfg.recipe,
+        "labels": splits.train.classes,
+        "preprocessing": prep.preprocessing,
+        "split": cfg.to_json()["split"],
+        "data": {"source": prep.source, "splits": splits.sizes(), "notes": splits.notes},
+        "training": {**cfg.to_json()["train"], "best_epoch": history.best_epoch,
+                     "stopped_early": history.stopped_early, "history": history.epochs,
+                     "seconds": prep.clock, "trainable_params": prep.plan.trainable_count(),
+                     "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
+        "metrics": metrics,
+    }
+    model.to("cpu")
+    events.progress("writing the bundle", 0)
+    out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
+                      overwrite=cfg.overwrite or resume, inputs=run_inputs(cfg))
+    return TrainResult(out, metrics, history, prep.clock, prep.plan.trainable_count(), splits.sizes(), cfg,
+                       outcome.extra)
+
+
+def run_training(cfg: RunConfig, resume: bool = False, events: Events | Reporter | None = None,
+                 holdout: bool = True) -> TrainResult:
     """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked.
 
     ``holdout=False`` leaves the test split untouched (model selection reads validation only).
-    Ctrl-C keeps the last finished epoch for ``--resume``; a diverged loss writes nothing.
+    Ctrl-C or a cancel keeps the last finished epoch for ``--resume``; a diverged loss writes
+    nothing.
     """
+    report = reporter(events)
     out = Path(cfg.out)
     work = work_dir(out)
-    started: list[bool] = []  # set once this call owns the work folder
+    started = False  # set once this call owns the work folder
     with output_lock(out):
         try:
-            return _run(cfg, resume, progress, holdout, on_epoch_end, started)
-        except KeyboardInterrupt:
+            prep = setup(cfg, report, resume)
+            prepare_run(cfg, resume)  # only once every check has passed
+            started = True
+            result = save(prep, fit(prep, work, report), holdout, report, resume)
+            remove_output(work)
+            return result
+        except (KeyboardInterrupt, Interrupted) as exc:
+            what = "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+            kind = Cancelled if isinstance(exc, Cancelled) else Interrupted
             if started and _has_checkpoint(work):
-                raise Interrupted(f"interrupted; the last finished epoch is kept: continue with "
-                                  f"`robustune train --resume {out}`") from None
+                raise kind(f"{what}; the last finished epoch is kept: continue with "
+                           f"`robustune train --resume {out}`") from None
             if started and not resume:
                 remove_output(work)
-            raise Interrupted("interrupted before the first epoch finished; nothing was kept") from None
+            raise kind(f"{what} before the first epoch finished; nothing was kept") from None
         except TrainingDiverged:
             if started:
                 remove_output(work)
@@ -223,100 +364,14 @@ def run_training(
             raise
 
 
-def _run(
-    cfg: RunConfig, resume: bool, progress: bool, holdout: bool,
-    on_epoch_end: Callable[[dict[str, float]], None] | None, started: list[bool],
-) -> TrainResult:
-    console = Console(stderr=True, quiet=not progress)
-    if cfg.adapter != "auto":
-        registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
-    registry.entry("head", cfg.head)
-    if cfg.recipe != "auto":
-        registry.entry("recipe", cfg.recipe)
-    device = resolve_device(cfg.train.device)
-    if not resume:
-        check_writable_target(Path(cfg.out), cfg.overwrite, run_inputs(cfg))
-    torch.manual_seed(cfg.train.seed)
-    source = load_data(cfg.data, replace(cfg.data_options, image_side=_image_side(cfg)))
-    splits = make_splits(source, cfg.split)
-    _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
-    cfg = resolve_names(cfg, splits)
-    spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
-                     {"dropout": cfg.dropout})
-    _check_memory(spec, cfg, splits)
-    model = build_classifier(spec)
-    _check_modality(model.modality, splits, cfg)
-    recipe = registry.get("recipe", cfg.recipe)
-    recipe.check(model, splits.unlabeled is not None)
-    clock: dict[str, float] = {}
-    start = time.perf_counter()
-    pre, inputs = _prepare(model, splits)
-    clock["preprocess"] = time.perf_counter() - start
-    plan = _plan(model, cfg, console)
-    work = prepare_run(cfg, resume)  # only once every check has passed
-    started.append(True)
-    model.to(device)
-    if model.modality == "image":
-        model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
-    train_in, val_in, unl_in = inputs["train"], inputs["val"], inputs.get("unlabeled")
-    if plan.cache_features:
-        start = time.perf_counter()
-        bar = "caching features" if progress else None
-        train_in = compute_features(model, train_in, cfg.train.eval_batch_size, device, bar)
-        val_in = compute_features(model, val_in, cfg.train.eval_batch_size, device, bar)
-        if unl_in is not None:
-            unl_in = compute_features(model, unl_in, cfg.train.eval_batch_size, device, bar)
-        clock["feature_cache"] = time.perf_counter() - start
-    console.print(f"{cfg.backbone} + {cfg.adapter} ({cfg.recipe}) on {source.name}: split {splits.sizes()}, "
-                f"{plan.trainable_count():,} trainable parameters, device {device}")
-    for note in splits.notes:
-        console.print(f"  {note}")
-    ctx = FitContext(model, plan, cfg.train, device, spec.num_classes, train_in, splits.train.labels,
-                     val_in, splits.val.labels, unl_in, work / "ckpt", progress, console, on_epoch_end)
-    start = time.perf_counter()
-    outcome = recipe.fit(ctx)
-    history = outcome.history
-    if plan.finalize is not None:
-        plan.finalize()
-    clock["train"] = time.perf_counter() - start
-    start = time.perf_counter()
-    metrics = {
-        split: evaluate(model, inputs[split], getattr(splits, split).labels, splits.train.classes,
-                        cfg.train.eval_batch_size, device)
-        for split in (("val", "test") if holdout else ("val",))
-    }
-    clock["evaluate"] = time.perf_counter() - start
-    meta = {
-        "model": spec.to_json(),
-        "arch": model.backbone.arch(),
-        "adapter": {"name": cfg.adapter, "config": cfg.adapter_config.__dict__},
-        "recipe": cfg.recipe,
-        "labels": splits.train.classes,
-        "preprocessing": pre,
-        "split": cfg.to_json()["split"],
-        "data": {"source": source.name, "splits": splits.sizes(), "notes": splits.notes},
-        "training": {**cfg.to_json()["train"], "best_epoch": history.best_epoch,
-                     "stopped_early": history.stopped_early, "history": history.epochs,
-                     "seconds": clock, "trainable_params": plan.trainable_count(),
-                     "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
-        "metrics": metrics,
-    }
-    model.to("cpu")
-    out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
-                      overwrite=cfg.overwrite or resume, inputs=run_inputs(cfg))
-    remove_output(work)
-    return TrainResult(out, metrics, history, clock, plan.trainable_count(), splits.sizes(), cfg,
-                       outcome.extra)
-
-
 def resume_config(path: Path) -> RunConfig:
     """The config of an unfinished run, from ``OUT.work/run.json`` (``path`` is OUT or OUT.work)."""
     out = path.with_name(path.name.removesuffix(".work")) if path.name.endswith(".work") else path
     run_file = work_dir(out) / RUN_FILE
     if not run_file.is_file():
-        raise RobustuneError(
+        raise NotFound(
             f"nothing to resume at {out}: no {work_dir(out).name}/{RUN_FILE}; start the run again "
-            "without --resume"
+            f"without {opt('resume')}"
         )
     fix = f"start over with --overwrite (or delete {work_dir(out)})"
     cfg = RunConfig.from_json(read_json(run_file, fix), str(run_file), fix)

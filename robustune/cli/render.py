@@ -1,0 +1,160 @@
+"""How the CLI shows a job: rich progress bars for its events, tables for its results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from plugins.events import Event, Log, Metric
+from plugins.events import Progress as ProgressEvent
+
+console = Console()  # results (stdout)
+err_console = Console(stderr=True)  # progress and logs (stderr)
+R = TypeVar("R")
+
+
+class RichEvents:
+    """Renders a job's events: a progress bar per stage, log lines, one line per training epoch.
+
+    ``quiet`` shows nothing but the result. Ctrl-C stops a job (the CLI never cancels otherwise).
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=True,
+                            disable=quiet or not err_console.is_terminal)  # bars only on a terminal
+        self.tasks: dict[str, TaskID] = {}
+
+    def emit(self, event: Event) -> None:
+        """Show ``event``."""
+        if isinstance(event, ProgressEvent):
+            self._progress(event)
+        elif isinstance(event, Log) and not self.quiet:
+            self.bar.console.print(event.message, soft_wrap=True, markup=False, highlight=False)
+        elif isinstance(event, Metric) and event.name == "epoch" and not self.quiet:
+            self.bar.console.print(epoch_line(event.values), markup=False, highlight=False)
+
+    def _progress(self, event: ProgressEvent) -> None:
+        task = self.tasks.get(event.stage)
+        label = f"{event.stage} {event.message}".strip()
+        if task is None:
+            task = self.tasks[event.stage] = self.bar.add_task(label, total=event.total)
+        self.bar.update(task, completed=event.step, total=event.total, description=label)
+        if event.total is not None and event.step >= event.total:
+            self.bar.remove_task(task)
+            del self.tasks[event.stage]
+
+    def cancelled(self) -> bool:
+        """Never: on the command line Ctrl-C stops the work."""
+        return False
+
+
+def epoch_line(v: dict[str, Any]) -> str:
+    """``epoch 3: train loss 0.4 acc 0.9 | val loss 0.5 acc 0.88``."""
+    return (f"epoch {v['epoch']}: train loss {v['train_loss']:.4f} acc "
+            f"{v.get('train_accuracy', float('nan')):.4f} | "
+            f"val loss {v['val_loss']:.4f} acc {v['val_accuracy']:.4f}")
+
+
+def run_job(fn: Callable[[Any, Any], R], spec: Any, quiet: bool = False) -> R:
+    """Run a job with its events shown as progress bars; return its result."""
+    events = RichEvents(quiet)
+    with events.bar:
+        return fn(spec, events)
+
+
+def metrics_table(title: str, metrics: dict[str, dict[str, Any]]) -> Table:
+    """Accuracy and macro-F1 per split."""
+    table = Table(title=title)
+    for col, just in (("split", "left"), ("n", "right"), ("accuracy", "right"), ("macro-F1", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for split, m in metrics.items():
+        table.add_row(split, str(m["n"]), f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}")
+    return table
+
+
+def per_class_table(metrics: dict[str, Any]) -> Table:
+    """Precision and recall per class."""
+    table = Table(title="per class")
+    for col in ("class", "precision", "recall", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, m in metrics["per_class"].items():
+        table.add_row(name, f"{m['precision']:.3f}", f"{m['recall']:.3f}", str(m["support"]))
+    return table
+
+
+def predictions_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per input: the top-k labels with probabilities."""
+    table = Table()
+    table.add_column("input")
+    table.add_column("top labels (probability)")
+    for row in rows:
+        table.add_row(row["input"], ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"]))
+    return table
+
+
+def audit_table(report: dict[str, Any]) -> Table:
+    """Robust accuracy per attack (rows) and epsilon (columns), worst case last."""
+    text = report.get("modality") == "text"
+    table = Table(title=f"robust accuracy (n = {report['n']}, clean {report['clean_accuracy']:.3f})")
+    table.add_column("attack", no_wrap=True)
+    keys = [f"{e:.6g}" for e in report["eps"]]
+    for e in report["eps"]:
+        table.add_column(f"{e:.3g}" if text else f"{e * 255:.3g}/255", justify="right")
+    table.add_column("seconds", justify="right")
+    for name, by_eps in report["attacks"].items():
+        seconds = sum(by_eps[k]["seconds"] for k in keys)
+        table.add_row(name, *[f"{by_eps[k]['robust_accuracy']:.3f}" for k in keys], f"{seconds:.1f}")
+    table.add_row("worst case", *[f"{report['worst_case'][k]['robust_accuracy']:.3f}" for k in keys], "")
+    return table
+
+
+def text_attack_table(report: dict[str, Any]) -> Table:
+    """Text audits: success rate, words changed and queries per attack at the largest budget."""
+    last = f"{report['eps'][-1]:.6g}"
+    table = Table(title=f"text attacks at budget {last}")
+    for col in ("attack", "success rate", "words changed", "queries / example", "relative norm"):
+        table.add_column(col, justify="left" if col == "attack" else "right", no_wrap=col == "attack")
+    for name, by_eps in report["attacks"].items():
+        s = by_eps[last]
+        table.add_row(name, f"{s['success_rate']:.3f}", f"{s['mean_words_changed']:.2f}",
+                      f"{s['mean_queries']:.1f}", f"{s['mean_relative_norm']:.3f}")
+    return table
+
+
+def ranking_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """compare: rank, candidate, validation accuracy and F1, epochs, parameters, seconds."""
+    table = Table(title=title)
+    for col in ("rank", "candidate", "val acc", "val F1", "best epoch", "trainable", "train s"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+    for r in rows:
+        table.add_row(str(r["rank"]), r["candidate"], f"{r['val_accuracy']:.4f}", f"{r['val_macro_f1']:.4f}",
+                      str(r["best_epoch"]), f"{r['trainable_params']:,}", f"{r['train_s']:.1f}")
+    return table
+
+
+def recommend_table(rows: list[Any], budget_s: float | None) -> Table:
+    """recommend: rank, model:adapter, estimated time, whether it fits, the reason."""
+    title = "suggestions" + (f" (budget {budget_s:.0f} s)" if budget_s else "")
+    table = Table(title=title)
+    for col in ("rank", "model:adapter", "est. train", "fits", "why"):
+        table.add_column(col, justify="right" if col in ("rank", "est. train") else "left",
+                         no_wrap=col != "why", overflow="fold")
+    for i, s in enumerate(rows, 1):
+        est = "-" if s.seconds is None else f"{s.seconds:.0f} s"
+        table.add_row(str(i), s.label, est, "yes" if s.fits_budget else "no", s.reason)
+    return table

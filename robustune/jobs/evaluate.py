@@ -1,0 +1,45 @@
+"""The ``evaluate`` job: a bundle's metrics on labeled data (its own holdout when it was trained on it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finetune.data.types import DataOptions
+from finetune.evaluation import evaluate_bundle
+from plugins.bundle import load_bundle
+from plugins.events import Events, Reporter, reporter
+from plugins.records import Result, Spec
+from plugins.schema import option
+
+
+@dataclass(frozen=True)
+class EvaluateSpec(Spec):
+    """Which bundle on which data."""
+
+    bundle: str = option(help="bundle folder", argument=True)
+    data: str = option(help="labeled data, as for train")
+    split: str = option("auto", help="auto (the bundle's holdout when the data is its training source), "
+                                     "holdout or all")
+    text_column: str = option("text", help="CSV: the text column")
+    label_column: str = option("label", help="CSV: the label column")
+
+
+@dataclass
+class EvaluateOutput(Result):
+    """Which split was used and the metrics (accuracy, macro-F1, per class, confusion matrix)."""
+
+    bundle: Path
+    split: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> EvaluateOutput:
+    """Evaluate the bundle."""
+    report = reporter(events)
+    report.progress("evaluating", 0)
+    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
+    used, metrics = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split, options)
+    report.progress("evaluating", 1, 1)
+    return EvaluateOutput(Path(spec.bundle), used, metrics)

@@ -1,0 +1,61 @@
+"""The ``import`` job: wrap a classifier trained elsewhere into a bundle (a timm architecture with a
+weights file, or a Hugging Face sequence-classification folder), so audits and reports work on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from finetune.importing import import_hf, import_timm, read_labels
+from plugins.errors import InvalidInput, opt
+from plugins.events import Events, Reporter, reporter
+from plugins.records import Result, Spec
+from plugins.schema import option
+
+
+@dataclass(frozen=True)
+class ImportSpec(Spec):
+    """Exactly one of ``timm`` (with ``weights`` and ``labels``) or ``hf``."""
+
+    out: str = option(help="bundle folder to write")
+    timm: str | None = option(None, help="timm architecture the weights were trained with")
+    hf: str | None = option(None, help="a Hugging Face sequence-classification folder (save_pretrained)")
+    weights: str | None = option(None, help="with --timm: whole-model state dict (.pth, .safetensors)")
+    labels: str | None = option(None, help="class names in logit order: a comma list or a file (--hf: the "
+                                           "config's id2label)")
+    image_size: int | None = option(None, help="input size (default: the architecture's)")
+    mean: tuple[float, ...] | None = option(None, help="normalization mean, e.g. 0.5,0.5,0.5 (default: the "
+                                                       "architecture's)", parse="numbers")
+    std: tuple[float, ...] | None = option(None, help="normalization std (default: the architecture's)",
+                                           parse="numbers")
+    max_length: int = option(128, help="with --hf: longest input in tokens")
+    overwrite: bool = option(False, help="replace an existing --out that robustune wrote")
+
+    def __post_init__(self) -> None:
+        if (self.timm is None) == (self.hf is None):
+            raise InvalidInput(f"pass exactly one of {opt('timm')} ARCH (with {opt('weights')} and "
+                               f"{opt('labels')}) or {opt('hf')} FOLDER", field="timm")
+        if self.timm is not None and (self.weights is None or self.labels is None):
+            raise InvalidInput(f"{opt('timm')} needs {opt('weights')} FILE and {opt('labels')} (a comma list "
+                               "or a file)", field="weights")
+
+
+@dataclass
+class ImportOutput(Result):
+    """The bundle written."""
+
+    bundle: Path
+
+
+def run(spec: ImportSpec, events: Events | Reporter | None = None) -> ImportOutput:
+    """Import and write the bundle atomically."""
+    reporter(events).progress("importing", 0)
+    if spec.hf is not None:
+        labels = read_labels(spec.labels) if spec.labels else None
+        path = import_hf(Path(spec.hf), Path(spec.out), labels, spec.max_length, spec.overwrite)
+    else:
+        assert spec.timm is not None and spec.weights is not None and spec.labels is not None
+        path = import_timm(spec.timm, Path(spec.weights), read_labels(spec.labels), Path(spec.out),
+                           spec.image_size, list(spec.mean) if spec.mean else None,
+                           list(spec.std) if spec.std else None, spec.overwrite)
+    return ImportOutput(path)

@@ -1,0 +1,148 @@
+"""The ``report`` job: one self-contained HTML report (model card, metrics, groups, robustness,
+explanations and their quality, clean versus adversarial), and optionally a PDF."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from explain.document import Section
+from explain.pdf import find_browser, print_pdf
+from explain.sections.adversarial import adversarial_section
+from explain.sections.card import model_card
+from explain.sections.config import ReportConfig
+from explain.sections.gallery import gallery_sections
+from explain.sections.metrics import bias_section, metrics_sections
+from explain.sections.quality import quality_section, text_quality_section
+from explain.sections.robustness import robustness_section
+from explain.templating import render
+from finetune.data.spec import data_paths
+from finetune.data.types import DataOptions, TextData
+from finetune.evaluation import bundle_data, bundle_labels
+from finetune.inference import predict_logits
+from finetune.metrics import classification_metrics
+from finetune.preprocess import prepare_inputs
+from plugins.atomic import atomic_write_text, check_writable_target, output_lock
+from plugins.bundle import load_bundle
+from plugins.errors import NotFound
+from plugins.events import Events, Reporter, reporter
+from plugins.records import Result, Spec
+from plugins.schema import option, require
+from robustness.plot import plot_curve
+from robustness.report import read_audit_report
+
+
+@dataclass(frozen=True)
+class ReportSpec(Spec):
+    """Which bundle, evaluated on which data, with which audit, written where."""
+
+    bundle: str = option(help="bundle folder", argument=True)
+    data: str = option(help="labeled data; its holdout is used when it is the bundle's training source")
+    out: str = option(help="HTML file to write, e.g. report.html")
+    audit: str | None = option(None, help="an audit folder or its audit.json (the robustness sections)")
+    pdf: bool = option(False, help="also print a PDF next to the HTML (needs Chromium)")
+    group_column: str | None = option(None, help="CSV column naming each row's group (bias metrics)")
+    groups: str | None = option(None, help="images: a CSV path,group mapping files to groups")
+    positive: str | None = option(None, help="bias metrics: the positive class (default: the second label)")
+    text_column: str = option("text", help="CSV: the text column")
+    label_column: str = option("label", help="CSV: the label column")
+    gallery: int = option(4, help="examples per gallery")
+    n_steps: int = option(32, help="integrated-gradients steps")
+    quality_n: int = option(8, help="examples the attribution-quality metrics use", cli=False)
+    overwrite: bool = option(False, help="replace an existing --out")
+
+    def __post_init__(self) -> None:
+        require(self, [("gallery", self.gallery >= 0, "must be 0 or more"),
+                       ("n_steps", self.n_steps >= 1, "must be at least 1"),
+                       ("quality_n", self.quality_n >= 1, "must be at least 1")])
+
+    def data_options(self) -> DataOptions:
+        """Column names and group sources for the data."""
+        return DataOptions(text_column=self.text_column, label_column=self.label_column,
+                           group_column=self.group_column, groups_file=self.groups)
+
+    def config(self) -> ReportConfig:
+        """What goes into the report."""
+        return ReportConfig(gallery=self.gallery, quality_n=self.quality_n, n_steps=self.n_steps,
+                            positive=self.positive)
+
+
+@dataclass
+class ReportOutput(Result):
+    """The files written: the HTML and, when asked, the PDF."""
+
+    files: list[Path] = field(default_factory=list)
+
+
+def run(spec: ReportSpec, events: Events | Reporter | None = None) -> ReportOutput:
+    """Write the report (and the PDF) atomically."""
+    report = reporter(events)
+    out = Path(spec.out)
+    inputs: list[Path | str | None] = [spec.bundle, spec.audit, *data_paths(spec.data, spec.data_options())]
+    targets = [out, *([out.with_suffix(".pdf")] if spec.pdf else [])]
+    for target in targets:
+        check_writable_target(target, spec.overwrite, inputs)
+    if spec.pdf:
+        find_browser()
+    with output_lock(out):
+        for target in targets:
+            check_writable_target(target, spec.overwrite, inputs)
+        page = render_report(spec, report)
+        atomic_write_text(out, page)
+        written = [out]
+        if spec.pdf:
+            report.progress("printing the PDF", 0)
+            written.append(print_pdf(out, out.with_suffix(".pdf")))
+    return ReportOutput(written)
+
+
+def read_audit(audit: Path) -> tuple[Path, dict[str, Any]]:
+    """(the audit folder, its checked audit.json)."""
+    folder = audit if audit.is_dir() else audit.parent
+    audit_file = folder / "audit.json"
+    if not audit_file.is_file():
+        raise NotFound(f"audit {audit} has no audit.json; run robustune audit first", field="audit")
+    return folder, read_audit_report(audit_file)
+
+
+def curve_png(audit: dict[str, Any]) -> bytes:
+    """The audit's robustness curve as PNG bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return plot_curve(audit, Path(tmp) / "curve")[0].read_bytes()
+
+
+def render_report(spec: ReportSpec, report: Reporter) -> str:
+    """The report's HTML."""
+    cfg = spec.config()
+    bundle = load_bundle(Path(spec.bundle))
+    audit_dir, audit = read_audit(Path(spec.audit)) if spec.audit else (None, None)
+    report.progress("report", 0, 6, "metrics")
+    used, dataset = bundle_data(bundle, spec.data, "auto", spec.data_options())
+    inputs = prepare_inputs(dataset, bundle.meta["preprocessing"], bundle.tokenizer)
+    labels = bundle_labels(dataset, bundle)
+    pred = predict_logits(bundle.model, inputs).argmax(1)
+    metrics = classification_metrics(labels, pred, bundle.labels)
+    sections: list[Section] = [model_card(bundle), *metrics_sections(bundle.labels, metrics, used)]
+    if dataset.groups is not None:
+        sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
+    if audit is not None:
+        sections.append(robustness_section(audit, curve_png(audit)))
+    report.progress("report", 1, 6, "galleries")
+    texts = dataset.texts if isinstance(dataset, TextData) else None
+    pixels = inputs["pixels"].float() / 255 if texts is None else None
+    sections += gallery_sections(bundle, pixels, texts, labels, pred, cfg)
+    report.progress("report", 3, 6, "attribution quality")
+    n = min(cfg.quality_n, len(dataset))
+    if texts is not None:
+        sections.append(text_quality_section(bundle, texts[:n], pred[:n], cfg))
+    else:
+        sections.append(quality_section(bundle, inputs["pixels"][:n].float() / 255, pred[:n], cfg))
+    if audit is not None and audit_dir is not None:
+        report.progress("report", 5, 6, "clean versus adversarial")
+        sections.append(adversarial_section(bundle, audit_dir, audit, cfg))
+    report.progress("report", 6, 6)
+    title = f"robustune report: {Path(spec.bundle).name}"
+    subtitle = f"{bundle.meta['model']['backbone']} evaluated on {spec.data}"
+    return render("report.html.j2", title=title, subtitle=subtitle, sections=sections)

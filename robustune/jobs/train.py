@@ -1,0 +1,36 @@
+"""The ``train`` job: fine-tune a model as a run config says and write its bundle (or resume)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from finetune.driver import TrainResult, resume_config, run_training
+from finetune.run_config import RunConfig, from_options
+from plugins.events import Events, Reporter
+from plugins.records import Spec
+from plugins.schema import option
+
+
+@dataclass(frozen=True)
+class TrainSpec(Spec):
+    """A run config, or the unfinished run to resume."""
+
+    run: RunConfig = option(help="the run: data, model, adapter and their settings")
+    resume: bool = option(False, help="continue the unfinished run whose out folder is run.out")
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> TrainSpec:
+        """From flat options (CLI flags, YAML keys, a service request): ``{"data": ..., "epochs": 5}``."""
+        return cls(from_options(options))
+
+    @classmethod
+    def resuming(cls, out: Path) -> TrainSpec:
+        """Continue the unfinished run whose ``out`` was ``out`` (its config comes from OUT.work)."""
+        return cls(resume_config(Path(out)), resume=True)
+
+
+def run(spec: TrainSpec, events: Events | Reporter | None = None) -> TrainResult:
+    """Train and write the bundle; a cancel keeps the last finished epoch for a resume."""
+    return run_training(spec.run, resume=spec.resume, events=events)

@@ -1,0 +1,41 @@
+"""The ``tune`` job: Optuna over a model's learning rate, weight decay, epochs and sizes on validation,
+with pruning; the best is retrained and scored on the holdout once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from finetune.selection.candidates import check_model
+from finetune.selection.tune import TuneResult, run_tune
+from plugins.events import Events, Reporter
+from plugins.records import Spec
+from plugins.schema import option, require
+from robustune.jobs.selection import check_options
+
+
+@dataclass(frozen=True)
+class TuneSpec(Spec):
+    """The model to tune, the fixed train options, and how long to search."""
+
+    model: str = option(help="model to tune (a backbone or from-scratch plugin)")
+    options: dict[str, Any] = option(help="fixed train options (data, batch size, ...)", cli=False,
+                                     default_factory=dict)
+    trials: int = option(10, help="Optuna trials")
+    max_epochs: int = option(10, help="the epoch count is searched up to this")
+    out: str = option("tune-out", help="folder for the best bundle, tune.json and the plot")
+    seed: int = option(0, help="split, training and sampler seed")
+    overwrite: bool = option(False, help="replace an earlier tune.json in --out")
+
+    def __post_init__(self) -> None:
+        require(self, [("trials", self.trials >= 1, "must be at least 1"),
+                       ("max_epochs", self.max_epochs >= 1, "must be at least 1")])
+        check_model(self.model)
+        check_options(self.options)
+
+
+def run(spec: TuneSpec, events: Events | Reporter | None = None) -> TuneResult:
+    """Search, retrain the best, evaluate it once on the holdout."""
+    return run_tune(dict(spec.options), spec.model, spec.trials, Path(spec.out), spec.max_epochs, spec.seed,
+                    spec.overwrite, events)

@@ -1,0 +1,48 @@
+"""The README's option tables are the commands' own parameters (generated from the job specs)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from robustune.cli.docs import BLOCK, TABLES, rewrite
+from tests.conftest import REPO
+
+
+def test_readme_option_tables_match_the_commands() -> None:
+    text = (REPO / "README.md").read_text()
+    assert rewrite(text) == text, "README option tables are stale: run python -m robustune.cli.docs"
+    assert {m.group(2) for m in BLOCK.finditer(text)} == set(TABLES)
+
+
+def test_every_command_option_is_in_the_readme() -> None:
+    text = (REPO / "README.md").read_text()
+    from robustune.cli.training import TRAIN_PARAMS
+
+    for p in TRAIN_PARAMS:
+        for decl in p.decls:
+            assert re.search(rf"`{re.escape(decl)}`", text), decl
+
+
+def test_run_takes_every_train_option() -> None:
+    from robustune.cli.training import RUN_PARAMS, TRAIN
+
+    assert {p.name for p in TRAIN} <= {p.name for p in RUN_PARAMS}
+
+
+@pytest.mark.slow
+def test_readme_python_api_runs(tmp_path: Path) -> None:
+    """The README's Python API examples, run as they are (in a scratch folder)."""
+    import subprocess
+    import sys
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Python API"):text.index("## How to write a plugin")]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "last finished epoch is kept" in proc.stdout
+    assert (tmp_path / "dg-report.html").is_file() and (tmp_path / "runs" / "b" / "robustune.json").is_file()
