@@ -56,3 +56,6 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
                                f"(line {', '.join(map(str, blank[:5]))}); fill them or drop "
                                f"{opt('group_column')}")
     return SourceData(f"csv:{path}", TextData(texts, labels, classes, groups=groups))
+
+
+load.modality = "text"  # type: ignore[attr-defined]  # what clients show before loading

@@ -16,3 +16,6 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     images = pixels.to(torch.uint8).unsqueeze(1)
     labels = torch.from_numpy(d.target).long()
     return SourceData("digits", ImageData(images, labels, [str(i) for i in range(10)]))
+
+
+load.modality = "image"  # type: ignore[attr-defined]  # what clients show before loading

@@ -62,3 +62,6 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     if not folder.is_dir():
         raise NotFound(f"Fashion-MNIST folder {folder} does not exist; pass the folder of IDX files")
     return SourceData("fashion-mnist", _split(folder, "train"), _split(folder, "test"))
+
+
+load.modality = "image"  # type: ignore[attr-defined]  # what clients show before loading

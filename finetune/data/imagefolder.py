@@ -72,3 +72,6 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
     stacked: Tensor | list[Tensor] = torch.stack(images) if same else images
     data = ImageData(stacked, torch.tensor(labels, dtype=torch.long), classes, notes, names=names)
     return SourceData(f"imagefolder:{root}", data)
+
+
+load.modality = "image"  # type: ignore[attr-defined]  # what clients show before loading

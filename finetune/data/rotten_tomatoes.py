@@ -25,3 +25,6 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
                 texts.append(row["text"].strip())
                 labels.append(CLASSES.index(row["category"]))
     return SourceData("rotten-tomatoes", TextData(texts, torch.tensor(labels), list(CLASSES)))
+
+
+load.modality = "text"  # type: ignore[attr-defined]  # what clients show before loading

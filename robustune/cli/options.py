@@ -9,7 +9,6 @@ Every option defaults to "not given", so values from ``--config`` files fill the
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Iterable
@@ -20,6 +19,7 @@ from typing import Any
 import typer
 
 from plugins.errors import InvalidInput, opt
+from robustune.jobs.fields import spec_fields
 
 PARSERS: dict[str, Callable[[str, str], Any]] = {}
 
@@ -80,53 +80,29 @@ class Param:
     required: bool = False  # a positional argument the spec cannot do without
 
 
-def _base_type(tp: Any) -> Any:
-    """``int | None`` -> int; ``tuple[str, ...]`` -> tuple (kept whole)."""
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if typing.get_origin(tp) in (typing.Union, __import__("types").UnionType) and len(args) == 1:
-        return args[0]
-    return tp
-
-
-def _default(f: dataclasses.Field[Any]) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return None
-
-
 def spec_params(cls: type, only: Iterable[str] | None = None, skip: Iterable[str] = ()) -> list[Param]:
-    """Parameters for the CLI fields of the dataclass ``cls`` (nested dataclasses flattened; a leaf name
-    that appears twice, like ``seed``, is one option)."""
-    wanted = set(only) if only is not None else None
-    skipped = set(skip)
-    out: dict[str, Param] = {}
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = _base_type(hints[f.name])
-        if f.name in skipped:
-            continue
-        if dataclasses.is_dataclass(tp):
-            for p in spec_params(tp, wanted, skipped):  # type: ignore[arg-type]
-                out.setdefault(p.name, p)
-            continue
-        meta = f.metadata
-        if not meta.get("cli", True) or f.name in skipped or (wanted is not None and f.name not in wanted):
-            continue
-        flag = meta.get("flag") or f.name.replace("_", "-")
-        parse = meta.get("parse")
-        origin = typing.get_origin(tp)
-        repeat = bool(meta.get("repeat")) or (origin in (tuple, list) and parse is None)
-        annotation: Any = str if parse else (list[str] if repeat else tp)
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        name = flag.replace("-", "_") if meta.get("alias") else f.name
-        out.setdefault(name, Param(name, (f"--{flag}",), annotation, str(meta.get("help", "")), _default(f),
-                                   parse, bool(meta.get("argument")), repeat, required=required))
-        if meta.get("alias"):
-            out.setdefault(f.name, Param(f.name, (f"--{f.name.replace('_', '-')}",), annotation,
-                                         f"same as --{flag}", None, parse))
-    return list(out.values())
+    """Parameters for the CLI fields of the dataclass ``cls`` (``robustune.jobs.fields``: nested
+    dataclasses flattened, a leaf name that appears twice is one option)."""
+    out: list[Param] = []
+    for f in spec_fields(cls, only, skip):
+        dashed = f.flag.replace("_", "-")
+        repeat = typing.get_origin(f.type) in (tuple, list) and f.parse is None
+        annotation: Any = str if f.parse else (list[str] if repeat else f.type)
+        name = f.flag.replace("-", "_") if f.alias else f.name
+        out.append(Param(name, (f"--{dashed}",), annotation, f.help, f.default, f.parse, f.argument, repeat,
+                         required=f.required))
+        if f.alias:
+            out.append(
+                Param(
+                    f.name,
+                    (f"--{f.name.replace('_', '-')}",),
+                    annotation,
+                    f"same as --{dashed}",
+                    None,
+                    f.parse,
+                )
+            )
+    return out
 
 
 def cli_param(name: str, annotation: Any, help: str, *decls: str, default: Any = None) -> Param:
@@ -180,8 +156,9 @@ def parse_values(params: list[Param], given: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def add_command(app: typer.Typer, name: str, help: str, params: list[Param],
-                handler: Callable[[dict[str, Any]], None]) -> None:
+def add_command(
+    app: typer.Typer, name: str, help: str, params: list[Param], handler: Callable[[dict[str, Any]], None]
+) -> None:
     """Register ``name``: its callback hands ``handler`` the given values (parsed) and CLI switches.
 
     A parameter named twice (``seed`` of the split and of the training) is one option.

@@ -23,7 +23,7 @@ class Job:
     spec: str
     help: str
 
-    def load(self) -> tuple[type, Callable[..., Any]]:
+    def load(self) -> tuple[Any, Callable[..., Any]]:
         """(the spec type, the job function)."""
         mod = importlib.import_module(self.module)
         return getattr(mod, self.spec), mod.run

@@ -47,3 +47,58 @@ def run(spec: PredictSpec, events: Events | Reporter | None = None) -> PredictOu
     rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
             for n, pr in zip(names, preds, strict=True)]
     return PredictOutput(rows)
+
+
+class Predictor:
+    """A bundle loaded once for many predictions (the service keeps these warm).
+
+    ``prepare`` turns one input (an image's bytes or a text) into what ``predict`` batches;
+    ``predict`` runs one batch and returns the top-k labels per input.
+    """
+
+    def __init__(self, bundle: str | Path) -> None:
+        import torch
+
+        from plugins.bundle import load_bundle
+
+        self.bundle = load_bundle(Path(bundle))
+        self.modality = self.bundle.modality
+        self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
+        self._torch = torch
+
+    def prepare(self, item: bytes | str) -> Any:
+        """An image (bytes) as uint8 pixels at the model's size, or a text as itself."""
+        import io
+
+        from finetune.data.images import read_image
+        from finetune.preprocess import prepare_images
+
+        if self.modality == "text":
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidInput("texts must be non-empty strings", field="texts")
+            return item
+        if not isinstance(item, bytes):
+            raise InvalidInput("this is an image model: send images, not texts", field="images")
+        size = int(self.bundle.meta["preprocessing"]["input_size"][-1])
+        try:
+            pixels = read_image(io.BytesIO(item), size)  # type: ignore[arg-type]
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InvalidInput(
+                f"an image cannot be read ({type(exc).__name__}); send png, jpg, bmp, gif or webp",
+                field="images",
+            ) from exc
+        return prepare_images([pixels], size)[0]
+
+    def predict(self, items: list[Any], k: int = 3) -> list[list[dict[str, Any]]]:
+        """Top-k labels with probabilities for prepared items (one batch)."""
+        from finetune.predict import tokenize
+
+        torch = self._torch
+        if self.modality == "text":
+            inputs = tokenize(
+                items, self.bundle.tokenizer, int(self.bundle.meta["preprocessing"]["max_length"])
+            )
+        else:
+            inputs = {"pixels": torch.stack(items)}
+        preds = top_k(self.bundle, inputs, k)
+        return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]

@@ -50,7 +50,7 @@ class ReportSpec(Spec):
     label_column: str = option("label", help="CSV: the label column")
     gallery: int = option(4, help="examples per gallery")
     n_steps: int = option(32, help="integrated-gradients steps")
-    quality_n: int = option(8, help="examples the attribution-quality metrics use", cli=False)
+    quality_n: int = option(8, help="examples the attribution-quality metrics use")
     overwrite: bool = option(False, help="replace an existing --out")
 
     def __post_init__(self) -> None:

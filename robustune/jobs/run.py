@@ -18,6 +18,7 @@ from plugins.backbones import backbone_modality
 from plugins.bundle import read_meta
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
+from plugins.registry import registry
 from plugins.schema import option, require
 from robustness.audit import AuditConfig, validate
 from robustness.defaults import default_attacks, default_eps
@@ -45,13 +46,21 @@ class RunSpec(Spec):
     attack_options: dict[str,
                          Any] = option(help="the attacks' own options, KEY=VALUE or ATTACK.KEY=VALUE,...",
                                             parse="kv", default_factory=dict)
-    gallery: int = option(4, help="report: examples per gallery", cli=False)
-    quality_n: int = option(8, help="report: examples the quality metrics use", cli=False)
-    n_steps: int = option(32, help="report: integrated-gradients steps", cli=False)
+    gallery: int = option(4, help="report: examples per gallery (0: none)")
+    quality_n: int = option(8, help="report: examples the attribution-quality metrics use")
+    n_steps: int = option(32, help="report: integrated-gradients steps")
 
     def __post_init__(self) -> None:
-        require(self, [("n", self.n >= 1, "must be at least 1"), ("steps", self.steps >= 1,
-                                                                  "must be at least 1")])
+        require(
+            self,
+            [
+                ("n", self.n >= 1, "must be at least 1"),
+                ("steps", self.steps >= 1, "must be at least 1"),
+                ("gallery", self.gallery >= 0, "must be 0 or more"),
+                ("quality_n", self.quality_n >= 1, "must be at least 1"),
+                ("n_steps", self.n_steps >= 1, "must be at least 1"),
+            ],
+        )
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> RunSpec:
@@ -59,17 +68,26 @@ class RunSpec(Spec):
         own = {k: v for k, v in options.items() if k in STEP_OPTIONS}
         train = {k: v for k, v in options.items() if k not in STEP_OPTIONS}
         out = Path(str(own.get("out", "")))
-        return cls.from_json({**own, "out": str(out), "run": from_options({**train,
-                                                                           "out": str(out / "model")})},
-                             lax=True)
+        return cls.from_json(
+            {**own, "out": str(out), "run": from_options({**train, "out": str(out / "model")})}, lax=True
+        )
 
-    def audit_config(self) -> AuditConfig:
-        """The audit's attacks and budgets (the modality's defaults unless given), checked."""
-        modality = backbone_modality(self.run.backbone) or "image"
+    def audit_config(self, modality: str | None = None) -> AuditConfig | None:
+        """The audit's attacks and budgets (the modality's defaults unless given), checked; ``None`` while
+        the modality is unknown (a from-scratch model takes it from the data, known once trained)."""
+        modality = modality or backbone_modality(self.run.backbone)
+        if modality is None:
+            for name in self.attacks or ():
+                registry.entry("attack", name)  # an unknown name still fails before training
+            return None
         attacks = self.attacks or default_attacks(modality)
-        cfg = AuditConfig(attacks=attacks, eps=self.eps or default_eps(modality), steps=self.steps,
-                          seed=self.run.train.seed, options=audit_job.attack_options(attacks,
-                                                                                     self.attack_options))
+        cfg = AuditConfig(
+            attacks=attacks,
+            eps=self.eps or default_eps(modality),
+            steps=self.steps,
+            seed=self.run.train.seed,
+            options=audit_job.attack_options(attacks, self.attack_options),
+        )
         validate(cfg, modality)
         return cfg
 
@@ -97,9 +115,11 @@ def run(spec: RunSpec, events: Events | Reporter | None = None) -> RunOutput:
     skipped: list[str] = []
     with output_lock(out):
         report.log(f"{spec.run.backbone} ({spec.run.adapter}) on {spec.run.data}")
-        for name, step in (("train", lambda: _train(spec, bundle, report)),
-                           ("audit", lambda: _audit(spec, bundle, audit, report)),
-                           ("report", lambda: _report(spec, bundle, audit, page, report))):
+        for name, step in (
+            ("train", lambda: _train(spec, bundle, report)),
+            ("audit", lambda: _audit(spec, bundle, audit, report)),
+            ("report", lambda: _report(spec, bundle, audit, page, report)),
+        ):
             (ran if step() else skipped).append(name)
     metrics = read_meta(bundle).get("metrics", {})
     return RunOutput(bundle, audit, page, ran, skipped, metrics, read_audit_report(audit / "audit.json"))
@@ -121,12 +141,27 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     if (target / "audit.json").is_file():
         report.log(f"audit: done earlier ({target})")
         return False
-    cfg = spec.audit_config()
+    cfg = spec.audit_config(str(read_meta(bundle)["modality"]))
+    assert cfg is not None
     opts = spec.run.data_options
-    audit_job.run(audit_job.AuditSpec(str(bundle), spec.run.data, cfg.attacks, cfg.eps, None, cfg.steps,
-                                      seed=cfg.seed, out=str(target), overwrite=True, default_n=spec.n,
-                                      text_column=opts.text_column, label_column=opts.label_column,
-                                      attack_options=dict(spec.attack_options)), report)
+    audit_job.run(
+        audit_job.AuditSpec(
+            str(bundle),
+            spec.run.data,
+            cfg.attacks,
+            cfg.eps,
+            None,
+            cfg.steps,
+            seed=cfg.seed,
+            out=str(target),
+            overwrite=True,
+            default_n=spec.n,
+            text_column=opts.text_column,
+            label_column=opts.label_column,
+            attack_options=dict(spec.attack_options),
+        ),
+        report,
+    )
     return True
 
 
@@ -135,8 +170,23 @@ def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Report
         report.log(f"report: done earlier ({page})")
         return False
     opts = spec.run.data_options
-    report_job.run(report_job.ReportSpec(str(bundle), spec.run.data, str(page), str(audit), spec.pdf,
-                                         opts.group_column, opts.groups_file, None, opts.text_column,
-                                         opts.label_column, spec.gallery, spec.n_steps, spec.quality_n,
-                                         overwrite=True), report)
+    report_job.run(
+        report_job.ReportSpec(
+            str(bundle),
+            spec.run.data,
+            str(page),
+            str(audit),
+            spec.pdf,
+            opts.group_column,
+            opts.groups_file,
+            None,
+            opts.text_column,
+            opts.label_column,
+            spec.gallery,
+            spec.n_steps,
+            spec.quality_n,
+            overwrite=True,
+        ),
+        report,
+    )
     return True

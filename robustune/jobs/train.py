@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from finetune.driver import TrainResult, resume_config, run_training
+from finetune.driver import RUN_FILE, TrainResult, resume_config, run_training, work_dir
 from finetune.run_config import RunConfig, from_options
 from plugins.events import Events, Reporter
 from plugins.records import Spec
@@ -29,6 +29,11 @@ class TrainSpec(Spec):
     def resuming(cls, out: Path) -> TrainSpec:
         """Continue the unfinished run whose ``out`` was ``out`` (its config comes from OUT.work)."""
         return cls(resume_config(Path(out)), resume=True)
+
+    def or_resume(self) -> TrainSpec:
+        """This spec, or a resume of it when an earlier attempt left a checkpoint in its out folder."""
+        out = Path(self.run.out)
+        return self.resuming(out) if (work_dir(out) / RUN_FILE).is_file() else self
 
 
 def run(spec: TrainSpec, events: Events | Reporter | None = None) -> TrainResult:

@@ -136,3 +136,16 @@ def test_a_bundle_written_before_this_version_loads(tmp_path: Path) -> None:
     stored = json.loads((FIXTURE / "robustune.json").read_text())["metrics"]["test"]["accuracy"]
     result = evaluate.run(evaluate.EvaluateSpec(str(FIXTURE), "digits"))
     assert result.split == "holdout" and result.metrics["accuracy"] == pytest.approx(stored)
+
+
+def test_run_of_a_from_scratch_text_model_audits_with_text_attacks(tmp_path: Path, text_csv: Path) -> None:
+    """lstm has no modality of its own: the run takes it from the trained bundle, not 'image'."""
+    from robustune.jobs import run as run_job
+
+    spec = run_job.RunSpec.from_options({"data": f"csv:{text_csv}", "model": "lstm", "epochs": 1,
+                                         "out": str(tmp_path / "r"), "n": 8, "steps": 2})
+    assert spec.audit_config() is None  # not known before training
+    out = run_job.run(spec)
+    audited = json.loads((out.audit / "audit.json").read_text())
+    assert audited["modality"] == "text" and set(audited["attacks"]) == {"embedding-pgd", "word-level"}
+    assert out.report.is_file()
