@@ -10,7 +10,7 @@ instead of exiting 130. The interrupted path therefore exits with ``os._exit(130
 import os
 import sys
 
-from robustune.cli import main
+from robustune.main import main
 
 try:
     main()

@@ -46,3 +46,22 @@ def test_readme_python_api_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "last finished epoch is kept" in proc.stdout
     assert (tmp_path / "dg-report.html").is_file() and (tmp_path / "runs" / "b" / "robustune.json").is_file()
+
+
+def test_every_serve_option_is_in_the_readme() -> None:
+    """``robustune serve``'s flags are typer options (not spec fields): the README's table lists each
+    flag with the default the command really has."""
+    import inspect
+
+    from robustune.service.commands import serve
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Run it as a service"):text.index("## How to write a plugin")]
+    rows = [line for line in section.splitlines() if line.startswith("| `--")]
+    for name, param in inspect.signature(serve).parameters.items():
+        flag = "--" + name.replace("_", "-")
+        row = next((r for r in rows if f"`{flag}`" in r), None)
+        assert row is not None, flag
+        if param.default is not None:
+            shown = format(param.default, "g") if isinstance(param.default, float) else str(param.default)
+            assert re.search(rf"\b{re.escape(shown)}\b", row), (flag, param.default, row)

@@ -57,6 +57,20 @@ def test_jobs_below_cli_and_service(part: str) -> None:
     assert not bad, bad
 
 
+CONTRACTS = ("plugins.errors", "plugins.events", "plugins.schema")  # the jobs API's shared vocabulary
+LIBRARY = ("plugins", "finetune", "robustness", "explain")
+
+
+def test_service_calls_the_jobs_and_nothing_below() -> None:
+    """The service (routers, schemas, store, workers) reaches the library only through robustune.jobs
+    and the contracts every floor shares: errors, events, option fields."""
+    bad = [f"{path.relative_to(ROOT)} imports {name}"
+           for path in sorted((ROOT / "robustune" / "service").rglob("*.py"))
+           for name in imported_modules(path)
+           if name.split(".")[0] in LIBRARY and name not in CONTRACTS]
+    assert (ROOT / "robustune" / "service" / "routers").is_dir() and not bad, bad
+
+
 TERMINAL = ("rich", "typer", "click")
 QUIET_PACKAGES = ["plugins", "finetune", "robustness", "explain", "robustune/jobs"]
 

@@ -1,0 +1,79 @@
+"""The FastAPI application: routers and schemas over the jobs; errors as JSON naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plugins.errors import RobustuneError
+from robustune import __version__
+from robustune.service.engine import Engine
+from robustune.service.errors import ApiError, api_error, http_error, robustune_error, validation_error
+from robustune.service.metrics import Metrics
+from robustune.service.routers import datasets, jobs, models, page, system
+from robustune.service.schemas import ErrorOut
+from robustune.service.settings import Settings
+from robustune.service.store import Store
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The service over ``settings`` (the database is migrated to the newest schema)."""
+    app = FastAPI(title="robustune", version=__version__, openapi_url="/openapi.json",
+                  description="Fine-tune, audit and explain classifiers as a shared service. Every endpoint "
+                              "except /healthz needs Authorization: Bearer TOKEN.")
+    app.state.store = store or Store(settings)
+    app.state.engine = Engine(settings.predict_batch, settings.predict_wait_ms, settings.model_cache_bytes)
+    app.state.metrics = Metrics()
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RobustuneError, robustune_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    for router in (system.router, datasets.router, jobs.router, models.router, page.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        app.state.metrics.request(request.method, getattr(route, "path", "unmatched"), response.status_code)
+        return response
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+ERRORS = {
+    "400": "bad input: the field named in the body is at fault",
+    "401": "no token, or an unknown or revoked one",
+    "403": "the token's scope does not allow this",
+    "404": "no such job, dataset or model",
+    "409": "refused in the current state (a job uses it, a job has ended, ...)",
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema with robustune's error answers: 400 (not 422) for bad input, 401/403 for auth,
+    404/409, each with the ``ErrorOut`` body."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {}).setdefault("schemas", {})["ErrorOut"] = ErrorOut.model_json_schema()
+    for schemas in (schema["components"]["schemas"],):
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    for path, ops in schema["paths"].items():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            if path == "/healthz":
+                continue
+            for code, text in ERRORS.items():
+                responses.setdefault(code, {"description": text, **ref})
+    app.openapi_schema = schema
+    return schema

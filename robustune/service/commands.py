@@ -1,0 +1,229 @@
+"""The service's commands on the robustune command line: serve, token, remote."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from robustune.service.settings import Settings, default_home
+
+Opt = typer.Option
+token_app = typer.Typer(help="Create, list and revoke API tokens (shares --home with serve).",
+                        no_args_is_help=True)
+remote_app = typer.Typer(
+    help="Talk to a robustune server: upload, submit, status, logs, cancel, models, predict.",
+    no_args_is_help=True,
+)
+HOME = Annotated[Path | None, Opt(help="service home (default: $ROBUSTUNE_HOME or ~/.robustune)")]
+DB = Annotated[str | None, Opt(help="database URL (default: SQLite in --home)")]
+
+
+def _settings(home: Path | None, db: str | None, **extra: Any) -> Settings:
+    return Settings(home=home or default_home(), db=db, **extra)
+
+
+MB = 1 << 20
+D: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Settings)}  # one place for the defaults
+
+
+def serve(
+    host: Annotated[str, Opt(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, Opt(help="port to listen on")] = 8000,
+    home: HOME = None,
+    db: DB = None,
+    workers: Annotated[int, Opt(min=0, help="worker processes: jobs run at once (0: API only)")] = (
+        D["workers"]),
+    max_upload_mb: Annotated[int, Opt(min=1, help="largest upload (compressed)")] = (
+        D["max_upload_bytes"] // MB),
+    max_unpacked_mb: Annotated[int, Opt(min=1, help="largest archive once unpacked")] = (
+        D["max_unpacked_bytes"] // MB),
+    max_files: Annotated[int, Opt(min=1, help="most files in an archive")] = D["max_files"],
+    max_ratio: Annotated[float, Opt(min=1, help="largest unpacked/packed size ratio of an archive")] = (
+        D["max_ratio"]),
+    max_attempts: Annotated[int, Opt(min=1, help="runs of a job killed by a crash before it fails")] = (
+        D["max_attempts"]),
+    predict_batch: Annotated[int, Opt(min=1, help="predict: most requests batched together (1: off)")] = (
+        D["predict_batch"]),
+    predict_wait_ms: Annotated[float, Opt(min=0, help="predict: longest wait for a batch to fill")] = (
+        D["predict_wait_ms"]),
+    model_cache_mb: Annotated[int, Opt(min=1, help="predict: memory for warm models")] = (
+        D["model_cache_bytes"] // MB),
+) -> None:
+    """Serve the API, the web page and the job workers (SQLite in --home, or PostgreSQL by --db)."""
+    from robustune.service.serve import serve as run
+
+    settings = _settings(home, db, workers=workers, max_upload_bytes=max_upload_mb * MB,
+                         max_unpacked_bytes=max_unpacked_mb * MB, max_files=max_files, max_ratio=max_ratio,
+                         max_attempts=max_attempts, predict_batch=predict_batch,
+                         predict_wait_ms=predict_wait_ms, model_cache_bytes=model_cache_mb * MB)
+    print(f"robustune serving on http://{host}:{port} (home {settings.home}, {workers} worker(s))",
+          file=sys.stderr)
+    run(settings, host, port)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, Opt(help="who or what uses it")],
+    scope: Annotated[str, Opt(help="read | write | admin")] = "write",
+    home: HOME = None,
+    db: DB = None,
+) -> None:
+    """Create a token and print it (it is shown only this once; only its hash is kept)."""
+    from robustune.service.auth import create_token
+    from robustune.service.store import Store
+
+    store = Store(_settings(home, db))
+    ident, token = create_token(store.db, name, scope)
+    print(token)
+    print(f"token {ident} ({scope}) created; it is shown only this once", file=sys.stderr)
+
+
+@token_app.command("list")
+def token_list(home: HOME = None, db: DB = None) -> None:
+    """Every token's id, name and scope (never the token)."""
+    from robustune.service.auth import list_tokens
+    from robustune.service.store import Store
+
+    for row in list_tokens(Store(_settings(home, db)).db):
+        print(f"{row['id']}  {row['scope']:<5}  {'revoked' if row['revoked'] else 'live':<7}  {row['name']}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id (see token list)")],
+    home: HOME = None,
+    db: DB = None,
+) -> None:
+    """Revoke a token."""
+    from robustune.service.auth import revoke
+    from robustune.service.store import Store
+
+    revoke(Store(_settings(home, db)).db, token_id)
+    print(f"token {token_id} revoked", file=sys.stderr)
+
+
+URL = Annotated[str | None, Opt(help="server URL (default: $ROBUSTUNE_URL or http://127.0.0.1:8000)")]
+TOKEN = Annotated[str | None, Opt(help="API token (default: $ROBUSTUNE_TOKEN)")]
+
+
+def _client(url: str | None, token: str | None) -> Any:
+    from robustune.service.client import Client
+
+    return Client(
+        url or os.environ.get("ROBUSTUNE_URL", "http://127.0.0.1:8000"),
+        token or os.environ.get("ROBUSTUNE_TOKEN"),
+    )
+
+
+@remote_app.command("submit")
+def remote_submit(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="train, run, audit, explain, report, compare, tune, import, evaluate or recommend"
+        ),
+    ],
+    spec: Annotated[Path, Opt(help="the job's spec as a JSON or YAML file")],
+    model_name: Annotated[str | None, Opt(help="register the model under this name")] = None,
+    wait: Annotated[bool, Opt(help="wait for the job to end, showing its progress")] = False,
+    url: URL = None,
+    token: TOKEN = None,
+) -> None:
+    """Submit a job; prints its id (with --wait: its end state; exit 1 unless it succeeded)."""
+    import yaml
+
+    client = _client(url, token)
+    job = client.submit(kind, yaml.safe_load(spec.read_text()), model_name)
+    print(job["id"])
+    if wait:
+        final = client.wait(
+            job["id"], lambda j: print(f"{j['state']} {j['progress']:.0%} {j['message']}", file=sys.stderr)
+        )
+        print(json.dumps(final["result"] or {"error": final["error"]}, indent=2))
+        raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
+
+
+@remote_app.command("upload")
+def remote_upload(
+    path: Annotated[Path, typer.Argument(help="a CSV, or a zip/tar of an image folder")],
+    name: Annotated[str | None, Opt(help="the dataset's name (default: the file name)")] = None,
+    url: URL = None,
+    token: TOKEN = None,
+) -> None:
+    """Upload a dataset; prints its id (use it as a job's data)."""
+    ds = _client(url, token).upload(path, name=name)
+    print(ds["id"])
+    info = ds["info"]
+    print(
+        f"{ds['name']}: {info.get('modality')} data, {info.get('examples')} examples, classes "
+        f"{', '.join(map(str, info.get('classes', [])))}",
+        file=sys.stderr,
+    )
+
+
+@remote_app.command("status")
+def remote_status(
+    job_id: Annotated[str | None, typer.Argument(help="a job id (default: the newest jobs)")] = None,
+    url: URL = None,
+    token: TOKEN = None,
+) -> None:
+    """A job's state and progress (or the newest jobs)."""
+    client = _client(url, token)
+    rows = [client.job(job_id)] if job_id else client.jobs()
+    for j in rows:
+        note = j["message"] or j["error"] or ""
+        print(f"{j['id']}  {j['kind']:<9} {j['state']:<10} {j['progress']:>4.0%}  {note}")
+
+
+@remote_app.command("logs")
+def remote_logs(job_id: str, url: URL = None, token: TOKEN = None) -> None:
+    """A job's log."""
+    print(_client(url, token).logs(job_id), end="")
+
+
+@remote_app.command("cancel")
+def remote_cancel(job_id: str, url: URL = None, token: TOKEN = None) -> None:
+    """Cancel a job."""
+    print(_client(url, token).cancel(job_id)["state"])
+
+
+@remote_app.command("models")
+def remote_models(url: URL = None, token: TOKEN = None) -> None:
+    """Registered models: versions, aliases and holdout accuracy."""
+    for m in _client(url, token).models():
+        aliases = ", ".join(f"{a}->{v}" for a, v in m["aliases"].items()) or "-"
+        newest = m["versions"][-1]
+        acc = newest["metrics"].get("test", {}).get("accuracy")
+        shown = f"{acc:.3f}" if isinstance(acc, float) else "-"
+        print(
+            f"{m['name']}  versions {len(m['versions'])}  newest @{newest['version']} accuracy {shown}  "
+            f"aliases {aliases}"
+        )
+
+
+@remote_app.command("predict")
+def remote_predict(
+    model: Annotated[str, typer.Argument(help="model name")],
+    files: Annotated[list[Path] | None, typer.Argument(help="image files")] = None,
+    text: Annotated[list[str] | None, Opt(help="text to classify (repeatable)")] = None,
+    version: Annotated[str | None, Opt(help="version number or alias")] = None,
+    top_k: Annotated[int, Opt(help="labels per input")] = 3,
+    url: URL = None,
+    token: TOKEN = None,
+) -> None:
+    """Top-k labels from a served model, as JSON."""
+    out = _client(url, token).predict(model, texts=text, files=files, version=version, top_k=top_k)
+    print(json.dumps(out, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve, token and remote to the robustune command line."""
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
+    app.add_typer(remote_app, name="remote")

@@ -1,0 +1,74 @@
+"""Errors as HTTP: every error kind to a status, one JSON body naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from plugins.errors import RobustuneError
+
+STATUS = {"invalid": 400, "unsupported": 400, "not_found": 404, "conflict": 409, "interrupted": 409}
+
+
+class ApiError(Exception):
+    """An HTTP error with robustune's error body."""
+
+    def __init__(self, status: int, message: str, kind: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.field, self.headers = status, message, kind, field, headers
+
+
+def body(message: str, kind: str, field: str | None) -> dict[str, Any]:
+    """The error body: ``{"error", "kind", "field"}``."""
+    return {"error": message, "kind": kind, "field": field}
+
+
+async def api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(body(exc.message, exc.kind, exc.field), status_code=exc.status, headers=exc.headers)
+
+
+async def robustune_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RobustuneError)
+    return JSONResponse(body(exc.message, exc.kind, exc.field), status_code=STATUS.get(exc.kind, 400))
+
+
+async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form", "header")]
+    field = ".".join(loc) or None
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return JSONResponse(body(message, "invalid", field), status_code=400)
+
+
+HTTP_KINDS = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported",
+    503: "unavailable",
+}
+
+
+async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (a body that does not parse, an unknown route) in robustune's body."""
+    assert isinstance(exc, StarletteHTTPException)
+    field = "body" if exc.status_code == 400 else None
+    message = str(exc.detail)
+    if exc.status_code == 400 and "pars" in message.lower():
+        message = "the request body cannot be parsed: send JSON (or the documented upload form)"
+    return JSONResponse(
+        body(message, HTTP_KINDS.get(exc.status_code, "error"), field),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )

@@ -1,0 +1,281 @@
+"""/v1/models: the registry (versions, aliases with history, tags, metrics, report, bundle download,
+delete) and predictions over warm models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import time
+import zipfile
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+
+from plugins.errors import Conflict, InvalidInput, NotFound
+from robustune.service.deps import read, store, write
+from robustune.service.models import Alias, AliasMove, ModelVersion, Tag, Token
+from robustune.service.schemas import AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
+from robustune.service.store import Store
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+MAX_INPUTS = 256
+VERSION = Annotated[int, Path(ge=1, le=2**31 - 1, description="the version number")]
+MAX_IMAGE_BYTES = 32 << 20
+
+
+def _versions(ses: Any, name: str) -> list[ModelVersion]:
+    rows = list(ses.scalars(sa.select(ModelVersion).where(ModelVersion.name == name)
+                            .order_by(ModelVersion.version)))
+    if not rows:
+        raise NotFound(f"no model {name!r}; see GET /v1/models", field="name")
+    return rows
+
+
+def _version_out(ses: Any, row: ModelVersion) -> VersionOut:
+    aliases = [a.alias for a in ses.scalars(sa.select(Alias).where(Alias.version_id == row.id))]
+    tags = {t.key: t.value for t in ses.scalars(sa.select(Tag).where(Tag.version_id == row.id))}
+    return VersionOut(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        modality=row.modality,
+        job_id=row.job_id,
+        metrics=row.metrics,
+        data_fingerprint=row.data_fingerprint,
+        aliases=sorted(aliases),
+        tags=tags,
+        has_report=row.report is not None,
+        created_at=row.created_at,
+    )
+
+
+def _model_out(ses: Any, name: str) -> ModelOut:
+    rows = _versions(ses, name)
+    by_id = {r.id: r.version for r in rows}
+    aliases = {a.alias: by_id[a.version_id] for a in ses.scalars(sa.select(Alias).where(Alias.name == name))}
+    history = [
+        {
+            "alias": m.alias,
+            "version": by_id.get(m.version_id) if m.version_id else None,
+            "moved_at": m.moved_at.isoformat(),
+            "by": m.moved_by,
+        }
+        for m in ses.scalars(sa.select(AliasMove).where(AliasMove.name == name).order_by(AliasMove.id))
+    ]
+    return ModelOut(
+        name=name, versions=[_version_out(ses, r) for r in rows], aliases=aliases, alias_history=history
+    )
+
+
+@router.get("", response_model=list[ModelOut])
+def list_models(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> list[ModelOut]:
+    """Every model with its versions and aliases."""
+    with s.db.begin() as ses:
+        names = list(ses.scalars(sa.select(ModelVersion.name).distinct().order_by(ModelVersion.name)))
+        return [_model_out(ses, n) for n in names]
+
+
+@router.get("/{name}", response_model=ModelOut)
+def get_model(name: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> ModelOut:
+    """A model: versions, aliases and their history, tags, metrics."""
+    with s.db.begin() as ses:
+        return _model_out(ses, name)
+
+
+def _one(ses: Any, name: str, version: int) -> ModelVersion:
+    row = ses.scalar(
+        sa.select(ModelVersion).where(ModelVersion.name == name, ModelVersion.version == version)
+    )
+    if row is None:
+        raise NotFound(f"model {name!r} has no version {version}", field="version")
+    return row
+
+
+@router.get("/{name}/versions/{version}", response_model=VersionOut)
+def get_version(
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+) -> VersionOut:
+    """One version with its metrics."""
+    with s.db.begin() as ses:
+        return _version_out(ses, _one(ses, name, version))
+
+
+@router.put("/{name}/aliases/{alias}", response_model=ModelOut)
+def set_alias(
+    name: str,
+    alias: str,
+    body: AliasIn,
+    s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(write)],
+) -> ModelOut:
+    """Point an alias (``production``) at a version; the move is kept in the history."""
+    _check_label(alias, "alias")
+    with s.db.begin() as ses:
+        target = _one(ses, name, body.version).id
+    s.move_alias(name, alias, target, token.id)
+    with s.db.begin() as ses:
+        return _model_out(ses, name)
+
+
+@router.delete("/{name}/aliases/{alias}", response_model=ModelOut)
+def remove_alias(
+    name: str, alias: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
+) -> ModelOut:
+    """Remove an alias (kept in the history)."""
+    s.move_alias(name, alias, None, token.id)
+    with s.db.begin() as ses:
+        return _model_out(ses, name)
+
+
+@router.put("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+def set_tag(
+    name: str,
+    version: VERSION,
+    key: str,
+    body: TagIn,
+    s: Annotated[Store, Depends(store)],
+    _: Annotated[Token, Depends(write)],
+) -> VersionOut:
+    """Set a tag on a version."""
+    _check_label(key, "key")
+    with s.db.begin() as ses:
+        ident = _one(ses, name, version).id
+    s.tag(ident, key, body.value)
+    with s.db.begin() as ses:
+        return _version_out(ses, _one(ses, name, version))
+
+
+@router.delete("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
+def remove_tag(
+    name: str,
+    version: VERSION,
+    key: str,
+    s: Annotated[Store, Depends(store)],
+    _: Annotated[Token, Depends(write)],
+) -> VersionOut:
+    """Remove a tag."""
+    with s.db.begin() as ses:
+        ident = _one(ses, name, version).id
+    s.tag(ident, key, None)
+    with s.db.begin() as ses:
+        return _version_out(ses, _one(ses, name, version))
+
+
+@router.get("/{name}/versions/{version}/bundle")
+def download(
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+) -> StreamingResponse:
+    """The bundle as a zip (model.safetensors, robustune.json, tokenizer/)."""
+    with s.db.begin() as ses:
+        folder = s.storage.absolute(_one(ses, name, version).path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                zf.write(path, f"{name}-{version}/{path.relative_to(folder).as_posix()}")
+    buf.seek(0)
+    headers = {"Content-Disposition": f'attachment; filename="{name}-{version}.zip"'}
+    return StreamingResponse(buf, media_type="application/zip", headers=headers)
+
+
+@router.get("/{name}/versions/{version}/report")
+def version_report(
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+) -> FileResponse:
+    """The version's HTML report (models made by a run job have one)."""
+    with s.db.begin() as ses:
+        row = _one(ses, name, version)
+        if row.report is None:
+            raise NotFound(f"model {name}@{version} has no report; submit a report job", field="version")
+        path = s.storage.absolute(row.report)
+    return FileResponse(path, media_type="text/html")
+
+
+@router.delete("/{name}/versions/{version}", status_code=204)
+def delete_version(
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(write)]
+) -> Response:
+    """Delete a version (refused while a job uses it)."""
+    with s.db.begin() as ses:
+        row = _one(ses, name, version)
+        ident = row.id
+    users = s.uses(ident)
+    if users:
+        raise Conflict(
+            f"model {name}@{version} is used by job {users[0]}; delete it when that job ends", field="version"
+        )
+    with s.db.begin() as ses:
+        ses.execute(sa.delete(Alias).where(Alias.version_id == ident))
+        ses.execute(sa.delete(Tag).where(Tag.version_id == ident))
+        ses.execute(sa.delete(ModelVersion).where(ModelVersion.id == ident))
+        ses.add(AliasMove(name=name, alias="(version deleted)", version_id=None))
+    return Response(status_code=204)
+
+
+@router.post("/{name}/predict", response_model=PredictOut)
+async def predict(
+    name: str,
+    body: PredictIn,
+    request: Request,
+    s: Annotated[Store, Depends(store)],
+    _: Annotated[Token, Depends(read)],
+    version: Annotated[str | None, Query(max_length=100)] = None,
+) -> PredictOut:
+    """Top-k labels for texts or base64 images; ``version`` is a number or an alias (default: newest).
+    Concurrent requests are batched over a warm model."""
+    if bool(body.texts) == bool(body.images):
+        raise InvalidInput("send either texts or images (base64)", field="texts")
+    raw: list[Any] = list(body.texts or [])
+    for i, item in enumerate(body.images or []):
+        try:
+            raw.append(base64.b64decode(item, validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"images[{i}] is not base64", field="images") from None
+    return await _predict(request, s, name, version, raw, body.top_k)
+
+
+@router.post("/{name}/predict/files", response_model=PredictOut)
+async def predict_files(
+    name: str,
+    request: Request,
+    s: Annotated[Store, Depends(store)],
+    _: Annotated[Token, Depends(read)],
+    files: Annotated[list[UploadFile], File(description="image files (multipart)")],
+    top_k: Annotated[int, Form(ge=1, le=1000)] = 3,
+    version: Annotated[str | None, Query(max_length=100)] = None,
+) -> PredictOut:
+    """Top-k labels for image files sent as multipart/form-data (``files``, repeated)."""
+    if not 1 <= len(files) <= MAX_INPUTS:
+        raise InvalidInput(f"send 1 to {MAX_INPUTS} files", field="files")
+    raw: list[Any] = [await f.read(MAX_IMAGE_BYTES + 1) for f in files]
+    if any(len(b) > MAX_IMAGE_BYTES for b in raw):
+        raise InvalidInput(f"an image file is larger than {MAX_IMAGE_BYTES >> 20} MB", field="files")
+    return await _predict(request, s, name, version, raw, top_k)
+
+
+async def _predict(
+    request: Request, s: Store, name: str, version: str | None, raw: list[Any], top_k: int
+) -> PredictOut:
+    import asyncio
+
+    ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
+    row = await asyncio.to_thread(_resolve, s, ref)
+    start = time.perf_counter()
+    preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
+    request.app.state.metrics.observe_predict(time.perf_counter() - start, len(raw))
+    return PredictOut(model=row.name, version=row.version, predictions=preds)
+
+
+def _resolve(s: Store, ref: str) -> ModelVersion:
+    with s.db.begin() as ses:
+        return s.version(ses, ref, "name")
+
+
+def _check_label(value: str, field: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+        raise InvalidInput(f"{field} must be letters, digits, '.', '_' or '-' (at most 100)", field=field)

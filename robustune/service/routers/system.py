@@ -1,0 +1,86 @@
+"""Health, readiness, metrics, plugins, tokens and the reports of jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from plugins.errors import NotFound
+from robustune.jobs.catalog import plugins
+from robustune.service.auth import create_token, list_tokens, revoke
+from robustune.service.deps import admin, read, store
+from robustune.service.errors import ApiError
+from robustune.service.models import STATES, Job, Token
+from robustune.service.schemas import TokenIn
+from robustune.service.store import Store
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Alive (no token needed)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> dict[str, Any]:
+    """Ready: the database answers (503 when it does not)."""
+    try:
+        with s.db.begin() as ses:
+            ses.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        raise ApiError(503, f"the database does not answer ({type(exc).__name__})", "unavailable") from None
+    return {"status": "ready", "database": "postgresql" if s.db.postgres else "sqlite"}
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> str:
+    """Counters in the Prometheus text format."""
+    with s.db.begin() as ses:
+        counts = dict(ses.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all())
+    return str(request.app.state.metrics.text({state: int(counts.get(state, 0)) for state in STATES}))
+
+
+@router.get("/v1/plugins")
+def list_plugins(_: Annotated[Token, Depends(read)]) -> list[dict[str, str]]:
+    """Every plugin by kind, with its description and distribution."""
+    return plugins()
+
+
+@router.get("/v1/tokens")
+def tokens(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]) -> list[dict[str, Any]]:
+    """Every token (never the token itself)."""
+    return list_tokens(s.db)
+
+
+@router.post("/v1/tokens", status_code=201)
+def new_token(body: TokenIn, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]
+              ) -> dict[str, str]:
+    """A new token; it is shown this once."""
+    ident, token = create_token(s.db, body.name, body.scope)
+    return {"id": ident, "token": token, "scope": body.scope}
+
+
+@router.delete("/v1/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]
+                 ) -> Response:
+    """Revoke a token."""
+    revoke(s.db, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/reports/{job_id}/{name}")
+def job_report(job_id: str, name: str, s: Annotated[Store, Depends(store)],
+               _: Annotated[Token, Depends(read)]) -> FileResponse:
+    """The HTML (report.html) or PDF (report.pdf) a report or run job wrote."""
+    if name not in ("report.html", "report.pdf"):
+        raise NotFound(f"no report {name!r}; ask for report.html or report.pdf", field="name")
+    row = s.job(job_id)
+    path = s.storage.job(row.id) / name
+    if row.state != "SUCCEEDED" or not path.is_file():
+        raise NotFound(f"job {job_id} has no {name}", field="job_id")
+    return FileResponse(path, media_type="text/html" if name.endswith(".html") else "application/pdf")

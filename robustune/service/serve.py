@@ -1,0 +1,70 @@
+"""``robustune serve``: the API (uvicorn) and N worker processes that live and die with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from robustune.service.settings import Settings
+from robustune.service.store import Store
+
+
+class Workers:
+    """N worker processes; one that dies is replaced and its job queued again."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.stopping = threading.Event()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "robustune.service.worker", "--home", str(self.settings.home),
+               "--parent", str(os.getpid())]
+        if self.settings.db:
+            cmd += ["--db", self.settings.db]
+        return subprocess.Popen(cmd, env={**os.environ})
+
+    def start(self) -> None:
+        """Start the workers and a thread that replaces any that die."""
+        self.procs = [self._spawn() for _ in range(self.settings.workers)]
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(1.0):
+            for i, proc in enumerate(self.procs):
+                if proc.poll() is not None and not self.stopping.is_set():
+                    self.store.reconcile(stale_after=3600)  # its job is queued again at once
+                    self.procs[i] = self._spawn()
+
+    def stop(self) -> None:
+        """Stop every worker (their jobs stop with them and are queued again on the next start)."""
+        self.stopping.set()
+        for proc in self.procs:
+            proc.terminate()
+        deadline = time.monotonic() + 5
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Migrate, recover jobs a previous run left RUNNING, start the workers, serve until stopped."""
+    import uvicorn
+
+    from robustune.service.app import create_app
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings)
+    recovered = store.reconcile()
+    if recovered:
+        print(f"recovered {len(recovered)} job(s) left running: {', '.join(recovered)}", file=sys.stderr)
+    workers = Workers(settings, store)
+    workers.start()
+    try:
+        uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        workers.stop()

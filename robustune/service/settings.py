@@ -1,0 +1,43 @@
+"""Where the service keeps its state and how much it accepts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugins.schema import option
+
+
+def default_home() -> Path:
+    """``$ROBUSTUNE_HOME``, else ``~/.robustune``."""
+    return Path(os.environ.get("ROBUSTUNE_HOME") or Path.home() / ".robustune")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings (``robustune serve`` flags)."""
+
+    home: Path = option(
+        help="folder of the database (SQLite) and the artifacts", default_factory=default_home
+    )
+    db: str | None = option(None, help="database URL (default: SQLite in --home; postgresql://... to share)")
+    workers: int = option(1, help="worker processes, each running one job at a time")
+    max_upload_bytes: int = option(1 << 30, help="largest upload, compressed")
+    max_unpacked_bytes: int = option(4 << 30, help="largest archive once unpacked")
+    max_files: int = option(100_000, help="most files in an archive")
+    max_ratio: float = option(200.0, help="largest unpacked / packed size ratio of an archive")
+    max_attempts: int = option(3, help="runs of a job killed by a crash before it fails")
+    predict_batch: int = option(32, help="predict: most requests batched together")
+    predict_wait_ms: float = option(5.0, help="predict: longest wait for a batch to fill")
+    model_cache_bytes: int = option(2 << 30, help="predict: memory for warm models")
+
+    @property
+    def url(self) -> str:
+        """The database URL."""
+        return self.db or f"sqlite:///{self.home / 'robustune.db'}"
+
+    @property
+    def artifacts(self) -> Path:
+        """The artifact root: datasets, jobs and models, each in a folder named by its id."""
+        return self.home / "artifacts"

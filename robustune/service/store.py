@@ -1,0 +1,390 @@
+"""The service's state operations: jobs through their state machine, events, the model registry.
+
+Every transition is one short transaction. Claiming a queued job locks its row with ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL and is one conditional update on SQLite, so two workers never run one
+job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError
+from robustune.jobs.catalog import bundle_summary
+from robustune.service.db import Database, migrate
+from robustune.service.models import (
+    FINAL,
+    Alias,
+    AliasMove,
+    Dataset,
+    Job,
+    JobEvent,
+    ModelVersion,
+    Tag,
+    new_id,
+    now,
+)
+from robustune.service.resolve import MODEL_REF, Context, resolve
+from robustune.service.settings import Settings
+from robustune.service.storage import Storage
+
+ACTIVE = ("QUEUED", "RUNNING", "CANCELLING")
+REGISTERS = {"train": "bundle", "import": "bundle", "run": "bundle"}  # job kind -> result key of its bundle
+
+
+def worker_name() -> str:
+    """``host:pid`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Store:
+    """The database and the artifact tree, with the operations the API and the workers share."""
+
+    def __init__(self, settings: Settings, create: bool = True) -> None:
+        self.settings = settings
+        if create:
+            settings.home.mkdir(parents=True, exist_ok=True)
+            migrate(settings.url)
+        self.db = Database(settings.url)
+        self.storage = Storage(settings.artifacts)
+
+    # datasets ---------------------------------------------------------------------------------------
+    def dataset(self, ident: str, field: str = "data") -> tuple[str, Path]:
+        """(kind, path) of an uploaded dataset or file set (``field``: the request's name for it)."""
+        with self.db.begin() as s:
+            row = s.get(Dataset, ident)
+            if row is None:
+                raise NotFound(f"{field}: no uploaded dataset {ident!r}; see GET /v1/datasets", field=field)
+            path = self.storage.dataset(row.id)
+            if row.kind == "csv":
+                return row.kind, path / "data.csv"
+            if row.kind == "files" and row.info.get("single"):
+                return row.kind, path / "data" / str(row.info["single"])
+            return row.kind, path / "data"
+
+    # models ---------------------------------------------------------------------------------------------
+    def version(self, s: Session, ref: str, field: str = "model") -> ModelVersion:
+        """The model version ``ref`` names: an id, ``name``, ``name@N`` or ``name:alias`` (``field``: the
+        request's name for it)."""
+        if ref.startswith("mv_"):
+            row = s.get(ModelVersion, ref)
+        else:
+            m = MODEL_REF.match(ref)
+            if m is None:
+                raise InvalidInput(
+                    f"{ref!r} is not a model reference (name, name@N, name:alias)", field=field
+                )
+            q = sa.select(ModelVersion).where(ModelVersion.name == m["name"])
+            if m["version"]:
+                q = q.where(ModelVersion.version == int(m["version"]))
+            elif m["alias"]:
+                alias = s.get(Alias, (m["name"], m["alias"]))
+                if alias is None:
+                    raise NotFound(f"model {m['name']!r} has no alias {m['alias']!r}", field=field)
+                q = q.where(ModelVersion.id == alias.version_id)
+            row = s.scalar(q.order_by(ModelVersion.version.desc()).limit(1))
+        if row is None:
+            raise NotFound(f"no model {ref!r}; see GET /v1/models", field=field)
+        return row
+
+    def model_path(self, ref: str, field: str = "model") -> Path:
+        """The bundle folder of model ``ref``."""
+        with self.db.begin() as s:
+            return self.storage.absolute(self.version(s, ref, field).path)
+
+    def register(self, s: Session, job: Job, bundle: Path, report: Path | None) -> ModelVersion:
+        """A new version of the job's model (its name, or one made from the spec)."""
+        meta = bundle_summary(bundle)
+        name = job.model_name or _default_name(job, meta)
+        latest = s.scalar(sa.select(sa.func.max(ModelVersion.version)).where(ModelVersion.name == name)) or 0
+        row = ModelVersion(
+            id=new_id("mv"),
+            name=name,
+            version=latest + 1,
+            job_id=job.id,
+            path=self.storage.relative(bundle),
+            modality=str(meta["modality"]),
+            spec=job.spec,
+            metrics=meta.get("metrics", {}),
+            data_fingerprint=self._fingerprint(s, job, meta),
+            report=self.storage.relative(report) if report and report.is_file() else None,
+        )
+        s.add(row)
+        return row
+
+    def _fingerprint(self, s: Session, job: Job, meta: dict[str, Any]) -> str:
+        data = str(job.spec.get("data") or job.spec.get("options", {}).get("data") or "")
+        if data.startswith("ds_"):
+            row = s.get(Dataset, data)
+            if row is not None:
+                return str(row.info.get("fingerprint", ""))
+        source = str((meta.get("data") or {}).get("source", data))
+        return hashlib.sha256(source.encode()).hexdigest()
+
+    def job_output(self, ident: str, what: str) -> Path:
+        """An earlier job's output folder (``audit``) for a later job to read."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None or row.state != "SUCCEEDED":
+                raise NotFound(f"no finished job {ident!r} with {what}", field=what)
+            path = self.storage.job(ident) / what
+        if not path.exists():
+            raise NotFound(f"job {ident} wrote no {what}", field=what)
+        return path
+
+    # jobs -----------------------------------------------------------------------------------------------
+    def submit(self, kind: str, spec: Any, model_name: str | None, key: str | None, token: str | None) -> Job:
+        """Check and queue a job; a repeated ``key`` from the same token returns the first job."""
+        if key is not None:
+            with self.db.begin() as s:
+                earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
+                if earlier is not None:
+                    return earlier
+        if model_name is not None and not MODEL_REF.match(model_name):
+            raise InvalidInput(
+                "model_name must be letters, digits, '.', '_' or '-' (at most 200)", field="model_name"
+            )
+        ident = new_id("job")
+        folder = self.storage.job(ident)
+        folder.mkdir(parents=True)
+        try:
+            ctx = Context(self.dataset, self.model_path, self.job_output, folder)
+            resolved = resolve(kind, spec, ctx)
+            with self.db.begin() as s:
+                row = Job(
+                    id=ident,
+                    kind=kind,
+                    spec=dict(spec),
+                    resolved=resolved,
+                    model_name=model_name,
+                    idempotency_key=key,
+                    created_by=token,
+                    max_attempts=self.settings.max_attempts,
+                )
+                s.add(row)
+                s.add(JobEvent(job_id=ident, type="state", data={"state": "QUEUED"}))
+        except RobustuneError:
+            self.storage.remove(folder)
+            raise
+        except sa.exc.IntegrityError:  # the same key submitted twice at once
+            self.storage.remove(folder)
+            with self.db.begin() as s:
+                earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
+            if earlier is None:
+                raise
+            return earlier
+        return row
+
+    def claim(self, worker: str) -> Job | None:
+        """The oldest queued job, now RUNNING under ``worker`` (None when the queue is empty)."""
+        with self.db.begin() as s:
+            q = sa.select(Job).where(Job.state == "QUEUED").order_by(Job.created_at).limit(1)
+            if self.db.postgres:
+                q = q.with_for_update(skip_locked=True)
+            row = s.scalar(q)
+            if row is None:
+                return None
+            done = s.execute(
+                sa.update(Job)
+                .where(Job.id == row.id, Job.state == "QUEUED")
+                .values(
+                    state="RUNNING",
+                    worker=worker,
+                    started_at=now(),
+                    heartbeat_at=now(),
+                    attempts=Job.attempts + 1,
+                    message="starting",
+                )
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            s.add(JobEvent(job_id=row.id, type="state", data={"state": "RUNNING", "worker": worker}))
+        return self.job(row.id)
+
+    def job(self, ident: str) -> Job:
+        """The job row."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None:
+                raise NotFound(f"no job {ident!r}", field="job_id")
+            return row
+
+    def heartbeat(self, ident: str) -> bool:
+        """Mark the job alive; True when a cancel was asked for."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None:
+                return True
+            row.heartbeat_at = now()
+            return bool(row.cancel_requested)
+
+    def progress(
+        self, ident: str, fraction: float, message: str, events: list[tuple[str, dict[str, Any]]]
+    ) -> bool:
+        """Store events and the progress; True when a cancel was asked for."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None:
+                return True
+            row.progress = max(0.0, min(1.0, fraction))
+            row.message = message[:500]
+            row.heartbeat_at = now()
+            for kind, data in events:
+                s.add(JobEvent(job_id=ident, type=kind, data=data))
+            return bool(row.cancel_requested)
+
+    def finish(
+        self,
+        ident: str,
+        state: str,
+        result: dict[str, Any] | None = None,
+        error: RobustuneError | BaseException | None = None,
+    ) -> None:
+        """SUCCEEDED (registering the model), FAILED (the reason kept) or CANCELLED."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None or row.state in FINAL:
+                return
+            row.state, row.finished_at = state, now()
+            if state == "SUCCEEDED":
+                row.progress, row.message = 1.0, "done"
+                row.result = result or {}
+                bundle_key = REGISTERS.get(row.kind)
+                if bundle_key and row.result.get(bundle_key):
+                    report = row.result.get("report")
+                    version = self.register(
+                        s,
+                        row,
+                        self.storage.absolute(row.result[bundle_key]),
+                        self.storage.absolute(report) if report else None,
+                    )
+                    row.result = {
+                        **row.result,
+                        "model": {"id": version.id, "name": version.name, "version": version.version},
+                    }
+            elif error is not None:
+                row.error = str(error)[:4000]
+                row.error_kind = getattr(error, "kind", "internal")
+                row.error_field = getattr(error, "field", None)
+                row.message = row.error[:500]
+            s.add(JobEvent(job_id=ident, type="state", data={"state": state, "error": row.error}))
+
+    def cancel(self, ident: str) -> Job:
+        """QUEUED -> CANCELLED now; RUNNING -> CANCELLING (its worker stops the process group)."""
+        with self.db.begin() as s:
+            row = s.get(Job, ident)
+            if row is None:
+                raise NotFound(f"no job {ident!r}", field="job_id")
+            if row.state == "QUEUED":
+                row.state, row.finished_at, row.cancel_requested = "CANCELLED", now(), True
+                s.add(JobEvent(job_id=ident, type="state", data={"state": "CANCELLED"}))
+            elif row.state == "RUNNING":
+                row.state, row.cancel_requested = "CANCELLING", True
+                s.add(JobEvent(job_id=ident, type="state", data={"state": "CANCELLING"}))
+            elif row.state in FINAL:
+                raise Conflict(f"job {ident} is already {row.state}", field="job_id")
+        return self.job(ident)
+
+    def requeue_or_fail(self, s: Session, row: Job, why: str) -> None:
+        """A job whose runner died: back to the queue, or FAILED after its last attempt."""
+        if row.state == "CANCELLING" or row.cancel_requested:
+            row.state, row.finished_at, row.message = "CANCELLED", now(), "cancelled"
+        elif row.attempts >= row.max_attempts:
+            row.state, row.finished_at = "FAILED", now()
+            row.error, row.error_kind = f"{why}; gave up after {row.attempts} attempts", "internal"
+        else:
+            row.state, row.worker, row.message = "QUEUED", None, f"{why}; queued again"
+        s.add(JobEvent(job_id=row.id, type="state", data={"state": row.state, "reason": why}))
+
+    def reconcile(self, stale_after: float = 60.0) -> list[str]:
+        """At start: jobs left RUNNING by a worker that is gone are queued again (or failed/cancelled)."""
+        host = socket.gethostname()
+        recovered = []
+        with self.db.begin() as s:
+            for row in s.scalars(sa.select(Job).where(Job.state.in_(("RUNNING", "CANCELLING")))):
+                where, _, pid = (row.worker or "").rpartition(":")
+                gone = where == host and pid.isdigit() and not _alive(int(pid))
+                stale = row.heartbeat_at is None or now() - _aware(row.heartbeat_at) > timedelta(
+                    seconds=stale_after
+                )
+                if gone or stale:
+                    self.requeue_or_fail(s, row, "its worker stopped")
+                    recovered.append(row.id)
+        return recovered
+
+    def uses(self, version_id: str) -> list[str]:
+        """Active jobs that read a model version (it cannot be deleted meanwhile)."""
+        with self.db.begin() as s:
+            version = s.get(ModelVersion, version_id)
+            if version is None:
+                return []
+            path = str(self.storage.absolute(version.path))
+            return [
+                j.id
+                for j in s.scalars(sa.select(Job).where(Job.state.in_(ACTIVE)))
+                if j.resolved.get("bundle") == path
+            ]
+
+    def move_alias(self, name: str, alias: str, version_id: str | None, by: str | None) -> None:
+        """Point ``alias`` of model ``name`` at a version (None: remove it), keeping the history."""
+        with self.db.begin() as s:
+            current = s.get(Alias, (name, alias))
+            if version_id is None:
+                if current is None:
+                    raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
+                s.delete(current)
+            else:
+                version = s.get(ModelVersion, version_id)
+                if version is None or version.name != name:
+                    raise NotFound(f"model {name!r} has no version {version_id!r}", field="version")
+                if current is None:
+                    s.add(Alias(name=name, alias=alias, version_id=version_id))
+                else:
+                    current.version_id = version_id
+            s.add(AliasMove(name=name, alias=alias, version_id=version_id, moved_by=by))
+
+    def tag(self, version_id: str, key: str, value: str | None) -> None:
+        """Set (or with None remove) a tag on a version."""
+        with self.db.begin() as s:
+            if s.get(ModelVersion, version_id) is None:
+                raise NotFound(f"no model version {version_id!r}", field="version")
+            row = s.get(Tag, (version_id, key))
+            if value is None:
+                if row is not None:
+                    s.delete(row)
+            elif row is None:
+                s.add(Tag(version_id=version_id, key=key, value=value))
+            else:
+                row.value = value
+
+
+def _default_name(job: Job, meta: dict[str, Any]) -> str:
+    backbone = str(meta["model"]["backbone"])
+    data = str(job.spec.get("data") or job.spec.get("options", {}).get("data") or "model")
+    raw = f"{backbone}-{data}" if job.kind != "import" else f"imported-{backbone}"
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw)[:200]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _aware(value: Any) -> Any:
+    """SQLite returns naive datetimes for timezone-aware columns: they are UTC."""
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
