@@ -27,7 +27,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   description="Fine-tune, audit and explain classifiers as a shared service. Every endpoint "
                               "except /healthz needs Authorization: Bearer TOKEN.")
     app.state.store = store or Store(settings)
-    app.state.engine = Engine(settings.predict_batch, settings.predict_wait_ms, settings.model_cache_bytes)
+    app.state.engine = Engine(settings.predict_batch, settings.predict_wait_ms, settings.model_cache_bytes,
+                              settings.predict_lanes)
     app.state.metrics = Metrics()
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RobustuneError, robustune_error)

@@ -52,6 +52,8 @@ def serve(
         D["predict_batch"]),
     predict_wait_ms: Annotated[float, Opt(min=0, help="predict: longest wait for a batch to fill")] = (
         D["predict_wait_ms"]),
+    predict_lanes: Annotated[int, Opt(min=0, help="predict: batches of one model run at once, each on its "
+                                                   "own thread (0: one per CPU core)")] = D["predict_lanes"],
     model_cache_mb: Annotated[int, Opt(min=1, help="predict: memory for warm models")] = (
         D["model_cache_bytes"] // MB),
 ) -> None:
@@ -61,7 +63,8 @@ def serve(
     settings = _settings(home, db, workers=workers, max_upload_bytes=max_upload_mb * MB,
                          max_unpacked_bytes=max_unpacked_mb * MB, max_files=max_files, max_ratio=max_ratio,
                          max_attempts=max_attempts, predict_batch=predict_batch,
-                         predict_wait_ms=predict_wait_ms, model_cache_bytes=model_cache_mb * MB)
+                         predict_wait_ms=predict_wait_ms, predict_lanes=predict_lanes,
+                         model_cache_bytes=model_cache_mb * MB)
     print(f"robustune serving on http://{host}:{port} (home {settings.home}, {workers} worker(s))",
           file=sys.stderr)
     run(settings, host, port)

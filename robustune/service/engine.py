@@ -1,15 +1,19 @@
 """Predictions over warm models: a cache bounded by memory, and micro-batching per model.
 
 Requests for one model wait at most ``wait_ms`` for others to join them, up to ``max_batch``
-inputs, and run as one batch in a worker thread (PyTorch releases the GIL), so concurrent clients
-share the model's forward passes.
+inputs, and run as one batch on one of the model's ``lanes`` threads (PyTorch releases the GIL):
+the inputs are decoded there, then go through one forward pass. Several lanes of one PyTorch thread
+each beat one lane of several threads on a small machine, where every other thread of the server
+(HTTP, the event loop, the clients) stalls a multi-threaded operator at its barrier; the service
+benchmark measures this.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +30,22 @@ class _Request:
 class Batcher:
     """Collects requests for one model into batches of at most ``max_batch`` inputs."""
 
-    def __init__(self, predictor: Predictor, max_batch: int, wait_ms: float) -> None:
+    def __init__(self, predictor: Predictor, max_batch: int, wait_ms: float, stats: Counter[str],
+                 lanes: int = 1) -> None:
         self.predictor, self.max_batch, self.wait = predictor, max(1, max_batch), wait_ms / 1000
-        self.queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
-        self.batches = 0
+        self.stats = stats
+        # a fixed set of threads for this model's batches: PyTorch keeps compute threads per calling
+        # thread, so batches hopping over many threads would leave many pools competing for the cores
+        self.threads = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="predict")
+        self.free = asyncio.Semaphore(lanes)
+        self.running: set[asyncio.Task[None]] = set()
+
+    def close(self) -> None:
+        """End the batch loop once the requests already queued are answered (the model is leaving the
+        cache; its thread ends when the batcher is gone)."""
+        self.queue.put_nowait(None)
 
     async def submit(self, items: list[Any], k: int) -> list[list[dict[str, Any]]]:
         """The predictions for ``items`` (batched with whatever else is waiting)."""
@@ -41,47 +56,97 @@ class Batcher:
         return await future
 
     async def _loop(self) -> None:
-        while True:
+        closing = False
+        while not closing:
+            await self.free.acquire()  # a batch is formed when a lane can run it
             first = await self.queue.get()
+            if first is None:
+                return
             batch, size = [first], len(first.items)
             deadline = time.monotonic() + self.wait
             while size < self.max_batch:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    nxt = await asyncio.wait_for(self.queue.get(), left)
-                except TimeoutError:
+                if not self.queue.empty():  # what is already waiting joins at once
+                    nxt = self.queue.get_nowait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        nxt = await asyncio.wait_for(self.queue.get(), left)
+                    except TimeoutError:
+                        break
+                if nxt is None:
+                    closing = True
                     break
                 batch.append(nxt)
                 size += len(nxt.items)
-            await self._run(batch)
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        self.free.release()
 
     async def _run(self, batch: list[_Request]) -> None:
-        items = [x for r in batch for x in r.items]
-        k = max(r.k for r in batch)
         try:
-            rows = await asyncio.to_thread(self.predictor.predict, items, k)
+            loop = asyncio.get_running_loop()
+            outcomes = await loop.run_in_executor(self.threads, self._prepare_and_predict, batch)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-            for r in batch:
-                if not r.future.done():
-                    r.future.set_exception(exc)
-            return
-        self.batches += 1
-        at = 0
+            outcomes = [exc] * len(batch)
+        done = sum(len(r.items) for r, o in zip(batch, outcomes, strict=True) if not isinstance(o, Exception))
+        self.stats["batches"] += 1 if done else 0
+        self.stats["batched_inputs"] += done
+        for r, outcome in zip(batch, outcomes, strict=True):
+            if r.future.done():
+                continue
+            if isinstance(outcome, Exception):
+                r.future.set_exception(outcome)
+            else:
+                r.future.set_result(outcome)
+
+    def _prepare_and_predict(self, batch: list[_Request]) -> list[list[list[dict[str, Any]]] | Exception]:
+        """In one worker thread, one after the other as a program calling the model would: decode
+        every request's inputs (a request with a bad input fails alone), then one forward pass."""
+        prepared: list[list[Any] | Exception] = []
         for r in batch:
-            if not r.future.done():
-                r.future.set_result([row[: r.k] for row in rows[at: at + len(r.items)]])
-            at += len(r.items)
+            try:
+                prepared.append([self.predictor.prepare(x) for x in r.items])
+            except Exception as exc:  # noqa: BLE001 - this request's own error
+                prepared.append(exc)
+        items = [x for p in prepared if not isinstance(p, Exception) for x in p]
+        rows = self.predictor.predict(items, max(r.k for r in batch)) if items else []
+        out: list[list[list[dict[str, Any]]] | Exception] = []
+        at = 0
+        for r, p in zip(batch, prepared, strict=True):
+            if isinstance(p, Exception):
+                out.append(p)
+                continue
+            out.append([row[: r.k] for row in rows[at: at + len(p)]])
+            at += len(p)
+        return out
 
 
 class Engine:
     """Warm models (least recently used go first when over ``cache_bytes``) and their batchers."""
 
-    def __init__(self, max_batch: int, wait_ms: float, cache_bytes: int) -> None:
-        self.max_batch, self.wait_ms, self.cache_bytes = max_batch, wait_ms, cache_bytes
+    def __init__(self, max_batch: int, wait_ms: float, cache_bytes: int, lanes: int = 0) -> None:
+        self.max_batch, self.wait_ms, self.cache_bytes, self.lanes = max_batch, wait_ms, cache_bytes, lanes
         self.models: OrderedDict[str, Batcher] = OrderedDict()
         self.lock = asyncio.Lock()
+        self.stats: Counter[str] = Counter()  # batches run and inputs in them (for /metrics)
+        self.shared = False
+
+    def _share_cores(self) -> None:
+        """Lanes to run (0: one per core PyTorch would use, at most 8), each lane's share of PyTorch's
+        threads set once for this process (it only predicts; jobs run in worker processes)."""
+        import torch
+
+        cores = torch.get_num_threads()
+        if not self.lanes:
+            self.lanes = min(cores, 8)
+        torch.set_num_threads(max(1, cores // self.lanes))
+        self.shared = True
 
     async def batcher(self, version_id: str, bundle: str) -> Batcher:
         """The warm model of a version (loaded on first use)."""
@@ -90,12 +155,14 @@ class Engine:
                 self.models.move_to_end(version_id)
                 return self.models[version_id]
             predictor = await asyncio.to_thread(Predictor, bundle)
-            self.models[version_id] = Batcher(predictor, self.max_batch, self.wait_ms)
+            if not self.shared:
+                self._share_cores()
+            self.models[version_id] = Batcher(predictor, self.max_batch, self.wait_ms, self.stats, self.lanes)
             while (
                 len(self.models) > 1
                 and sum(2 * b.predictor.bytes for b in self.models.values()) > self.cache_bytes
             ):
-                self.models.popitem(last=False)
+                self.models.popitem(last=False)[1].close()
             return self.models[version_id]
 
     async def predict(
@@ -103,5 +170,4 @@ class Engine:
     ) -> list[list[dict[str, Any]]]:
         """Top-k labels for raw inputs (image bytes or texts)."""
         batcher = await self.batcher(version_id, bundle)
-        items = await asyncio.to_thread(lambda: [batcher.predictor.prepare(x) for x in raw])
-        return await batcher.submit(items, k)
+        return await batcher.submit(raw, k)

@@ -32,7 +32,7 @@ class Metrics:
             self.latency_count += 1
             self.inputs += inputs
 
-    def text(self, jobs: dict[str, int]) -> str:
+    def text(self, jobs: dict[str, int], batches: int = 0) -> str:
         """Everything in the Prometheus exposition format."""
         lines = ["# HELP robustune_requests_total HTTP requests by method, route and status",
                  "# TYPE robustune_requests_total counter"]
@@ -55,6 +55,9 @@ class Metrics:
                 f"robustune_predict_seconds_count {self.latency_count}",
                 "# TYPE robustune_predict_inputs_total counter",
                 f"robustune_predict_inputs_total {self.inputs}",
+                "# HELP robustune_predict_batches_total forward passes (inputs / batches = mean batch size)",
+                "# TYPE robustune_predict_batches_total counter",
+                f"robustune_predict_batches_total {batches}",
             ]
         lines += ["# HELP robustune_jobs jobs by state", "# TYPE robustune_jobs gauge"]
         lines += [f'robustune_jobs{{state="{state}"}} {n}' for state, n in sorted(jobs.items())]

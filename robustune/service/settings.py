@@ -30,6 +30,8 @@ class Settings:
     max_attempts: int = option(3, help="runs of a job killed by a crash before it fails")
     predict_batch: int = option(32, help="predict: most requests batched together")
     predict_wait_ms: float = option(5.0, help="predict: longest wait for a batch to fill")
+    predict_lanes: int = option(0, help="predict: batches of one model run at once, each on its own thread "
+                                        "(0: one per CPU core)")
     model_cache_bytes: int = option(2 << 30, help="predict: memory for warm models")
 
     @property

@@ -102,6 +102,8 @@ def test_upload_run_register_predict_report(server: Server) -> None:
     )
     assert files.status_code == 200 and [p[0]["label"] for p in files.json()["predictions"]] == ["0", "0"]
 
+    _concurrent_predicts_batch_and_fail_alone(server, png)
+
     page = c.get("/v1/models/digits3/versions/1/report")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<html" in page.text[:500].lower() and "robust" in page.text.lower()
@@ -318,3 +320,28 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
         )
     finally:
         srv.stop()
+
+
+def _concurrent_predicts_batch_and_fail_alone(server: Server, png: bytes) -> None:
+    """16 clients at once share forward passes (fewer batches than requests, seen in /metrics), and a
+    request with an unreadable image gets its own 400 while the others in its batch get answers."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = server.client("write")
+
+    def batches() -> int:
+        found = re.search(r"^robustune_predict_batches_total (\d+)", c.get("/metrics").text, re.M)
+        assert found is not None
+        return int(found.group(1))
+
+    good = {"images": [base64.b64encode(png).decode()], "top_k": 1}
+    bad = {"images": [base64.b64encode(b"not an image").decode()]}
+    before = batches()
+    with ThreadPoolExecutor(16) as pool, server.client("read") as reader:
+        answers = list(pool.map(lambda body: reader.post("/v1/models/digits3/predict", json=body),
+                                [bad if i == 5 else good for i in range(16)]))
+    assert answers[5].status_code == 400 and answers[5].json()["field"] == "images", answers[5].text
+    ok = [a for i, a in enumerate(answers) if i != 5]
+    assert all(a.status_code == 200 and a.json()["predictions"][0][0]["label"] == "0" for a in ok)
+    assert 1 <= batches() - before < 15  # requests shared forward passes

@@ -42,7 +42,8 @@ def metrics(request: Request, s: Annotated[Store, Depends(store)], _: Annotated[
     """Counters in the Prometheus text format."""
     with s.db.begin() as ses:
         counts = dict(ses.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all())
-    return str(request.app.state.metrics.text({state: int(counts.get(state, 0)) for state in STATES}))
+    jobs = {state: int(counts.get(state, 0)) for state in STATES}
+    return str(request.app.state.metrics.text(jobs, request.app.state.engine.stats["batches"]))
 
 
 @router.get("/v1/plugins")
