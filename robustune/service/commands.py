@@ -225,6 +225,14 @@ def remote_predict(
     print(json.dumps(out, indent=2))
 
 
+def client_app() -> typer.Typer:
+    """Only ``token`` and ``remote``: quick to start, for scripts that talk to a server."""
+    app = typer.Typer(no_args_is_help=True, add_completion=False, help="robustune's service client commands.")
+    app.add_typer(token_app, name="token")
+    app.add_typer(remote_app, name="remote")
+    return app
+
+
 def register(app: typer.Typer) -> None:
     """Add serve, token and remote to the robustune command line."""
     app.command("serve")(serve)
