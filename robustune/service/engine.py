@@ -96,7 +96,6 @@ class Batcher:
             outcomes = [exc] * len(batch)
         done = sum(len(r.items) for r, o in zip(batch, outcomes, strict=True) if not isinstance(o, Exception))
         self.stats["batches"] += 1 if done else 0
-        self.stats["batched_inputs"] += done
         for r, outcome in zip(batch, outcomes, strict=True):
             if r.future.done():
                 continue
@@ -134,7 +133,7 @@ class Engine:
         self.max_batch, self.wait_ms, self.cache_bytes, self.lanes = max_batch, wait_ms, cache_bytes, lanes
         self.models: OrderedDict[str, Batcher] = OrderedDict()
         self.lock = asyncio.Lock()
-        self.stats: Counter[str] = Counter()  # batches run and inputs in them (for /metrics)
+        self.stats: Counter[str] = Counter()  # forward passes run (for /metrics)
         self.shared = False
 
     def _share_cores(self) -> None:

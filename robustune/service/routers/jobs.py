@@ -69,7 +69,7 @@ def _typed_route(kind: str) -> None:
         model_name: Annotated[str | None, Query(max_length=200)] = None,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JobOut:
-        spec = {k: v for k, v in body.model_dump(exclude_none=True).items()}  # type: ignore[attr-defined]
+        spec = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
         return _submit(s, kind, spec, model_name, idempotency_key, token)
 
     submit_kind.__annotations__["body"] = model  # the class itself (annotations are strings here)

@@ -3,9 +3,11 @@ delete) and predictions over warm models."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import io
+import re
 import time
 import zipfile
 from typing import Annotated, Any
@@ -259,8 +261,6 @@ async def predict_files(
 async def _predict(
     request: Request, s: Store, name: str, version: str | None, raw: list[Any], top_k: int
 ) -> PredictOut:
-    import asyncio
-
     ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
     row = await asyncio.to_thread(_resolve, s, ref)
     start = time.perf_counter()
@@ -275,7 +275,5 @@ def _resolve(s: Store, ref: str) -> ModelVersion:
 
 
 def _check_label(value: str, field: str) -> None:
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
         raise InvalidInput(f"{field} must be letters, digits, '.', '_' or '-' (at most 100)", field=field)
