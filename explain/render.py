@@ -5,48 +5,69 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from plugins.atomic import atomic_write_bytes
+from plugins.figures import figures
 
-def heatmap(attributions: Tensor) -> Tensor:
-    """Channels summed, scaled to [-1, 1] by the largest magnitude. Shape: (C, H, W) -> (H, W)."""
-    a = attributions.sum(0)
-    return a / a.abs().max().clamp_min(1e-12)
+# Captum's heat-map colours are faint when blended over a photo; a perceptual colour map stays legible.
+HEAT_CMAP = "inferno"
 
 
-def overlay_png(image: Tensor, attributions: Tensor, title: str, path: Path | None = None) -> bytes:
-    """The input beside its attribution map laid over it (red: for the class, blue: against).
+@dataclass(frozen=True)
+class Overlay:
+    """A drawn attribution: the PNG, and the heat map it shows (Captum's normalisation: channels
+    summed, the sign applied, scaled so the top ``outlier_perc`` percent saturate)."""
 
-    Shape: image (3, H, W) in [0, 1], attributions (3, H, W). Returns the PNG bytes (also
-    written to ``path`` when given).
+    png: bytes
+    heat: np.ndarray  # (H, W); [0, 1] for signs absolute_value and positive, [-1, 1] for all
+
+
+def overlay(image: Tensor, attributions: Tensor, title: str, method: str = "attribution",
+            sign: str = "absolute_value", path: Path | None = None) -> Overlay:
+    """The input beside Captum's blended heat map of its attributions (outliers clipped at 2%).
+
+    Shape: image (3, H, W) in [0, 1], attributions (3, H, W). ``title`` (if any) goes above both; the
+    PNG is also written to ``path``.
     """
-    import matplotlib
+    from captum.attr import visualization
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    img = image.permute(1, 2, 0).clamp(0, 1).numpy()
-    heat = heatmap(attributions).numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2), dpi=100)
-    axes[0].imshow(img)
-    axes[0].set_title("input", fontsize=9)
-    axes[1].imshow(img.mean(-1), cmap="gray")
-    shown = axes[1].imshow(heat, cmap="bwr", vmin=-1, vmax=1, alpha=0.6)
-    axes[1].set_title("attribution", fontsize=9)
-    for ax in axes:
-        ax.axis("off")
-    fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
-    fig.suptitle(title, fontsize=9)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
+    img = image.detach().permute(1, 2, 0).clamp(0, 1).float().numpy()
+    attr = attributions.detach().permute(1, 2, 0).float().numpy()
+    with figures() as plt:
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3.4), dpi=100)
+        axes[0].imshow(img)
+        axes[0].set_title("input", fontsize=9)
+        axes[0].axis("off")
+        with warnings.catch_warnings():  # an all-zero map: Captum warns and draws it flat, as it should
+            warnings.filterwarnings("ignore", message="Attempting to normalize by value approximately 0")
+            visualization.visualize_image_attr(
+                attr, img, method="blended_heat_map", sign=sign, plt_fig_axis=(fig, axes[1]), outlier_perc=2,
+                cmap=HEAT_CMAP, alpha_overlay=0.55, show_colorbar=True,
+                title=f"{method} ({sign.replace('_', ' ')})", use_pyplot=False)
+        axes[1].title.set_fontsize(9)
+        heat = np.asarray(axes[1].images[-1].get_array())
+        if title:
+            fig.suptitle(title, fontsize=9)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
     data = buf.getvalue()
     if path is not None:
-        path.write_bytes(data)
-    return data
+        atomic_write_bytes(path, data)
+    return Overlay(data, heat)
+
+
+def overlay_png(image: Tensor, attributions: Tensor, title: str, path: Path | None = None,
+                method: str = "attribution") -> bytes:
+    """The PNG of :func:`overlay`. Shape: image (3, H, W) in [0, 1], attributions (3, H, W)."""
+    return overlay(image, attributions, title, method, path=path).png
 
 
 def png_data_uri(data: bytes) -> str:
@@ -74,25 +95,21 @@ def top_words(words: list[str], scores: list[float], k: int = 5) -> list[tuple[s
 
 def confusion_png(matrix: list[list[int]], classes: list[str]) -> bytes:
     """The confusion matrix as a PNG (rows: true class, columns: predicted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     k = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k), dpi=100)
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), classes, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    peak = max((max(r) for r in matrix), default=0) or 1
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=7,
-                    color="white" if matrix[i][j] > peak / 2 else "black")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    with figures() as plt:
+        fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k), dpi=100)
+        ax.imshow(matrix, cmap="Blues")
+        ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(k), classes, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        peak = max((max(r) for r in matrix), default=0) or 1
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=7,
+                        color="white" if matrix[i][j] > peak / 2 else "black")
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
     return buf.getvalue()

@@ -26,11 +26,14 @@ NOTES = {
         "token's embedding may move relative to its length (embedding PGD)"),
     "budget_image": "epsilon is the largest change to any pixel, in 1/255 steps of brightness",
     "gallery_text": (
-        "Each word is shaded by its integrated-gradients attribution for the predicted class: red "
+        "Each word is shaded by its {method} attribution for the predicted class ({why}): red "
         "words pushed the model toward it, blue words away."),
     "gallery_image": (
-        "Left: the input. Right: integrated-gradients attribution for the predicted class, red "
-        "pixels for it and blue against it."),
+        "Left: the input. Right: its {method} attribution for the predicted class ({why}), drawn "
+        "with Captum as a heat map blended over the grey input: the brighter, the more the pixel "
+        "mattered (magnitude; the top 2% saturate)."),
+    "gallery_why": "the most faithful method by deletion on this page",
+    "gallery_chosen": "chosen with --gallery-method",
     "quality": (
         "Measured on {n} holdout images. Deletion AUC: how fast the predicted probability falls "
         "when pixels are blacked out in the map's order (lower is better; compare with the random "

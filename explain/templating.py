@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from explain.document import Figure, Flags, Gallery, Highlighted, Para, Strong, Table
+from plugins.figures import FONT_FAMILIES
 
 
 def _fmt(value: Any) -> str:
@@ -27,6 +28,11 @@ def _shade(score: float, peak: float) -> str:
     return f"background: rgba({rgb},{strength:.2f}); padding: 1px 2px; border-radius: 3px"
 
 
+def _font_stack() -> str:
+    """The CSS font-family list: the families figures use (class names in any script), then sans-serif."""
+    return ", ".join([*(f'"{f}"' for f in FONT_FAMILIES), "sans-serif"])
+
+
 @cache
 def environment() -> Any:
     """The template environment (one loader for every page robustune renders)."""
@@ -36,7 +42,7 @@ def environment() -> Any:
                                                                                                   "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=_fmt, data_uri=_data_uri)
-    env.globals.update(shade=_shade, max=max, abs=abs)
+    env.globals.update(shade=_shade, max=max, abs=abs, font_stack=_font_stack())
     env.tests.update(strong=lambda b: isinstance(b, Strong), para=lambda b: isinstance(b, Para),
                      table=lambda b: isinstance(b, Table), figure=lambda b: isinstance(b, Figure),
                      gallery=lambda b: isinstance(b, Gallery), highlighted=lambda b: isinstance(b,

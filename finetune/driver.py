@@ -305,6 +305,7 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     meta = {
         "model": prep.spec.to_json(),
         "arch": model.backbone.arch(),
+        "identity": model.backbone.identity(),
         "adapter": {"name": cfg.adapter, "config": plain(adapter_options(cfg)) or {}},
         "recipe": cfg.recipe,
         "labels": splits.train.classes,

@@ -67,7 +67,8 @@ def import_timm(
         pre.update(mean=mean, std=std)
         model.mean.copy_(torch.tensor(mean).view(1, -1, 1, 1))
         model.std.copy_(torch.tensor(std).view(1, -1, 1, 1))
-    meta = {"model": spec.to_json(), "arch": model.backbone.arch(), "labels": labels,
+    meta = {"model": spec.to_json(), "arch": model.backbone.arch(),
+            "identity": f"{arch} (imported from {Path(weights).name})", "labels": labels,
             "preprocessing": pre, "adapter": {"name": "imported", "config": {}},
             "data": {"source": "imported", "weights": str(weights)}, "metrics": {}}
     return save_bundle(out, model.eval(), meta, overwrite=overwrite, inputs=[weights])
@@ -94,7 +95,8 @@ def import_hf(folder: Path, out: Path, labels: list[str] | None = None, max_leng
     model = TextClassifier(backbone, registry.get("head", "identity")(n, n))
     spec = ModelSpec("hf-sequence-classifier", n, BackboneConfig(weights=str(folder), max_length=max_length),
                      head="identity")
-    meta = {"model": spec.to_json(), "arch": backbone.arch(), "labels": labels,
+    meta = {"model": spec.to_json(), "arch": backbone.arch(),
+            "identity": f"{Path(folder).resolve().name} (imported)", "labels": labels,
             "preprocessing": backbone.preprocessing(), "adapter": {"name": "imported", "config": {}},
             "data": {"source": "imported", "weights": str(folder)}, "metrics": {}}
     return save_bundle(out, model.eval(), meta, tokenizer=tokenizer, overwrite=overwrite, inputs=[folder])

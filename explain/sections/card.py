@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from explain.document import Section, Table
 from explain.report_notes import NOTES
 from plugins.bundle import Bundle
@@ -10,12 +12,19 @@ TRAINING_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "a
                  "trainable_params")
 
 
+def model_identity(meta: dict[str, Any]) -> str:
+    """The real model behind the bundle (recorded at training; older bundles: the timm name or plugin)."""
+    arch = meta.get("arch") or {}
+    return str(meta.get("identity") or arch.get("timm_name") or meta["model"]["backbone"])
+
+
 def model_card(bundle: Bundle) -> Section:
     """Model, head, adapter, data, split sizes, classes and the main training settings."""
     meta = bundle.meta
     training = meta.get("training", {})
     data = meta.get("data") or {}
-    rows = [{"item": "model", "value": meta["model"]["backbone"]},
+    rows = [{"item": "model", "value": model_identity(meta)},
+            {"item": "plugin", "value": meta["model"]["backbone"]},
             {"item": "head", "value": meta["model"].get("head", "linear")},
             {"item": "adapter", "value": (meta.get("adapter") or {}).get("name", "-")},
             {"item": "data", "value": data.get("source", "-")},

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from explain.base import ExplainConfig
+from explain.base import ExplainConfig, Explainer
 from plugins.registry import registry
 
 
@@ -18,8 +17,18 @@ class ReportConfig:
     methods: tuple[str, ...] = ("integrated-gradients", "saliency", "gradcam")
     n_steps: int = 32
     positive: str | None = None  # bias metrics: the positive class
+    gallery_method: str | None = None  # the galleries' explainer; None: the most faithful by deletion
+
+    def gallery_explainer(self) -> Explainer:
+        """The explainer the galleries and the clean-versus-adversarial pictures use."""
+        return explainer(self.gallery_method or "integrated-gradients", self.n_steps)
 
 
-def integrated_gradients(n_steps: int) -> Any:
-    """The explainer the galleries use."""
-    return registry.get("explainer", "integrated-gradients")(ExplainConfig(n_steps=n_steps, batch_size=8))
+def explainer(name: str, n_steps: int) -> Explainer:
+    """A registered explainer with the report's settings."""
+    return registry.get("explainer", name)(ExplainConfig(n_steps=n_steps, batch_size=8))  # type: ignore[no-any-return]
+
+
+def integrated_gradients(n_steps: int) -> Explainer:
+    """Integrated gradients with the report's settings."""
+    return explainer("integrated-gradients", n_steps)

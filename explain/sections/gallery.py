@@ -1,58 +1,73 @@
-"""Galleries of correct and misclassified holdout examples with their attributions."""
+"""Galleries of correct and misclassified holdout examples, explained by the report's chosen method."""
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from explain.base import Explainer
 from explain.document import Figure, Gallery, Highlighted, Section
-from explain.render import overlay_png
+from explain.render import Overlay, overlay
 from explain.report_notes import NOTES
-from explain.sections.config import ReportConfig, integrated_gradients
+from explain.sections.config import ReportConfig
 from explain.text import explain_texts
 from plugins.bundle import Bundle
 
 
+def image_overlays(model: nn.Module, x: Tensor, target: Tensor, titles: list[str],
+                   method: Explainer) -> list[Overlay]:
+    """Each image beside the blended heat map of ``method``'s attributions for ``target``.
+
+    Shape: x (N, 3, H, W) in [0, 1], target (N,).
+    """
+    attr = method(model, x, target)
+    return [overlay(x[i], attr[i], titles[i], method.name) for i in range(len(x))]
+
+
+def _caption(names: list[str], label: int, pred: int) -> str:
+    return f"true {names[label]}, predicted {names[pred]}"
+
+
 def _image_gallery(bundle: Bundle, x: Tensor, labels: Tensor, pred: Tensor, pick: Tensor, title: str,
-                   n_steps: int) -> Gallery:
+                   method: Explainer) -> Gallery:
     if len(pick) == 0:
         return Gallery([])
-    attr = integrated_gradients(n_steps)(bundle.model, x[pick], pred[pick])
-    names = bundle.labels
-    return Gallery([Figure(overlay_png(x[i], attr[j], f"true {names[int(labels[i])]}, predicted "
-                                                      f"{names[int(pred[i])]}"), title)
-                    for j, i in enumerate(pick.tolist())])
+    captions = [_caption(bundle.labels, int(labels[i]), int(pred[i])) for i in pick.tolist()]
+    pictures = image_overlays(bundle.model, x[pick], pred[pick], [""] * len(pick), method)  # captioned below
+    return Gallery([Figure(p.png, f"{title}: {c}", f"{c}; {method.name}")
+                    for p, c in zip(pictures, captions, strict=True)])
 
 
 def _text_gallery(bundle: Bundle, texts: list[str], labels: Tensor, pred: Tensor, pick: Tensor,
-                  n_steps: int) -> list[Highlighted]:
+                  method: Explainer) -> list[Highlighted]:
     if len(pick) == 0:
         return []
     chosen = [texts[i] for i in pick.tolist()]
     max_length = int(bundle.meta["preprocessing"]["max_length"])
-    scored = explain_texts(integrated_gradients(n_steps), bundle.model, bundle.tokenizer, chosen, pred[pick],
-                           max_length)
-    names = bundle.labels
-    return [Highlighted(f"true {names[int(labels[i])]}, predicted {names[int(pred[i])]}", s.words, s.scores)
+    scored = explain_texts(method, bundle.model, bundle.tokenizer, chosen, pred[pick], max_length)
+    return [Highlighted(_caption(bundle.labels, int(labels[i]), int(pred[i])), s.words, s.scores)
             for s, i in zip(scored, pick.tolist(), strict=True)]
 
 
 def gallery_sections(bundle: Bundle, pixels: Tensor | None, texts: list[str] | None, labels: Tensor,
-                     pred: Tensor, cfg: ReportConfig) -> list[Section]:
-    """Two sections: correct and misclassified examples (images: ``pixels`` in [0, 1]; texts: ``texts``).
+                     pred: Tensor, cfg: ReportConfig, chosen: bool = False) -> list[Section]:
+    """Two sections: correct and misclassified examples (images: ``pixels`` in [0, 1]; texts: ``texts``),
+    explained by ``cfg.gallery_method`` (``chosen``: the user named it; else the page's most faithful).
 
     Shape: pixels (N, 3, H, W), labels (N,), pred (N,).
     """
+    method = cfg.gallery_explainer()
+    note = NOTES["gallery_text" if texts is not None else "gallery_image"].format(
+        method=method.name, why=NOTES["gallery_chosen" if chosen else "gallery_why"])
     right = torch.nonzero(pred == labels).flatten()[: cfg.gallery]
     wrong = torch.nonzero(pred != labels).flatten()[: cfg.gallery]
     out = []
     for title, pick in (("Correct examples", right), ("Misclassified examples", wrong)):
         if texts is not None:
-            items = _text_gallery(bundle, texts, labels, pred, pick, cfg.n_steps)
-            out.append(Section(title, list(items) or [Gallery([])], NOTES["gallery_text"]))
+            items = _text_gallery(bundle, texts, labels, pred, pick, method)
+            out.append(Section(title, list(items) or [Gallery([])], note))
         else:
             assert pixels is not None
-            out.append(Section(title, [_image_gallery(bundle, pixels, labels, pred, pick, title,
-                                                      cfg.n_steps)],
-                               NOTES["gallery_image"]))
+            pictures = _image_gallery(bundle, pixels, labels, pred, pick, title, method)
+            out.append(Section(title, [pictures], note))
     return out

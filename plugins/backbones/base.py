@@ -48,6 +48,11 @@ class Backbone(nn.Module):
     modality: ClassVar[str]
     num_features: int
     name: str
+    source: str = ""  # where the weights came from, for people (set by the factory that loaded them)
+
+    def identity(self) -> str:
+        """The real model behind the plugin, e.g. ``sentence-transformers/all-MiniLM-L6-v2 (packaged)``."""
+        return f"{self.name} ({self.source})" if self.source else self.name
 
     def forward_features(self, *inputs: Tensor) -> Tensor:
         """Pooled features. Shape: inputs -> (N, num_features)."""

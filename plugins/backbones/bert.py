@@ -120,23 +120,38 @@ def create_bert(cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> HFTe
     if source in ("auto", "packaged"):
         if source == "packaged" or available("minilm"):
             model, tok = _from_pretrained(str(locate("minilm")), "packaged")
+            name, origin = DEFAULT_HUB_ID, "packaged"
         else:
-            model, tok = _from_pretrained(cfg.model_id or DEFAULT_HUB_ID, "hub id")
+            name, origin = cfg.model_id or DEFAULT_HUB_ID, "hub"
+            model, tok = _from_pretrained(name, "hub id")
     elif source == "hub":
-        model, tok = _from_pretrained(cfg.model_id or DEFAULT_HUB_ID, "hub id")
+        name, origin = cfg.model_id or DEFAULT_HUB_ID, "hub"
+        model, tok = _from_pretrained(name, "hub id")
     elif source == "none":
         base = _default_source(cfg)
         config = tf.AutoConfig.from_pretrained(base)
         model, tok = tf.AutoModel.from_config(config), tf.AutoTokenizer.from_pretrained(base)
+        name, origin = _display_name(base), "random init"
     elif Path(source).is_dir() and (Path(source) / "config.json").is_file():
         model, tok = _from_pretrained(source, "folder")
+        name, origin = Path(source).name, "local folder"
     else:
         base = _default_source(cfg)
         model = tf.AutoModel.from_config(tf.AutoConfig.from_pretrained(base))
         sd = fit_state_dict(model, read_state_dict(Path(source)), source)
         model.load_state_dict(sd, strict=True)
         tok = tf.AutoTokenizer.from_pretrained(base)
-    return HFTextBackbone(model, tok, cfg.pooling, cfg.max_length)
+        name, origin = _display_name(base), f"weights from {Path(source).name}"
+    backbone = HFTextBackbone(model, tok, cfg.pooling, cfg.max_length)
+    backbone.name, backbone.source = name, origin
+    return backbone
+
+
+def _display_name(source: str) -> str:
+    """A hub id as it is; the packaged MiniLM by its hub id; a folder by its name."""
+    if available("minilm") and source == str(locate("minilm")):
+        return DEFAULT_HUB_ID
+    return Path(source).name if Path(source).is_dir() else source
 
 
 create_bert.modality = "text"  # type: ignore[attr-defined]

@@ -71,6 +71,7 @@ class ScratchBackbone(Backbone):
         self.pad_id = pad_id
         self.tokenizer = tokenizer
         self.name = self.plugin
+        self.source = "trained from scratch"
 
     @classmethod
     def resolve_options(cls, given: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from plugins.weights import fit_state_dict, load_by_position, read_state_dict
 
 # timm name -> offline asset holding ImageNet weights, loaded by position
 PACKAGED = {"tf_efficientnet_lite0": "efficientnet_lite0"}
+SOURCES = {"none": "random init", "hub": "pretrained weights from the hub",
+           "packaged": "packaged ImageNet weights"}
 
 
 class TimmBackbone(Backbone):
@@ -112,7 +114,9 @@ def create_timm_backbone(
     else:
         model = _from_file(timm_name, str(Path(source)))
     size = cfg.image_size or int(model.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
-    return TimmBackbone(model, timm_name, size)
+    backbone = TimmBackbone(model, timm_name, size)
+    backbone.source = SOURCES.get(source) or f"weights from {Path(source).name}"
+    return backbone
 
 
 def is_timm_name(name: str) -> bool:

@@ -124,7 +124,7 @@ def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
             pred = int(probs[i].argmax())
             title = (f"{spec.method}: {bundle.labels[int(target[i])]}  (predicted {bundle.labels[pred]}, "
                      f"p = {float(probs[i, pred]):.2f})")
-            overlay_png(x[i], attributions[i], title, tmp / name)
+            overlay_png(x[i], attributions[i], title, tmp / name, method=spec.method)
             rows.append({"input": str(f), "prediction": bundle.labels[pred], "probability": float(probs[i,
                                                                                                         pred]),
                          "explained_class": bundle.labels[int(target[i])], "overlay": name})

@@ -4,18 +4,19 @@ explanations and their quality, clean versus adversarial), and optionally a PDF.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from explain.base import Explainer
 from explain.document import Section
 from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
-from explain.sections.card import model_card
+from explain.sections.card import model_card, model_identity
 from explain.sections.config import ReportConfig
 from explain.sections.gallery import gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
-from explain.sections.quality import quality_section, text_quality_section
+from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
 from explain.sections.robustness import robustness_section
 from explain.templating import render
 from finetune.data.spec import data_paths
@@ -26,9 +27,10 @@ from finetune.metrics import classification_metrics
 from finetune.preprocess import prepare_inputs
 from plugins.atomic import atomic_write_text, check_writable_target, output_lock
 from plugins.bundle import load_bundle
-from plugins.errors import NotFound
+from plugins.errors import InvalidInput, NotFound, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
+from plugins.registry import registry
 from plugins.schema import option, require
 from robustness.plot import plot_curve
 from robustness.report import read_audit_report
@@ -52,11 +54,16 @@ class ReportSpec(Spec):
     n_steps: int = option(32, help="integrated-gradients steps")
     quality_n: int = option(8, help="examples the attribution-quality metrics use")
     overwrite: bool = option(False, help="replace an existing --out")
+    gallery_method: str | None = option(None, help="the galleries' explainer (default: the page's most "
+                                        "faithful by deletion)")
+    title: str | None = option(None, help="the report's title (default: the model and the data)")
 
     def __post_init__(self) -> None:
         require(self, [("gallery", self.gallery >= 0, "must be 0 or more"),
                        ("n_steps", self.n_steps >= 1, "must be at least 1"),
                        ("quality_n", self.quality_n >= 1, "must be at least 1")])
+        if self.gallery_method is not None:
+            registry.entry("explainer", self.gallery_method)  # an unknown name fails before any work
 
     def data_options(self) -> DataOptions:
         """Column names and group sources for the data."""
@@ -66,7 +73,7 @@ class ReportSpec(Spec):
     def config(self) -> ReportConfig:
         """What goes into the report."""
         return ReportConfig(gallery=self.gallery, quality_n=self.quality_n, n_steps=self.n_steps,
-                            positive=self.positive)
+                            positive=self.positive, gallery_method=self.gallery_method)
 
 
 @dataclass
@@ -117,6 +124,8 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     """The report's HTML."""
     cfg = spec.config()
     bundle = load_bundle(Path(spec.bundle))
+    if cfg.gallery_method is not None:
+        check_modality(cfg.gallery_explainer(), bundle.modality)  # before any work
     audit_dir, audit = read_audit(Path(spec.audit)) if spec.audit else (None, None)
     report.progress("report", 0, 6, "metrics")
     used, dataset = bundle_data(bundle, spec.data, "auto", spec.data_options())
@@ -129,20 +138,41 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:
         sections.append(robustness_section(audit, curve_png(audit)))
-    report.progress("report", 1, 6, "galleries")
+    report.progress("report", 1, 6, "attribution quality")
     texts = dataset.texts if isinstance(dataset, TextData) else None
     pixels = inputs["pixels"].float() / 255 if texts is None else None
-    sections += gallery_sections(bundle, pixels, texts, labels, pred, cfg)
-    report.progress("report", 3, 6, "attribution quality")
     n = min(cfg.quality_n, len(dataset))
     if texts is not None:
-        sections.append(text_quality_section(bundle, texts[:n], pred[:n], cfg))
+        rows = text_quality_rows(bundle, texts[:n], pred[:n], cfg)
     else:
-        sections.append(quality_section(bundle, inputs["pixels"][:n].float() / 255, pred[:n], cfg))
+        assert pixels is not None
+        rows = quality_rows(bundle.model, pixels[:n], pred[:n], cfg)
+    if cfg.gallery_method is None:
+        cfg = replace(cfg, gallery_method=best_method(rows))
+    report.progress("report", 3, 6, "galleries")
+    chosen = spec.gallery_method is not None
+    sections += gallery_sections(bundle, pixels, texts, labels, pred, cfg, chosen=chosen)
+    sections.append(quality_section(rows, n, bundle.modality))
     if audit is not None and audit_dir is not None:
         report.progress("report", 5, 6, "clean versus adversarial")
         sections.append(adversarial_section(bundle, audit_dir, audit, cfg))
     report.progress("report", 6, 6)
-    title = f"robustune report: {Path(spec.bundle).name}"
-    subtitle = f"{bundle.meta['model']['backbone']} evaluated on {spec.data}"
+    identity = model_identity(bundle.meta)
+    title = spec.title or f"{identity} on {data_name(spec.data)}"
+    plugin = bundle.meta["model"]["backbone"]
+    subtitle = f"The bundle {spec.bundle} (plugin {plugin}) evaluated on {spec.data}."
     return render("report.html.j2", title=title, subtitle=subtitle, sections=sections)
+
+
+def data_name(data: str) -> str:
+    """A data source, short: ``imagefolder:/a/b/flowers`` -> ``imagefolder:flowers``."""
+    kind, sep, where = data.partition(":")
+    return f"{kind}:{Path(where).name or where}" if sep and where else data
+
+
+def check_modality(method: Explainer, modality: str) -> None:
+    """Refuse an explainer that cannot explain this bundle's inputs."""
+    if modality not in method.modalities:
+        fit = [n for n in registry.names("explainer") if modality in registry.get("explainer", n).modalities]
+        raise InvalidInput(f"{opt('gallery_method')} {method.name} explains {', '.join(method.modalities)}, "
+                           f"not {modality}; use one of {', '.join(fit)}", field="gallery_method")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from explain.sections.card import model_identity
 from finetune.driver import resume_config, run_training, work_dir
 from finetune.run_config import RunConfig, from_options
 from plugins.atomic import output_lock
@@ -27,7 +28,7 @@ from robustune.jobs import audit as audit_job
 from robustune.jobs import report as report_job
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
-                "n_steps")
+                "n_steps", "gallery_method")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class RunSpec(Spec):
     gallery: int = option(4, help="report: examples per gallery (0: none)")
     quality_n: int = option(8, help="report: examples the attribution-quality metrics use")
     n_steps: int = option(32, help="report: integrated-gradients steps")
+    gallery_method: str | None = option(None, help="report: the galleries' explainer (default: the page's "
+                                        "most faithful by deletion)")
 
     def __post_init__(self) -> None:
         require(
@@ -61,6 +64,8 @@ class RunSpec(Spec):
                 ("n_steps", self.n_steps >= 1, "must be at least 1"),
             ],
         )
+        if self.gallery_method is not None:
+            registry.entry("explainer", self.gallery_method)  # an unknown name fails before training
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> RunSpec:
@@ -125,6 +130,11 @@ def run(spec: RunSpec, events: Events | Reporter | None = None) -> RunOutput:
     return RunOutput(bundle, audit, page, ran, skipped, metrics, read_audit_report(audit / "audit.json"))
 
 
+def out_name(spec: RunSpec) -> str:
+    """The run folder's name (``.`` resolved)."""
+    return Path(spec.out).resolve().name
+
+
 def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
     if (bundle / "robustune.json").is_file():
         report.log(f"train: done earlier ({bundle})")
@@ -186,6 +196,9 @@ def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Report
             spec.n_steps,
             spec.quality_n,
             overwrite=True,
+            gallery_method=spec.gallery_method,
+            title=f"{model_identity(read_meta(bundle))} on {report_job.data_name(spec.run.data)}: "
+                  f"run {out_name(spec)}",
         ),
         report,
     )

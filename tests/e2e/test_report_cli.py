@@ -98,4 +98,8 @@ def test_text_report_with_group_column(cli: Cli, tmp_path: Path) -> None:
                      tmp_path / "x.html"), "lacks column(s) gender")
     assert_error(cli("report", bundle, "--data", f"csv:{csv}", "--audit", tmp_path, "--out",
                      tmp_path / "y.html"), "has no audit.json")
-    assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()
+    assert_error(cli("report", bundle, "--data", f"csv:{csv}", "--gallery-method", "gradcam", "--out",
+                     tmp_path / "z.html"), "--gallery-method gradcam explains image, not text")
+    assert_error(cli("report", bundle, "--data", f"csv:{csv}", "--gallery-method", "gradkam", "--out",
+                     tmp_path / "z.html"), "gradkam")
+    assert not any((tmp_path / f"{n}.html").exists() for n in "xyz")

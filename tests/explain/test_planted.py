@@ -4,6 +4,8 @@ map's order must hurt the model faster than deleting them at random."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,9 @@ from torch import Tensor, nn
 
 from explain.base import ExplainConfig
 from explain.quality import QualityConfig, deletion_insertion, perturbation_metrics
+from explain.sections.config import ReportConfig
+from explain.sections.gallery import image_overlays
+from explain.sections.quality import best_method, quality_rows
 from plugins.registry import registry
 
 SIZE, PATCH, CLASSES = 32, 8, 3
@@ -102,3 +107,24 @@ def test_perturbation_metrics_are_finite_and_ordered(trained) -> None:  # type: 
                                          QualityConfig(n_perturb=4))
         assert all(v >= 0 and v == v for v in got[name].values())  # non-negative, not NaN
     assert got["saliency"]["max_sensitivity"] > 0
+
+
+@pytest.mark.parametrize("override", [None, "integrated-gradients", "gradcam"])
+def test_gallery_heat_maps_put_their_hottest_pixels_in_the_patch(override: str | None,
+                                                                 trained) -> None:  # type: ignore[no-untyped-def]
+    """What the report's gallery draws (Captum's blended heat map, top 2% saturated) for the method
+    the page finds most faithful, or the one --gallery-method names, lights up the patch."""
+    model, x, y, masks = trained
+    x, y, masks = x[:8], y[:8], masks[:8]
+    cfg = ReportConfig(n_steps=16, gallery_method=override)
+    if override is None:
+        chosen = best_method(quality_rows(model, x, y, cfg))
+        assert chosen in cfg.methods
+        cfg = replace(cfg, gallery_method=chosen)
+    pictures = image_overlays(model, x, y, [""] * len(x), cfg.gallery_explainer())
+    inside = []
+    for picture, mask in zip(pictures, masks, strict=True):
+        assert picture.heat.shape == tuple(mask.shape) and picture.png[:4] == b"\x89PNG"
+        hottest = torch.from_numpy(picture.heat >= picture.heat.max() - 1e-6)
+        inside.append(float(mask[hottest].float().mean()))
+    assert sum(inside) / len(inside) >= 0.8, inside
