@@ -55,6 +55,7 @@ def test_image_report_html_and_pdf(cli: Cli, stripes_bundle: Path, image_folder:
     for title in SECTIONS:
         assert f"<h2>{title}</h2>" in page, title
     assert "demographic parity" in page and "studio" in page
+    assert "<title>resnet18 (random init) on imagefolder:stripes</title>" in page  # the model and the data
     assert not re.search(r"(src|href)=[\"']https?:", page)  # nothing fetched from the network
     srcs = re.findall(r"<img src=\"([^\"]+)\"", page)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
@@ -93,6 +94,7 @@ def test_text_report_with_group_column(cli: Cli, tmp_path: Path) -> None:
                   "Clean versus adversarial"):
         assert f"<h2>{title}</h2>" in page, title
     assert "attention-rollout" in page and "deletion auc random" in page
+    assert "<td>sentence-transformers/all-MiniLM-L6-v2 (packaged)</td>" in page  # the card's real identity
     assert page.count("<span title=") >= 10 and "young" in page
     assert_error(cli("report", bundle, "--data", f"csv:{csv}", "--group-column", "gender", "--out",
                      tmp_path / "x.html"), "lacks column(s) gender")
