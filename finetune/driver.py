@@ -24,6 +24,7 @@ from finetune.data.types import Data, ImageData
 from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
 from finetune.memory import check_fits, estimate_training
+from finetune.metrics import classification_metrics
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.recipes.base import FitContext, FitOutcome
 from finetune.run_config import RunConfig, dump
@@ -113,7 +114,9 @@ def resolve_names(cfg: RunConfig, splits: Splits) -> RunConfig:
     factory = registry.get("backbone", cfg.backbone) if registry.has("backbone", cfg.backbone) else None
     scratch = bool(getattr(factory, "from_scratch", False))
     adapter = cfg.adapter if cfg.adapter != "auto" else ("scratch" if scratch else "linear-probe")
-    recipe = cfg.recipe if cfg.recipe != "auto" else str(getattr(factory, "recipe", "supervised"))
+    preferred = getattr(registry.get("adapter", adapter), "preferred_recipe", lambda _: None)(cfg)
+    recipe = cfg.recipe if cfg.recipe != "auto" else str(getattr(factory, "recipe", None) or preferred
+                                                         or "supervised")
     if scratch and getattr(registry.get("adapter", adapter), "needs_pretrained", True):
         raise Unsupported(
             f"{cfg.backbone} is trained from scratch: adapter {adapter} would keep random layers "
@@ -296,11 +299,17 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     cfg, model, splits, history = prep.cfg, prep.model, prep.splits, outcome.history
     start = time.perf_counter()
     events.progress("evaluating", 0)
-    metrics = {
-        split: evaluate(model, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
+    def measure(split: str) -> dict[str, Any]:
+        return evaluate(model, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
                         cfg.train.eval_batch_size, prep.device)
-        for split in (("val", "test") if holdout else ("val",))
-    }
+
+    metrics = {split: measure(split) for split in (("test",) if holdout else ())}
+    if outcome.val_logits is not None:  # the final weights learned from validation too: before that
+        metrics["val"] = classification_metrics(splits.val.labels, outcome.val_logits.argmax(1),
+                                                splits.train.classes)
+    else:
+        metrics["val"] = measure("val")
+    metrics = {split: metrics[split] for split in ("val", "test") if split in metrics}
     prep.clock["evaluate"] = time.perf_counter() - start
     meta = {
         "model": prep.spec.to_json(),

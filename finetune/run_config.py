@@ -39,8 +39,8 @@ class RunConfig:
     out: str = option(help="the bundle folder to write")
     adapter: str = option("auto", help="linear-probe, full, partial, scratch, lora, gradual or "
                                        "discriminative (auto: linear-probe; scratch for from-scratch models)")
-    recipe: str = option("auto", help="supervised, dbn (RBM pretraining first) or semi-gan (auto: the "
-                                      "model's own)")
+    recipe: str = option("auto", help="supervised, dbn (RBM pretraining first), semi-gan or lbfgs (auto: "
+                                      "the model's own; lbfgs for a linear probe with a linear head)")
     head: str = option("linear", help="head plugin: linear, mlp (one hidden layer of 256, GELU), lstm (a "
                                       "bidirectional LSTM of 128 over a text backbone's token states) or "
                                       "identity (the backbone's outputs are the logits)")

@@ -32,6 +32,8 @@ RECIPES = {
     "supervised": ("backprop", "cross-entropy on the labeled split (every model)"),
     "dbn": ("dbn", "greedy RBM pretraining with CD-k per layer, then supervised fine-tuning"),
     "semi-gan": ("semi_gan", "K+1 discriminator + feature-matching generator on labeled + unlabeled data"),
+    "lbfgs": ("lbfgs", "linear probes: logistic regression on cached features by L-BFGS, L2 chosen on "
+                       "validation, refit on train + validation"),
 }
 EXPLAINERS = {
     "integrated-gradients": "integrated gradients from a black image (Captum), memory-sized internal batches",

@@ -14,7 +14,6 @@ from plugins.events import Events, Reporter, reporter
 from plugins.records import plain
 from plugins.registry import registry
 from robustness.attacks.base import AttackConfig, perturbation_norm
-from robustness.attacks.worst_case import first_fooling
 from robustness.defaults import IMAGE_EPS, default_attacks
 from robustness.flags import ball_flags, curve_flags, has_input_gradients, model_flags
 from robustness.report import build_report, eps_key
@@ -31,6 +30,10 @@ class AuditConfig:
     batch_size: int = 64
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)  # attack name -> its options (declared ones)
+    # False (the default): each budget attacks only the samples still correct at the previous one
+    # (the others keep their adversarial examples) and iterative attacks stop per sample once it is
+    # fooled; True: every sample at every budget, to the last step, as published numbers are made
+    independent: bool = False
 
     def __post_init__(self) -> None:
         checks = [(len(self.attacks) > 0, "--attacks needs at least one attack"),
@@ -55,6 +58,8 @@ class AuditResult:
 
 @torch.no_grad()
 def _predict(model: nn.Module, x: Tensor, size: int) -> Tensor:
+    if len(x) == 0:  # every sample settled earlier
+        return torch.zeros(0, dtype=torch.long, device=x.device)
     return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
 
 
@@ -92,25 +97,37 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
     _check(model, x, cfg)
     model.eval()
     start_all = time.perf_counter()
-    clean = _predict(model, x, cfg.batch_size) == y
+    pred_clean = _predict(model, x, cfg.batch_size)
+    clean = pred_clean == y
     attacks_out: dict[str, dict[str, Any]] = {}
     robust: dict[str, dict[float, float]] = {}
     violations: dict[str, int] = {}
     correct_by: dict[float, dict[str, Tensor]] = {}
-    examples: dict[str, Tensor] = {}
+    advs: list[Tensor] = []
+    carried: dict[str, Tensor] = {}  # per attack: the adversarial examples of the previous budget
+    fooled: dict[str, Tensor] = {name: ~clean for name in cfg.attacks}  # settled: nothing to attack
     for eps in sorted(cfg.eps):
         advs, correct_by[eps] = [], {}
         for name in cfg.attacks:
             attack_cls = registry.get("attack", name)
-            budget = AttackConfig(eps=eps, steps=cfg.steps, n_queries=cfg.n_queries, seed=cfg.seed)
+            budget = AttackConfig(eps=eps, steps=cfg.steps, n_queries=cfg.n_queries, seed=cfg.seed,
+                                  early_stop=not cfg.independent)
             attack = attack_cls(budget, cfg.options.get(name))
+            done = None if cfg.independent else fooled[name]
             t0 = time.perf_counter()
             starts = range(0, len(x), cfg.batch_size)
             batches = report_to.track(starts, f"{name} eps={eps:.4g}", len(starts))
-            adv = torch.cat([attack(model, x[i : i + cfg.batch_size], y[i : i + cfg.batch_size])
-                             for i in batches])
+            adv = torch.cat([attack(model, x[i : i + cfg.batch_size], y[i : i + cfg.batch_size],
+                                    None if done is None else done[i : i + cfg.batch_size]) for i in batches])
+            if done is not None and name in carried:  # a smaller budget's example lies inside this ball
+                adv = torch.where(done.view(-1, *([1] * (x.dim() - 1))), carried[name], adv)
             seconds = time.perf_counter() - t0
-            correct = (_predict(model, adv, cfg.batch_size) == y) & clean
+            if done is None:
+                correct = (_predict(model, adv, cfg.batch_size) == y) & clean
+            else:  # settled samples stay fooled: only the attacked ones need a prediction
+                correct = torch.zeros_like(clean)
+                correct[~done] = _predict(model, adv[~done], cfg.batch_size) == y[~done]
+            carried[name], fooled[name] = adv, ~correct
             delta = adv - x
             over = perturbation_norm(delta, attack.norm) > eps + 1e-6
             outside = (adv < 0).flatten(1).any(1) | (adv > 1).flatten(1).any(1)
@@ -118,22 +135,26 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
             stats = {"robust_accuracy": float(correct.float().mean()),
                      "mean_linf": float(perturbation_norm(delta, "Linf").mean()),
                      "mean_l2": float(perturbation_norm(delta, "L2").mean()),
-                     "seconds": round(seconds, 3), "norm": attack.norm}
+                     "seconds": round(seconds, 3), "norm": attack.norm,
+                     "attacked": len(x) - (0 if done is None else int(done.sum())),
+                     ("gradient_steps" if attack.needs_gradients else "queries"): attack.spent}
             attacks_out.setdefault(name, {})[eps_key(eps)] = stats
             report_to.metric("attack", attack=name, eps=eps, robust_accuracy=stats["robust_accuracy"])
             robust.setdefault(name, {})[eps] = stats["robust_accuracy"]
             advs.append(adv)
             correct_by[eps][name] = correct
-        adv_worst, _ = first_fooling(model, x, y, advs)
-        examples = {"x": x, "x_adv": adv_worst, "labels": y,
-                    "pred_clean": _predict(model, x, cfg.batch_size),
-                    "pred_adv": _predict(model, adv_worst, cfg.batch_size),
-                    "eps": torch.tensor([eps])}
+    largest = max(cfg.eps)  # the worst-case examples: per sample, the first attack that fooled it
+    adv_worst = x.clone()
+    for name, adv in zip(reversed(cfg.attacks), reversed(advs), strict=True):
+        pick = ~correct_by[largest][name]
+        adv_worst[pick] = adv[pick]
+    examples = {"x": x, "x_adv": adv_worst, "labels": y, "pred_clean": pred_clean,
+                "pred_adv": _predict(model, adv_worst, cfg.batch_size), "eps": torch.tensor([largest])}
     white = {a for a in cfg.attacks if registry.get("attack", a).needs_gradients}
     flags = model_flags(model, x[: cfg.batch_size], y[: cfg.batch_size])
     flags += curve_flags(robust, white, len(x)) + ball_flags(violations)
     config = {"attacks": list(cfg.attacks), "steps": cfg.steps, "n_queries": cfg.n_queries, "seed": cfg.seed,
-              "options": plain(cfg.options)}
+              "options": plain(cfg.options), "mode": "independent" if cfg.independent else "cascade"}
     report = build_report("image", clean, attacks_out, correct_by, y, classes, flags, config,
                           time.perf_counter() - start_all)
     return AuditResult(report, examples)

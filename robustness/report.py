@@ -34,6 +34,9 @@ class AttackStats:
     mean_words_changed: float | None = None
     mean_queries: float | None = None
     mean_relative_norm: float | None = None
+    attacked: int | None = None  # samples attacked at this budget (the rest were settled earlier)
+    gradient_steps: int | None = None  # per-sample gradient evaluations spent (white-box attacks)
+    queries: int | None = None  # per-sample model queries spent (black-box attacks)
 
 
 @dataclass(frozen=True)

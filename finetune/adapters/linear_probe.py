@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
 from plugins.classifier import Classifier
 
@@ -12,6 +14,11 @@ class LinearProbe:
     name = "linear-probe"
 
     options = AdapterConfig  # the built-in adapters share their options
+
+    def preferred_recipe(self, cfg: Any) -> str | None:
+        """``lbfgs`` (solve the head) for a linear head without adversarial training, which needs the
+        backbone in every step; else the run's default."""
+        return "lbfgs" if cfg.head == "linear" and cfg.train.adversarial == "none" else None
 
     def plan(self, model: Classifier, lr: float, cfg: AdapterConfig) -> TrainPlan:
         freeze(model.backbone)

@@ -44,6 +44,9 @@ class FitOutcome:
 
     history: History
     extra: dict[str, Any] = field(default_factory=dict)
+    # a recipe whose final weights also learned from the validation split gives the validation
+    # logits of the weights it chose before that; the bundle's validation metrics come from them
+    val_logits: Tensor | None = None
 
 
 class Recipe(Protocol):

@@ -28,6 +28,7 @@ class AttackConfig:
     alpha: float | None = None
     n_queries: int = 1000
     seed: int = 0
+    early_stop: bool = False  # iterative attacks keep each sample's first adversarial example and stop
 
     def __post_init__(self) -> None:
         if not 0.0 < self.eps <= 1.0:
@@ -75,16 +76,38 @@ class Attack:
     def __init__(self, cfg: AttackConfig, options: Any = None) -> None:
         self.cfg = cfg
         self.opts = options if options is not None else (self.options() if self.options else None)
+        self.spent = 0  # gradient evaluations (white-box) or model queries (black-box), summed per sample
+
+    def cost(self) -> int:
+        """Gradient evaluations (or queries) one sample costs, for attacks that do not count their own."""
+        return self.cfg.n_queries if not self.needs_gradients else self.cfg.steps
 
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         """The attack itself. Shape: (N, C, H, W), (N,) -> (N, C, H, W)."""
         raise NotImplementedError
 
-    def __call__(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        """Adversarial examples within the budget. Shape: (N, C, H, W), (N,) -> same as x."""
+    def perturb_some(self, model: nn.Module, x: Tensor, y: Tensor, active: Tensor) -> Tensor:
+        """Attack only the ``active`` samples; the others come back as they are. Attacks whose random
+        draws must not depend on which samples are attacked override this.
+
+        Shape: x (N, C, H, W), y (N,), active (N,) bool -> (N, C, H, W).
+        """
+        adv = x.clone()
+        if active.any():
+            adv[active] = self.perturb(model, x[active], y[active])
+            self.spent += int(active.sum()) * self.cost()
+        return adv
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None) -> Tensor:
+        """Adversarial examples within the budget; samples marked ``done`` (already fooled: the
+        caller keeps their examples) are not attacked and come back unchanged.
+
+        Shape: x (N, C, H, W), y (N,), done (N,) bool -> same as x.
+        """
         with attack_mode(model, self.cfg.seed):
             x = x.detach()
-            adv = self.perturb(model, x, y).detach()
+            active = torch.ones(len(x), dtype=torch.bool) if done is None else ~done.cpu()
+            adv = self.perturb_some(model, x, y, active.to(x.device)).detach()
         if self.minimal_norm:
             over = perturbation_norm(adv - x, self.norm) > self.cfg.eps
             adv = torch.where(over.view(-1, *([1] * (x.dim() - 1))), x, adv)

@@ -13,6 +13,9 @@ class FGSM(Attack):
 
     name = "fgsm"
 
+    def cost(self) -> int:
+        return 1
+
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         return torchattacks.FGSM(model, eps=self.cfg.eps)(x, y)
 

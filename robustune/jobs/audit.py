@@ -63,6 +63,8 @@ class AuditSpec(Spec):
     text_column: str = option("text", help="CSV: the text column")
     label_column: str = option("label", help="CSV: the label column")
     default_n: int = option(DEFAULT_N, help="examples when n is not given", cli=False)
+    independent: bool = option(False, help="attack every sample at every budget to the last step (as "
+                               "published numbers are made; default: skip samples already fooled)")
 
     def __post_init__(self) -> None:
         require(self, [("n", self.n is None or self.n >= 1, "must be at least 1"),
@@ -80,7 +82,7 @@ class AuditSpec(Spec):
         attacks = self.attacks or default_attacks(modality)
         return AuditConfig(attacks=attacks, eps=self.eps or default_eps(modality), steps=self.steps,
                            n_queries=self.n_queries, batch_size=self.batch_size, seed=self.seed,
-                           options=attack_options(attacks, self.attack_options))
+                           options=attack_options(attacks, self.attack_options), independent=self.independent)
 
 
 @dataclass

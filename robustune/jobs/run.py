@@ -28,7 +28,7 @@ from robustune.jobs import audit as audit_job
 from robustune.jobs import report as report_job
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
-                "n_steps", "gallery_method")
+                "n_steps", "gallery_method", "independent")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class RunSpec(Spec):
     n_steps: int = option(32, help="report: integrated-gradients steps")
     gallery_method: str | None = option(None, help="report: the galleries' explainer (default: the page's "
                                         "most faithful by deletion)")
+    independent: bool = option(False, help="audit: attack every sample at every budget to the last step "
+                               "(default: skip samples already fooled)")
 
     def __post_init__(self) -> None:
         require(
@@ -92,6 +94,7 @@ class RunSpec(Spec):
             steps=self.steps,
             seed=self.run.train.seed,
             options=audit_job.attack_options(attacks, self.attack_options),
+            independent=self.independent,
         )
         validate(cfg, modality)
         return cfg
@@ -169,6 +172,7 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
             text_column=opts.text_column,
             label_column=opts.label_column,
             attack_options=dict(spec.attack_options),
+            independent=cfg.independent,
         ),
         report,
     )

@@ -61,7 +61,8 @@ def test_audit_matches_torchattacks_direct(trained) -> None:  # type: ignore[no-
     model, x, y = trained
     eps = 4 / 255
     report = run_audit(model, x, y, [str(i) for i in range(10)],
-                       AuditConfig(attacks=("pgd",), eps=(eps,), steps=10, seed=0)).report
+                       AuditConfig(attacks=("pgd",), eps=(eps,), steps=10, seed=0, independent=True)).report
+    assert report["config"]["mode"] == "independent"
     torch.manual_seed(0)
     for p in model.parameters():
         p.requires_grad_(False)
@@ -73,6 +74,43 @@ def test_audit_matches_torchattacks_direct(trained) -> None:  # type: ignore[no-
     ours = report["attacks"]["pgd"][f"{eps:.6g}"]["robust_accuracy"]
     assert abs(ours - direct) <= 0.01 + 1e-9
     assert report["clean_accuracy"] >= ours
+
+
+def test_cascade_is_never_weaker_than_independent_and_spends_less(trained) -> None:  # type: ignore[no-untyped-def]
+    """Skipping settled samples (fooled at a smaller budget, or earlier in PGD) may only make the
+    attack stronger: robust accuracy per attack and budget is never above the independent run's."""
+    model, x, y = trained
+    budgets = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
+    runs = {mode: run_audit(model, x, y, [str(i) for i in range(10)],
+                            AuditConfig(attacks=("fgsm", "pgd"), eps=budgets, steps=10, seed=0,
+                                        independent=mode == "independent")).report
+            for mode in ("cascade", "independent")}
+    fast, slow = runs["cascade"], runs["independent"]
+    assert fast["config"]["mode"] == "cascade" and slow["config"]["mode"] == "independent"
+    for name in ("fgsm", "pgd"):
+        curve = [fast["attacks"][name][f"{e:.6g}"]["robust_accuracy"] for e in budgets]
+        assert curve == sorted(curve, reverse=True)  # a sample once fooled stays fooled
+        for eps in budgets:
+            ours, theirs = (r["attacks"][name][f"{eps:.6g}"] for r in (fast, slow))
+            assert ours["robust_accuracy"] <= theirs["robust_accuracy"], (name, eps)
+            assert ours["attacked"] <= theirs["attacked"] == len(x)
+    spent = {mode: sum(s["gradient_steps"] for a in r["attacks"].values() for s in a.values())
+             for mode, r in runs.items()}
+    assert spent["cascade"] < spent["independent"] == len(x) * (1 + 10) * len(budgets)
+    assert fast["attacks"]["pgd"][f"{budgets[-1]:.6g}"]["robust_accuracy"] < fast["clean_accuracy"]
+
+
+def test_cascade_with_nothing_left_to_attack(trained) -> None:  # type: ignore[no-untyped-def]
+    """Labels the model gets wrong: (almost) nothing is attacked, and an empty budget is no error."""
+    model, x, y = trained
+    wrong = (y[:8] + 1) % 10
+    report = run_audit(model, x[:8], wrong, [str(i) for i in range(10)],
+                       AuditConfig(attacks=("fgsm", "pgd"), eps=(2 / 255, 8 / 255), steps=3)).report
+    right = round(report["clean_accuracy"] * 8)
+    for name in ("fgsm", "pgd"):
+        first, last = (report["attacks"][name][f"{e:.6g}"] for e in (2 / 255, 8 / 255))
+        assert first["attacked"] == right and last["attacked"] <= right
+        assert last["robust_accuracy"] <= first["robust_accuracy"] <= report["clean_accuracy"]
 
 
 class Softmaxed(nn.Module):
