@@ -21,7 +21,7 @@ def test_builtins_are_listed_by_kind() -> None:
     assert registry.names("adapter") == ["discriminative", "full", "gradual", "linear-probe", "lora",
                                          "partial", "scratch"]
     assert {"cnn", "rnn", "lstm", "dbn", "gan"} <= set(registry.names("backbone"))
-    assert registry.names("recipe") == ["dbn", "semi-gan", "supervised"]
+    assert registry.names("recipe") == ["dbn", "lbfgs", "semi-gan", "supervised"]
     assert {"linear", "mlp", "lstm", "identity"} <= set(registry.names("head"))
     assert {"digits", "fashion-mnist", "rotten-tomatoes", "imagefolder", "csv"} <= set(
         registry.names("dataset"))
