@@ -299,17 +299,16 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     cfg, model, splits, history = prep.cfg, prep.model, prep.splits, outcome.history
     start = time.perf_counter()
     events.progress("evaluating", 0)
+
     def measure(split: str) -> dict[str, Any]:
         return evaluate(model, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
                         cfg.train.eval_batch_size, prep.device)
 
-    metrics = {split: measure(split) for split in (("test",) if holdout else ())}
     if outcome.val_logits is not None:  # the final weights learned from validation too: before that
-        metrics["val"] = classification_metrics(splits.val.labels, outcome.val_logits.argmax(1),
-                                                splits.train.classes)
+        val = classification_metrics(splits.val.labels, outcome.val_logits.argmax(1), splits.train.classes)
     else:
-        metrics["val"] = measure("val")
-    metrics = {split: metrics[split] for split in ("val", "test") if split in metrics}
+        val = measure("val")
+    metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
     prep.clock["evaluate"] = time.perf_counter() - start
     meta = {
         "model": prep.spec.to_json(),

@@ -27,8 +27,3 @@ class ReportConfig:
 def explainer(name: str, n_steps: int) -> Explainer:
     """A registered explainer with the report's settings."""
     return registry.get("explainer", name)(ExplainConfig(n_steps=n_steps, batch_size=8))  # type: ignore[no-any-return]
-
-
-def integrated_gradients(n_steps: int) -> Explainer:
-    """Integrated gradients with the report's settings."""
-    return explainer("integrated-gradients", n_steps)
