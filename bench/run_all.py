@@ -15,9 +15,10 @@ HERE = Path(__file__).resolve().parent
 README = HERE.parent / "README.md"
 BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.py", "bench_pgd.py",
            "bench_adversarial.py", "bench_text_attack.py", "bench_explain.py", "bench_zoo_digits.py",
-           "bench_zoo_text.py", "bench_lora.py", "bench_service.py", "bench_probe.py"]
-ORDER = ["image_finetune", "text_finetune", "linear_probe", "feature_cache", "transfer", "pgd_throughput",
-         "audit_curve",
+           "bench_zoo_text.py", "bench_lora.py", "bench_service.py", "bench_probe.py", "bench_defaults.py",
+           "bench_precision.py"]
+ORDER = ["image_finetune", "text_finetune", "linear_probe", "defaults", "precision", "feature_cache",
+         "transfer", "pgd_throughput", "audit_curve",
          "adversarial_training", "text_attack", "explain_throughput", "zoo_digits", "zoo_text",
          "lora", "service_predict"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

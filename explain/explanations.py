@@ -35,11 +35,14 @@ class ExplainReport(Spec):
     method: str
     items: list[ExplainItem]
     format_version: int = EXPLAIN_FORMAT
+    numerics: dict[str, Any] | None = None  # what the model computed in (plugins/numerics.py)
 
 
-def explain_report(method: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def explain_report(method: str, items: list[dict[str, Any]],
+                   numerics: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON data of an explain run, checked against ``ExplainReport``."""
-    data = {"format_version": EXPLAIN_FORMAT, "method": method, "items": items}
+    data = {"format_version": EXPLAIN_FORMAT, "method": method, "items": items,
+            **({"numerics": numerics} if numerics else {})}
     from_dict(ExplainReport, data, "explanations", "report this")
     return data
 

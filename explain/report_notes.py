@@ -4,7 +4,8 @@ is not a machine-learning engineer."""
 NOTES = {
     "card": (
         "What was trained, on what, and how. The holdout below was never used for training or for "
-        "choosing the epoch."),
+        "choosing the epoch. Numerics: the arithmetic the model ran in (32-bit floats, or a faster "
+        "form kept only where its predictions matched the 32-bit ones)."),
     "metrics": (
         "Accuracy is the share of holdout examples classified correctly; macro-F1 averages the F1 "
         "score of every class, so rare classes count as much as common ones. The confusion matrix "

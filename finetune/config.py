@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.schema import option, require
 
 MAX_BATCH = 65536
+MIN_PATIENCE = 3
 MAX_LR = 1e6  # beyond this AdamW's step overflows float32 before any loss is seen
 
 
@@ -22,10 +24,11 @@ class TrainConfig:
     warmup_fraction: float = option(0.1, help="share of the steps with a linear warmup, then cosine decay")
     label_smoothing: float = option(0.0, help="cross-entropy label smoothing")
     class_weights: bool = option(False, help="balanced class weights in the loss")
-    patience: int = option(3, help="epochs without a better validation accuracy before stopping "
-                                   "(the best epoch's weights are restored)")
+    patience: int = option(0, help="epochs without a better validation accuracy before stopping, the "
+                                   "best epoch's weights restored (0: a quarter of the epochs, at least 3)")
     seed: int = option(0, help="splits, initialization, order, dropout and augmentation")
     device: str = option("auto", help="auto (a GPU when present), cpu or cuda")
+    precision: str = option("auto", help=PRECISION_HELP)
     augment: str = option("none", help="images: comma list of shift, flip, color (not with linear-probe)")
     grad_clip: float = option(1.0, help="gradient norm clip (0: off)", cli=False)
     eval_batch_size: int = option(128, help="examples per inference batch (lowered for large images)",
@@ -35,6 +38,10 @@ class TrainConfig:
                             parse="number")
     adv_steps: int = option(7, help="attack steps per adversarial batch")
     trades_beta: float = option(6.0, help="TRADES robustness weight")
+
+    def stop_patience(self) -> int:
+        """Early-stopping patience: ``patience``, or a quarter of the epochs (at least 3) when 0."""
+        return self.patience or max(MIN_PATIENCE, math.ceil(self.epochs / 4))
 
     def __post_init__(self) -> None:
         floats = ("lr", "weight_decay", "adv_eps", "trades_beta", "grad_clip", "warmup_fraction",
@@ -52,8 +59,9 @@ class TrainConfig:
             ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1"),
             ("warmup_fraction", 0 <= self.warmup_fraction < 1, "must be in [0, 1)"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)"),
-            ("patience", self.patience >= 1, "must be at least 1"),
+            ("patience", self.patience >= 0, "must be 0 (a quarter of the epochs) or more"),
             ("device", self.device in ("auto", "cpu", "cuda"), "must be auto, cpu or cuda"),
+            ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
             ("adversarial", self.adversarial in ("none", "pgd", "trades"), "must be none, pgd or trades"),
             ("adv_eps", 0 < self.adv_eps <= 1, "must be in (0, 1], e.g. 2/255"),
             ("adv_steps", self.adv_steps >= 1, "must be at least 1"),

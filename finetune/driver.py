@@ -9,7 +9,7 @@ keeps a stopped run resumable.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
 from finetune.memory import check_fits, estimate_training
 from finetune.metrics import classification_metrics
+from finetune.model_defaults import default_adapter, describe
+from finetune.precision import pick
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.recipes.base import FitContext, FitOutcome
 from finetune.run_config import RunConfig, dump
@@ -48,6 +50,7 @@ from plugins.errors import (
 from plugins.events import Cancelled, Events, Reporter, reporter
 from plugins.jsonio import read_json
 from plugins.model import ModelSpec, build_classifier
+from plugins.numerics import FP32, apply
 from plugins.options import plugin_options
 from plugins.records import Result, plain
 from plugins.registry import registry
@@ -113,7 +116,7 @@ def resolve_names(cfg: RunConfig, splits: Splits) -> RunConfig:
     """
     factory = registry.get("backbone", cfg.backbone) if registry.has("backbone", cfg.backbone) else None
     scratch = bool(getattr(factory, "from_scratch", False))
-    adapter = cfg.adapter if cfg.adapter != "auto" else ("scratch" if scratch else "linear-probe")
+    adapter = cfg.adapter if cfg.adapter != "auto" else default_adapter(cfg.backbone)
     preferred = getattr(registry.get("adapter", adapter), "preferred_recipe", lambda _: None)(cfg)
     recipe = cfg.recipe if cfg.recipe != "auto" else str(getattr(factory, "recipe", None) or preferred
                                                          or "supervised")
@@ -154,6 +157,21 @@ def _plan(model: Classifier, cfg: RunConfig, events: Reporter) -> TrainPlan:
             f"use {opt('adapter')} full or partial to train with augmentation"
             , field='augment')
     return plan
+
+
+def defaults_note(cfg: RunConfig) -> str:
+    """Which training defaults the run took, for the log."""
+    if cfg.defaults == "generic":
+        taken = "robustune's generic training defaults (--defaults generic)"
+    elif cfg.model_defaults:
+        taken = (f"{cfg.backbone}'s training defaults for {cfg.adapter}: {describe(cfg.model_defaults)} "
+                 f"(your flags override them; --defaults generic turns them off)")
+    else:
+        taken = f"{cfg.backbone} recommends no training settings for {cfg.adapter}: robustune's generic ones"
+    if cfg.train.patience == 0 and cfg.recipe != "lbfgs":
+        taken += f"; early stopping after {cfg.train.stop_patience()} epochs without a better validation " \
+                 "accuracy (a quarter of the epochs)"
+    return taken
 
 
 def run_inputs(cfg: RunConfig) -> list[Path | str | None]:
@@ -228,6 +246,7 @@ class Prepared:
     plan: TrainPlan
     device: torch.device
     clock: dict[str, float]
+    numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
 
 
 def setup(cfg: RunConfig, events: Reporter, resume: bool = False) -> Prepared:
@@ -267,20 +286,26 @@ def fit(prep: Prepared, work: Path, events: Reporter) -> FitOutcome:
     ``work/ckpt``)."""
     cfg, model, plan, device = prep.cfg, prep.model, prep.plan, prep.device
     model.to(device)
-    if model.modality == "image":
-        model.to(memory_format=torch.channels_last)  # about 2x faster convolutions on CPU
     inputs = prep.inputs
     train_in, val_in, unl_in = inputs["train"], inputs["val"], inputs.get("unlabeled")
+    purpose = "infer" if plan.cache_features else "train"  # a frozen backbone only runs forward
+    start = time.perf_counter()
+    computing, choice = pick(model, train_in, device, purpose, cfg.train.precision, events, check=val_in,
+                             log=True)
+    prep.numerics["training"] = {**choice.to_json(), "seconds": round(time.perf_counter() - start, 2)}
     if plan.cache_features:
         start = time.perf_counter()
         batch = cfg.train.eval_batch_size
-        train_in = compute_features(model, train_in, batch, device, events, "caching features (train)")
-        val_in = compute_features(model, val_in, batch, device, events, "caching features (validation)")
+        stage = "caching features ({})".format
+        train_in = compute_features(computing, train_in, batch, device, events, stage("train"))
+        val_in = compute_features(computing, val_in, batch, device, events, stage("validation"))
         if unl_in is not None:
-            unl_in = compute_features(model, unl_in, batch, device, events, "caching features (unlabeled)")
+            unl_in = compute_features(computing, unl_in, batch, device, events, stage("unlabeled"))
         prep.clock["feature_cache"] = time.perf_counter() - start
+        apply(model, FP32)  # the head trains on features; an int8 copy is dropped
     events.log(f"{cfg.backbone} + {cfg.adapter} ({cfg.recipe}) on {prep.source}: split "
                f"{prep.splits.sizes()}, {plan.trainable_count():,} trainable parameters, device {device}")
+    events.log(f"  {defaults_note(cfg)}")
     for note in prep.splits.notes:
         events.log(f"  {note}")
     splits = prep.splits
@@ -300,8 +325,12 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     start = time.perf_counter()
     events.progress("evaluating", 0)
 
+    computing, choice = pick(model, prep.inputs["val"], prep.device, "infer", cfg.train.precision, events,
+                             log=True)
+    prep.numerics["evaluation"] = choice.to_json()
+
     def measure(split: str) -> dict[str, Any]:
-        return evaluate(model, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
+        return evaluate(computing, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
                         cfg.train.eval_batch_size, prep.device)
 
     if outcome.val_logits is not None:  # the final weights learned from validation too: before that
@@ -309,6 +338,7 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     else:
         val = measure("val")
     metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
+    apply(model, FP32)  # the bundle holds fp32 weights in the usual memory format
     prep.clock["evaluate"] = time.perf_counter() - start
     meta = {
         "model": prep.spec.to_json(),
@@ -320,11 +350,14 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
         "preprocessing": prep.preprocessing,
         "split": cfg.to_json()["split"],
         "data": {"source": prep.source, "splits": splits.sizes(), "notes": splits.notes},
-        "training": {**cfg.to_json()["train"], "best_epoch": history.best_epoch,
+        "training": {**cfg.to_json()["train"], "patience": cfg.train.stop_patience(),
+                     "defaults": {"source": cfg.defaults, "model": cfg.model_defaults},
+                     "best_epoch": history.best_epoch,
                      "stopped_early": history.stopped_early, "history": history.epochs,
                      "seconds": prep.clock, "trainable_params": prep.plan.trainable_count(),
                      "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
         "metrics": metrics,
+        "numerics": prep.numerics,
     }
     model.to("cpu")
     events.progress("writing the bundle", 0)

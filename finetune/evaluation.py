@@ -10,9 +10,12 @@ from finetune.data.spec import load_data
 from finetune.data.splits import SplitConfig, make_splits
 from finetune.data.types import Data, DataOptions
 from finetune.inference import evaluate
+from finetune.precision import pick
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, opt
+from plugins.events import Reporter
+from plugins.numerics import Choice
 
 
 def bundle_data(
@@ -46,10 +49,12 @@ def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
 
 
 def evaluate_bundle(
-    bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None
-) -> tuple[str, dict[str, Any]]:
-    """(which split was used, metrics)."""
+    bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None,
+    precision: str = "auto", events: Reporter | None = None,
+) -> tuple[str, dict[str, Any], Choice]:
+    """(which split was used, metrics, the numerics ``precision`` picked)."""
     used, data = bundle_data(bundle, data_spec, split, options)
     inputs = prepare_inputs(data, bundle.meta["preprocessing"], bundle.tokenizer)
     labels = bundle_labels(data, bundle)
-    return used, evaluate(bundle.model, inputs, labels, bundle.labels)
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", precision, events)
+    return used, evaluate(model, inputs, labels, bundle.labels), choice

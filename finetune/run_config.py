@@ -13,6 +13,8 @@ from finetune.adapters.base import AdapterConfig
 from finetune.config import TrainConfig
 from finetune.data.splits import SplitConfig
 from finetune.data.types import DataOptions
+from finetune.model_defaults import SOURCES as DEFAULTS_SOURCES
+from finetune.model_defaults import data_modality, model_defaults
 from plugins import jsonio
 from plugins.backbones.base import BackboneConfig
 from plugins.errors import InvalidInput, NotFound, brief, opt
@@ -50,6 +52,11 @@ class RunConfig:
                                                   "or the built-ins' shared ones)", parse="kv",
                                              default_factory=dict)
     overwrite: bool = option(False, help="replace an existing --out that robustune wrote")
+    defaults: str = option("model", help="model: the model's recommended training settings for its adapter "
+                                         "and the data (printed; your flags override them); generic: the "
+                                         "same settings for every model")
+    model_defaults: dict[str, Any] = option(help="the model's recommended settings this run took (filled in "
+                                                 "from the model plugin)", cli=False, default_factory=dict)
     backbone_config: BackboneConfig = field(default_factory=BackboneConfig)
     adapter_config: AdapterConfig = field(default_factory=AdapterConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -60,7 +67,8 @@ class RunConfig:
         require(self, [(name, bool(getattr(self, name).strip()), "must not be empty")
                        for name in ("data", "backbone", "out", "adapter", "recipe", "head")])
         require(self, [("dropout", math.isfinite(self.dropout) and 0 <= self.dropout < 1,
-                        "must be in [0, 1)")])
+                        "must be in [0, 1)"),
+                       ("defaults", self.defaults in DEFAULTS_SOURCES, "must be model or generic")])
 
     def to_json(self) -> dict[str, Any]:
         """Nested JSON form (stored in the work folder and the bundle)."""
@@ -76,6 +84,7 @@ class RunConfig:
 FRACTION_KEYS = {"adv_eps"}
 INTERNAL = {"image_side"}  # set by the run itself, not an option
 ALIASES = {"model": "backbone", "model_options": "options"}
+TOP_NAMES = {f.name for f in fields(RunConfig)} - set(SECTIONS)
 
 
 def parse_number(text: str) -> float:
@@ -95,39 +104,60 @@ def _owners(key: str) -> list[str]:
     return [section for section, klass in SECTIONS.items() if key in {f.name for f in fields(klass)}]
 
 
+def _route(raw_key: str, value: Any, top: dict[str, Any], sections: dict[str, dict[str, Any]]) -> str:
+    """Put one flat option where it belongs; returns its canonical name."""
+    key = str(raw_key).replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key == "options" and isinstance(value, str):
+        from plugins.backbones.scratch import parse_options
+
+        value = parse_options(value)
+    if key == "backbone" and "backbone" in top and top["backbone"] != value:
+        raise InvalidInput(f"{opt('model')} {value} and {opt('backbone')} {top['backbone']} "
+                           "disagree; pass one",
+                           field="model")
+    if key in FRACTION_KEYS and isinstance(value, str):
+        value = parse_number(value)
+    if key in TOP_NAMES:
+        top[key] = value
+    elif key not in INTERNAL and (owners := _owners(key)):
+        for section in owners:
+            sections[section][key] = value
+    else:
+        raise InvalidInput(f"unknown training option {raw_key!r}; see the training options",
+                           field=str(raw_key))
+    return key
+
+
+def _take_model_defaults(top: dict[str, Any], sections: dict[str, dict[str, Any]],
+                         given: set[str]) -> dict[str, Any]:
+    """Route the model plugin's recommended settings the user did not set; returns those taken."""
+    if top.get("defaults", "model") != "model" or not isinstance(top.get("backbone"), str):
+        return {}
+    recommended = model_defaults(top["backbone"], str(top.get("adapter", "auto")),
+                                 data_modality(str(top.get("data", ""))))
+    if "epochs" in given:  # a patience picked for the model's epochs: scale with the user's instead
+        recommended.pop("patience", None)
+    taken = {k: v for k, v in recommended.items() if ALIASES.get(k, k) not in given}
+    for key, value in taken.items():
+        _route(key, value, top, sections)
+    return taken
+
+
 def from_options(options: dict[str, Any]) -> RunConfig:
-    """Route flat options (CLI flags or YAML keys, dashes allowed) to their sections."""
+    """Route flat options (CLI flags or YAML keys, dashes allowed) to their sections.
+
+    The model plugin's recommended settings fill what the options leave out (``defaults: model``).
+    """
     top: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {k: {} for k in SECTIONS}
-    top_names = {f.name for f in fields(RunConfig)} - set(SECTIONS)
-    for raw_key, value in options.items():
-        if value is None:
-            continue
-        key = str(raw_key).replace("-", "_")
-        key = ALIASES.get(key, key)
-        if key == "options" and isinstance(value, str):
-            from plugins.backbones.scratch import parse_options
-
-            value = parse_options(value)
-        if key == "backbone" and "backbone" in top and top["backbone"] != value:
-            raise InvalidInput(f"{opt('model')} {value} and {opt('backbone')} {top['backbone']} "
-                               "disagree; pass one",
-                               field="model")
-        if key in FRACTION_KEYS and isinstance(value, str):
-            value = parse_number(value)
-        if key in top_names:
-            top[key] = value
-        elif key not in INTERNAL and (owners := _owners(key)):
-            for section in owners:
-                sections[section][key] = value
-        else:
-            raise InvalidInput(f"unknown training option {raw_key!r}; see the training options",
-                               field=str(raw_key))
+    given = {_route(key, value, top, sections) for key, value in options.items() if value is not None}
     for name in ("data", "backbone", "out"):
         if name not in top:
             what = f"{opt('model')} (or {opt('backbone')})" if name == "backbone" else opt(name)
             raise InvalidInput(f"missing {what}; it is required (as an option or in the config file)",
                                field=name)
+    top["model_defaults"] = _take_model_defaults(top, sections, given)
     return from_dict(RunConfig, {**top, **sections}, "", "see the training options", lax=True)
 
 

@@ -127,7 +127,7 @@ class Trainer:
             optimizer, warmup_cosine(steps, self.cfg.warmup_fraction)
         )
         parts = Parts({"model": module}, {"adamw": optimizer}, {"schedule": scheduler})
-        loop = EpochLoop(parts, self.cfg.epochs, self.cfg.seed, self.cfg.patience, self.checkpoint_dir,
+        loop = EpochLoop(parts, self.cfg.epochs, self.cfg.seed, self.cfg.stop_patience(), self.checkpoint_dir,
                          self.events)
         loss_fn = self._loss(y_train)
         return loop.run(lambda e: self._epoch(e, train, y_train, loss_fn, optimizer, scheduler),

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from plugins.backbones.base import Backbone
+from plugins.numerics import FP32, Numerics
 
 
 class ImageClassifier(nn.Module):
@@ -17,6 +18,7 @@ class ImageClassifier(nn.Module):
     """
 
     modality = "image"
+    numerics: Numerics = FP32  # set by plugins.numerics.apply
     mean: Tensor
     std: Tensor
 
@@ -30,15 +32,17 @@ class ImageClassifier(nn.Module):
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """Shape: (N, C, H, W) in [0, 1] -> (N, F)."""
-        return self.backbone((x - self.mean) / self.std)  # type: ignore[no-any-return]
+        """Shape: (N, C, H, W) in [0, 1] -> (N, F) (float32 whatever the numerics)."""
+        with self.numerics.autocast(x.device.type):
+            return self.backbone((self.numerics.prepare(x) - self.mean) / self.std).float()  # type: ignore
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Shape: (N, F) -> (N, K)."""
         return self.head(features)  # type: ignore[no-any-return]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.forward_head(self.forward_features(x))
+        with self.numerics.autocast(x.device.type):
+            return self.forward_head(self.forward_features(x)).float()
 
 
 class TextClassifier(nn.Module):
@@ -48,6 +52,7 @@ class TextClassifier(nn.Module):
     """
 
     modality = "text"
+    numerics: Numerics = FP32  # set by plugins.numerics.apply
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
@@ -69,10 +74,11 @@ class TextClassifier(nn.Module):
         """Shape: (N, L), (N, L) -> (N, F)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        if self.token_head:
-            states = self.backbone.token_states(attention_mask, input_ids=input_ids)  # type: ignore[operator]
-            return with_mask(states, attention_mask)
-        return self.backbone(input_ids, attention_mask)  # type: ignore[no-any-return]
+        with self.numerics.autocast(input_ids.device.type):
+            if self.token_head:
+                states = self.backbone.token_states(attention_mask, input_ids=input_ids)  # type: ignore
+                return with_mask(states.float(), attention_mask)
+            return self.backbone(input_ids, attention_mask).float()  # type: ignore[no-any-return]
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Shape: (N, F) -> (N, K)."""
@@ -80,14 +86,16 @@ class TextClassifier(nn.Module):
 
     def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
         """Shape: (N, L, D) embeddings, (N, L) mask -> (N, K) logits."""
-        if self.token_head:
-            states = self.backbone.token_states(attention_mask, inputs_embeds=embeds)  # type: ignore[operator]
-            return self.forward_head(with_mask(states, attention_mask))
-        feats = self.backbone.forward_embeddings(embeds, attention_mask)  # type: ignore[operator]
-        return self.forward_head(feats)
+        with self.numerics.autocast(embeds.device.type):
+            if self.token_head:
+                states = self.backbone.token_states(attention_mask, inputs_embeds=embeds)  # type: ignore
+                return self.forward_head(with_mask(states, attention_mask)).float()
+            feats = self.backbone.forward_embeddings(embeds, attention_mask)  # type: ignore[operator]
+            return self.forward_head(feats).float()
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-        return self.forward_head(self.forward_features(input_ids, attention_mask))
+        with self.numerics.autocast(input_ids.device.type):
+            return self.forward_head(self.forward_features(input_ids, attention_mask)).float()
 
 
 def with_mask(states: Tensor, attention_mask: Tensor) -> Tensor:

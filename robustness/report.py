@@ -71,6 +71,7 @@ class AuditReport(Spec):
     seconds: float
     format_version: int = AUDIT_FORMAT
     eps_meaning: str | None = None
+    numerics: dict[str, Any] | None = None  # what the model computed in (plugins/numerics.py)
 
 
 def eps_key(eps: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from PIL import Image
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# measured numerics choices (--precision auto) go to a cache of this test session, not the user's
+os.environ["ROBUSTUNE_CACHE_DIR"] = tempfile.mkdtemp(prefix="robustune-test-cache-")
 torch.set_num_threads(2)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -57,7 +57,9 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
     winner = Path(rows[0]["bundle"])
-    used, holdout = evaluate_bundle(load_bundle(winner), configs[0].data, "holdout", configs[0].data_options)
+    first = configs[0]
+    used, holdout, _ = evaluate_bundle(load_bundle(winner), first.data, "holdout", first.data_options,
+                                       first.train.precision)
     files = plot_curves(curves, out / "validation_curves.png", "compare: validation accuracy per epoch")
     payload = {"data": configs[0].data, "ranking": rows, "winner": rows[0]["candidate"],
                "winner_bundle": str(winner), "holdout": {"split": used, **holdout},

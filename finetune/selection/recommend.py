@@ -149,6 +149,8 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
         start = time.perf_counter()
         batch = compute_features(model, batch, cfg.train.batch_size)
         extra = (time.perf_counter() - start) * (n + len(splits.val)) / len(y)
+    if cfg.recipe == "lbfgs":
+        return extra + lbfgs_seconds(batch["features"], n, len(splits.train.classes))
     optimizer = torch.optim.AdamW(plan.param_groups)
     plan.module.train()
     times: list[float] = []
@@ -166,6 +168,22 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
                 break
     per_epoch = statistics.median(times) * math.ceil(n / cfg.train.batch_size) * 1.15  # + validation
     return extra + per_epoch * cfg.train.epochs
+
+
+def lbfgs_seconds(features: torch.Tensor, n: int, classes: int, evals: int = 3) -> float:
+    """The L-BFGS probe's solve: one loss-and-gradient pass over ``n`` cached features, timed, times
+    the grid's fits at half their iteration cap (warm starts stop most fits early)."""
+    from finetune.recipes.lbfgs import GRID, MAX_ITER
+
+    x = features.flatten(1).repeat(math.ceil(n / len(features)), 1)[:n]
+    y = torch.randint(classes, (n,))
+    w = torch.zeros(x.shape[1], classes, requires_grad=True)
+    times = []
+    for _ in range(evals):
+        start = time.perf_counter()
+        torch.nn.functional.cross_entropy(x @ w, y).backward()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * (len(GRID) + 3) * MAX_ITER / 2
 
 
 def parse_budget(text: str) -> float:

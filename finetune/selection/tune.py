@@ -60,6 +60,17 @@ def trial_options(trial: Any, options: dict[str, Any], model: str, modality: str
     return {**options, **drawn}
 
 
+def first_trial(options: dict[str, Any], max_epochs: int) -> dict[str, Any]:
+    """The model's own settings (its training defaults, or the generic ones) as Optuna parameters,
+    clipped to the search space."""
+    train = from_options({**options, "out": "unused"}).train
+    out: dict[str, Any] = {"epochs": min(max(train.epochs, max(1, max_epochs // 3)), max_epochs)}
+    for name in ("lr", "weight_decay"):
+        _, low, high = SHARED[name]
+        out[name] = min(max(float(getattr(train, name)), low), high)
+    return out
+
+
 def _remove_trials(folder: Path) -> None:
     """Delete the trial bundles (and a pruned trial's work folder); anything else stays."""
     if not folder.is_dir():
@@ -136,6 +147,7 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    study.enqueue_trial(first_trial(options, max_epochs))  # the search starts from the model's defaults
     study.optimize(objective, n_trials=trials, catch=())
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
@@ -146,8 +158,8 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
     final_cfg = from_options({**final_opts, "out": str(out / "best")})
     report.progress("trials", trials, trials)
     final = run_training(final_cfg, events=report, holdout=False)
-    used, holdout = evaluate_bundle(load_bundle(final.bundle), final.config.data, "holdout",
-                                    final.config.data_options)
+    used, holdout, _ = evaluate_bundle(load_bundle(final.bundle), final.config.data, "holdout",
+                                       final.config.data_options, final.config.train.precision)
     rows = [{"trial": t.number, "state": t.state.name.lower(), "val_accuracy": t.value, "params": t.params}
             for t in study.trials]
     files = plot_curves(curves, out / "trial_curves.png", f"tune {model}: validation accuracy per epoch")

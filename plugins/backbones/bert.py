@@ -155,6 +155,10 @@ def _display_name(source: str) -> str:
 
 
 create_bert.modality = "text"  # type: ignore[attr-defined]
+# full fine-tuning: a few epochs, the encoder at 1/20 of the head's rate (bench/bench_defaults.py measures it)
+create_bert.training_defaults = {  # type: ignore[attr-defined]
+    "full/*": {"epochs": 4, "lr": 1e-3, "backbone_lr_mult": 0.05},
+}
 
 
 def is_hf_dir(name: str) -> bool:

@@ -19,6 +19,8 @@ class ImageCNN(ScratchBackbone):
     """
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"depth": 3, "width": 32, "bn": True, "dropout": 0.2}
+    TRAINING: ClassVar[dict[str, dict[str, Any]]] = {
+        "*": {"epochs": 40, "lr": 3e-3, "patience": 15, "label_smoothing": 0.1}}
     plugin = "cnn"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -57,6 +59,7 @@ class KimCNN(ScratchBackbone):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"embed_dim": 128, "filters": 100, "kernels": "3-4-5",
                                           "dropout": 0.5}
+    TRAINING: ClassVar[dict[str, dict[str, Any]]] = {"*": {"epochs": 12, "lr": 1e-3, "patience": 4}}
     plugin = "cnn"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

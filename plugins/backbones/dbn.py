@@ -27,6 +27,7 @@ class DBN(ScratchBackbone):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"hidden": "500-500", "cd_k": 1, "rbm_epochs": 20,
                                           "rbm_lr": 0.05, "rbm_batch": 32}
+    TRAINING: ClassVar[dict[str, dict[str, Any]]] = {"*": {"epochs": 60, "lr": 3e-3}}
     MEAN = 0.0
     STD = 1.0  # visible units are pixel intensities
     plugin = "dbn"

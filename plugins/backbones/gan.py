@@ -34,6 +34,7 @@ class Discriminator(ScratchBackbone):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"hidden": "500-250-250", "noise_in": 0.3, "noise": 0.5,
                                           "z_dim": 100, "gen_hidden": "500-500"}
+    TRAINING: ClassVar[dict[str, dict[str, Any]]] = {"*": {"epochs": 100, "lr": 3e-3, "batch_size": 100}}
     MEAN = 0.0
     STD = 1.0  # the generator writes pixels in [0, 1]
     plugin = "gan"

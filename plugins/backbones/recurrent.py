@@ -81,7 +81,8 @@ class Recurrent(ScratchBackbone):
 
 def _family(cell: type[nn.RNNBase], plugin: str) -> dict[str, type[ScratchBackbone]]:
     image = type(f"Row{plugin.upper()}", (Recurrent,), {
-        "CELL": cell, "plugin": plugin, "DEFAULTS": {**Recurrent.BASE, "pooling": "last"}})
+        "CELL": cell, "plugin": plugin, "DEFAULTS": {**Recurrent.BASE, "pooling": "last"},
+        "TRAINING": {"*": {"epochs": 40, "lr": 3e-3}}})
     text = type(f"Text{plugin.upper()}", (Recurrent,), {
         "CELL": cell, "plugin": plugin,
         "DEFAULTS": {**Recurrent.BASE, "embed_dim": 128, "pooling": "max"}})

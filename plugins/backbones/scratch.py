@@ -56,6 +56,8 @@ class ScratchBackbone(Backbone):
     """
 
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    # recommended training settings per adapter (``*``: any), flat options as the CLI flags name them
+    TRAINING: ClassVar[dict[str, dict[str, Any]]] = {}
     MEAN: ClassVar[float] = 0.5
     STD: ClassVar[float] = 0.5
     plugin: ClassVar[str] = "scratch"
@@ -175,6 +177,9 @@ def scratch_factory(classes: dict[str, type[ScratchBackbone]], name: str, descri
     build.modality = next(iter(classes)) if len(classes) == 1 else None  # type: ignore[attr-defined]
     build.modalities = tuple(classes)  # type: ignore[attr-defined]
     build.classes = classes  # type: ignore[attr-defined]
+    build.training_defaults = {f"{adapter}/{modality}": settings  # type: ignore[attr-defined]
+                               for modality, klass in classes.items()
+                               for adapter, settings in klass.TRAINING.items()}
     return build
 
 

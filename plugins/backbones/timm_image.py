@@ -16,6 +16,13 @@ from plugins.weights import fit_state_dict, load_by_position, read_state_dict
 
 # timm name -> offline asset holding ImageNet weights, loaded by position
 PACKAGED = {"tf_efficientnet_lite0": "efficientnet_lite0"}
+# timm name -> recommended training settings ("ADAPTER/MODALITY" -> flat options; finetune/model_defaults.py)
+TRAINING: dict[str, dict[str, dict[str, Any]]] = {
+    # full fine-tuning at 128 px with a higher backbone rate, label smoothing and light augmentation:
+    # bench/bench_defaults.py (Fashion-MNIST, 200 images per class) measures it against the generic settings
+    "tf_efficientnet_lite0": {"full/*": {"image_size": 128, "epochs": 12, "lr": 2e-3, "backbone_lr_mult": 0.5,
+                                         "label_smoothing": 0.1, "patience": 5, "augment": "shift,flip"}},
+}
 SOURCES = {"none": "random init", "hub": "pretrained weights from the hub",
            "packaged": "packaged ImageNet weights"}
 
@@ -130,6 +137,7 @@ def _factory(timm_name: str) -> Any:
 
     build.__doc__ = f"timm {timm_name}"
     build.modality = "image"  # type: ignore[attr-defined]
+    build.training_defaults = TRAINING.get(timm_name, {})  # type: ignore[attr-defined]
     return build
 
 

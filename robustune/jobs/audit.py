@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from finetune.data.spec import data_paths
 from finetune.data.types import DataOptions, TextData
 from finetune.evaluation import bundle_data, bundle_labels
+from finetune.precision import pick
 from finetune.preprocess import prepare_inputs
 from plugins.atomic import check_writable_target, output_lock
 from plugins.bundle import load_bundle, read_meta
 from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter, reporter
+from plugins.numerics import FP32, PRECISION_HELP, apply
 from plugins.options import split_options
 from plugins.records import Result, Spec
 from plugins.registry import registry
@@ -65,6 +70,8 @@ class AuditSpec(Spec):
     default_n: int = option(DEFAULT_N, help="examples when n is not given", cli=False)
     independent: bool = option(False, help="attack every sample at every budget to the last step (as "
                                "published numbers are made; default: skip samples already fooled)")
+    precision: str = option("auto", help=PRECISION_HELP + "; auto also requires the robust accuracy "
+                                         "within 1 point of fp32 on a sample")
 
     def __post_init__(self) -> None:
         require(self, [("n", self.n is None or self.n >= 1, "must be at least 1"),
@@ -122,9 +129,44 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))
     dataset = dataset.subset(order[: spec.n or min(spec.default_n, len(dataset))].tolist())
     labels = bundle_labels(dataset, bundle)
+    inputs = prepare_inputs(dataset, bundle.meta["preprocessing"], bundle.tokenizer)
     if isinstance(dataset, TextData):
         max_length = int(bundle.meta["preprocessing"]["max_length"])
-        return run_text_audit(bundle.model, bundle.tokenizer, max_length,  # type: ignore[arg-type]
-                              dataset.texts, labels, bundle.labels, cfg, report)
-    pixels = prepare_inputs(dataset, bundle.meta["preprocessing"])["pixels"].float() / 255.0
-    return run_audit(bundle.model, pixels, labels, bundle.labels, cfg, report)
+        texts = dataset.texts
+
+        def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
+            shown = report if small is cfg else None
+            return run_text_audit(model, bundle.tokenizer, max_length, texts[:n], labels[:n], bundle.labels,
+                                  small, shown)
+    else:
+        pixels = inputs["pixels"].float() / 255.0
+
+        def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
+            shown = report if small is cfg else None
+            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, shown)
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report,
+                         extra_check=_robust_check(attack, cfg, len(labels)))
+    result = attack(model, len(labels), cfg)
+    result.report["numerics"] = choice.to_json()
+    return result
+
+
+CHECK_N = 64  # examples of the robust-accuracy check of a candidate numerics
+
+
+def _robust_check(attack: Callable[[Any, int, AuditConfig], AuditResult], cfg: AuditConfig,
+                  n: int) -> Callable[[nn.Module], bool]:
+    """A candidate passes when its robust accuracy (first attack, middle budget, up to 64 examples) is
+    within 1 point of fp32's."""
+    small = replace(cfg, attacks=cfg.attacks[:1], eps=(cfg.eps[len(cfg.eps) // 2],))
+    n = min(n, CHECK_N)
+
+    def robust(model: nn.Module) -> float:
+        stats = attack(model, n, small).report["attacks"][small.attacks[0]]
+        return float(next(iter(stats.values()))["robust_accuracy"])
+
+    def check(candidate: nn.Module) -> bool:
+        reference = robust(apply(copy.deepcopy(candidate), FP32))
+        return abs(robust(candidate) - reference) <= 0.01
+
+    return check

@@ -10,6 +10,7 @@ from finetune.data.types import DataOptions
 from finetune.evaluation import evaluate_bundle
 from plugins.bundle import load_bundle
 from plugins.events import Events, Reporter, reporter
+from plugins.numerics import PRECISION_HELP
 from plugins.records import Result, Spec
 from plugins.schema import option
 
@@ -24,6 +25,7 @@ class EvaluateSpec(Spec):
                                      "holdout or all")
     text_column: str = option("text", help="CSV: the text column")
     label_column: str = option("label", help="CSV: the label column")
+    precision: str = option("auto", help=PRECISION_HELP)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class EvaluateOutput(Result):
     bundle: Path
     split: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    numerics: dict[str, Any] = field(default_factory=dict)  # what the model computed in
 
 
 def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> EvaluateOutput:
@@ -40,6 +43,7 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
     report = reporter(events)
     report.progress("evaluating", 0)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
-    used, metrics = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split, options)
+    used, metrics, choice = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split, options,
+                                            spec.precision, report)
     report.progress("evaluating", 1, 1)
-    return EvaluateOutput(Path(spec.bundle), used, metrics)
+    return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json())

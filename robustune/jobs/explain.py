@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,14 @@ from explain.explanations import explain_report
 from explain.render import overlay_png, top_words
 from explain.templating import render
 from explain.text import explain_texts
+from finetune.precision import pick
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts
 from plugins import jsonio
 from plugins.atomic import atomic_dir, check_writable_target
 from plugins.bundle import Bundle, load_bundle
 from plugins.errors import InvalidInput, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
+from plugins.numerics import PRECISION_HELP
 from plugins.options import plugin_options
 from plugins.records import Result, Spec
 from plugins.registry import registry
@@ -35,6 +37,8 @@ class ExplainSpec(Spec):
     files: tuple[str, ...] = option(help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to explain (repeatable)", flag="text", default_factory=tuple)
     method: str = option("integrated-gradients", help="explainer plugin (see robustune plugins)")
+    precision: str = option("auto", help=PRECISION_HELP)
+    numerics: dict[str, Any] | None = option(None, help="what the model computed in (filled in)", cli=False)
     target: str | None = option(None, help="class to explain (default: the predicted one)")
     out: str | None = option(None, help="output folder (default: BUNDLE/explanations)")
     n_steps: int = option(50, help="integrated gradients: path steps")
@@ -104,6 +108,11 @@ def run(spec: ExplainSpec, events: Events | Reporter | None = None) -> ExplainOu
         raise Unsupported(f"bundle {spec.bundle} is an image model; pass image files, not texts",
                           field="texts")
     explainer = make_explainer(spec.method, spec.config(), bundle.modality, spec.explain_options)
+    inputs = (bundle_inputs_for_texts(bundle, list(spec.texts)) if bundle.modality == "text"
+              else bundle_inputs_for_files(bundle, [Path(f) for f in spec.files]))
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report)
+    bundle = replace(bundle, model=model)
+    spec = replace(spec, numerics=choice.to_json())
     report.progress("explaining", 0, 1)
     rows = (_explain_texts if bundle.modality == "text" else _explain_images)(spec, bundle, explainer, reads)
     report.progress("explaining", 1, 1)
@@ -130,7 +139,7 @@ def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
                          "explained_class": bundle.labels[int(target[i])], "overlay": name})
         save_file({"inputs": x.contiguous(), "attributions": attributions.contiguous(), "target": target},
                   str(tmp / "attributions.safetensors"))
-        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(spec.method, rows)))
+        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(spec.method, rows, spec.numerics)))
     return rows
 
 
@@ -154,5 +163,6 @@ def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
     page = render("explanations.html.j2", method=explainer.name, items=items)
     with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
         (tmp / "explanations.html").write_text(page)
-        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(explainer.name, rows)))
+        payload = explain_report(explainer.name, rows, spec.numerics)
+        (tmp / "explanations.json").write_text(jsonio.dumps(payload))
     return rows

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from finetune.precision import pick
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
 from plugins.bundle import load_bundle
 from plugins.errors import InvalidInput, opt
-from plugins.events import Events, Reporter
+from plugins.events import Events, Reporter, reporter
+from plugins.numerics import PRECISION_HELP
 from plugins.records import Result, Spec
 from plugins.schema import option, require
 
@@ -22,6 +26,7 @@ class PredictSpec(Spec):
     files: tuple[str, ...] = option(help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
     top_k: int = option(3, help="labels to show per input")
+    precision: str = option("auto", help=PRECISION_HELP)
 
     def __post_init__(self) -> None:
         require(self, [("top_k", self.top_k >= 1, "must be at least 1")])
@@ -32,6 +37,7 @@ class PredictOutput(Result):
     """Per input, the top labels with probabilities (most likely first)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+    numerics: dict[str, Any] = field(default_factory=dict)  # what the model computed in
 
 
 def run(spec: PredictSpec, events: Events | Reporter | None = None) -> PredictOutput:
@@ -43,10 +49,11 @@ def run(spec: PredictSpec, events: Events | Reporter | None = None) -> PredictOu
         names, inputs = list(spec.texts), bundle_inputs_for_texts(bundle, list(spec.texts))
     else:
         names, inputs = list(spec.files), bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])
-    preds = top_k(bundle, inputs, spec.top_k)
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", spec.precision, reporter(events))
+    preds = top_k(replace(bundle, model=model), inputs, spec.top_k)
     rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
             for n, pr in zip(names, preds, strict=True)]
-    return PredictOutput(rows)
+    return PredictOutput(rows, choice.to_json())
 
 
 class Predictor:

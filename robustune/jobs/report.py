@@ -133,7 +133,7 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     labels = bundle_labels(dataset, bundle)
     pred = predict_logits(bundle.model, inputs).argmax(1)
     metrics = classification_metrics(labels, pred, bundle.labels)
-    sections: list[Section] = [model_card(bundle), *metrics_sections(bundle.labels, metrics, used)]
+    sections: list[Section] = [model_card(bundle, audit), *metrics_sections(bundle.labels, metrics, used)]
     if dataset.groups is not None:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:

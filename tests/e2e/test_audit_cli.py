@@ -37,6 +37,9 @@ def test_audit_writes_report_curve_and_examples(cli: Cli, digits_bundle: Path, t
     assert report["n"] == 24 and set(report["attacks"]) == {"fgsm", "pgd"}
     for key in ("clean_accuracy", "worst_case", "flags", "seconds"):
         assert key in report
+    numerics = report["numerics"]  # measured for input gradients; fp32 is always a candidate
+    assert numerics["purpose"] == "gradient" and numerics["precision"] == "auto"
+    assert numerics["agreement_vs_fp32"][numerics["choice"]] >= 0.995
     assert (out / "robustness_curve.png").stat().st_size > 1000
     assert (out / "robustness_curve.svg").read_text().startswith("<?xml")
     ex = load_file(str(out / "adversarial.safetensors"))

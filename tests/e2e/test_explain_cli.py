@@ -24,7 +24,10 @@ def test_explain_images_writes_overlays(cli: Cli, stripes_bundle: Path, image_fo
     r = cli("explain", stripes_bundle, *files, "--method", method, "--n-steps", "8", "--out", out)
     assert r.code == 0, r.err
     assert "000.png" in r.out and str(out) in r.out.replace("\n", "")
-    items = json.loads((out / "explanations.json").read_text())["items"]
+    saved = json.loads((out / "explanations.json").read_text())
+    items = saved["items"]
+    numerics = saved["numerics"]
+    assert numerics["purpose"] == "gradient" and numerics["agreement_vs_fp32"][numerics["choice"]] >= 0.995
     assert [Path(i["input"]).name for i in items] == ["000.png", "001.jpg"]
     for item in items:
         with Image.open(out / item["overlay"]) as img:

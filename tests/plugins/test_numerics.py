@@ -1,0 +1,107 @@
+"""--precision: candidates measured on real batches, kept only when they agree with fp32, cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from plugins.backbones.base import BackboneConfig
+from plugins.model import ModelSpec, build_classifier
+from plugins.numerics import FP32, Numerics, apply, cache_file, candidates, choose, native_half
+
+
+def _cnn(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    cfg = BackboneConfig(image_size=16, options={"modality": "image", "depth": 2, "width": 8})
+    return build_classifier(ModelSpec("cnn", 3, cfg, "linear", {"dropout": 0.0})).eval()
+
+
+def _images(n: int, seed: int = 1) -> torch.Tensor:
+    return torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def test_auto_keeps_only_agreeing_candidates_and_caches_the_choice(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    model, x = _cnn(), _images(64)
+    reference = model(x).argmax(1)
+    model, choice = choose(model, (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto")
+    labels = {n.label for n in candidates(model, torch.device("cpu"), "infer", "auto")}
+    assert set(choice.seconds) == labels and FP32.label in labels and "fp32 + channels-last" in labels
+    assert all(s > 0 for s in choice.seconds.values())
+    assert choice.agreement[choice.numerics.label] >= 0.995
+    assert model.numerics == choice.numerics  # type: ignore[attr-defined]
+    assert (model(x).argmax(1) == reference).float().mean() >= 0.995
+    assert model(x).dtype == torch.float32
+    cached = json.loads(cache_file().read_text())["choices"]
+    assert [v["choice"] for v in cached.values()] == [choice.numerics.label]
+    again, second = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto")
+    assert second.cached and second.numerics == choice.numerics
+    if not native_half(torch.device("cpu")):
+        assert "bf16" in choice.to_json()["not_measured"]
+
+
+def test_a_candidate_failing_the_extra_check_is_not_taken(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    x = _images(32)
+    model, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "gradient", "auto",
+                           extra_check=lambda m: False)
+    assert choice.numerics == FP32 and model.numerics == FP32  # type: ignore[attr-defined]
+
+
+def test_measuring_for_training_changes_no_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    model, x = _cnn(), _images(32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    choose(model, (x,), [(x,)], torch.device("cpu"), "train", "auto", use_cache=False)
+    assert torch.equal(torch.rand(3), expected)  # dropout while timing did not shift the seeded stream
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # batch-norm stats too
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_fixed_precisions_are_not_measured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    x = _images(16)
+    ref = _cnn()(x)
+    model, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "infer", "fp32")
+    assert choice.numerics == Numerics("fp32", channels_last=True) and not choice.seconds
+    assert torch.allclose(model(x), ref, atol=1e-4)
+    model, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "infer", "bf16")
+    out = model(x)
+    assert choice.numerics.dtype == "bf16" and out.dtype == torch.float32
+    assert (out - ref).abs().max() < 0.1 * ref.abs().max() + 0.05  # bf16 keeps about 3 digits
+    assert not cache_file().exists()
+
+
+def test_int8_is_a_quantized_copy_for_text_inference() -> None:
+    torch.manual_seed(0)
+    model = build_classifier(ModelSpec("bert", 2, BackboneConfig(), "linear", {"dropout": 0.0})).eval()
+    texts = ["a wonderful, moving film with great actors", "dull and boring, I left early",
+             "the plot makes no sense at all", "an instant classic"]
+    batch = model.backbone.tokenizer(texts, padding=True, return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    assert Numerics("fp32", False, True) in candidates(model, torch.device("cpu"), "infer", "auto")
+    assert all(not n.int8 for n in candidates(model, torch.device("cpu"), "gradient", "auto"))
+    quantized = apply(model, Numerics("fp32", False, True))
+    assert quantized is not model and model.numerics == FP32  # type: ignore[attr-defined]
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in quantized.modules())
+    assert not any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in model.modules())
+    with torch.no_grad():  # the sentence embeddings stay close (about 0.93 cosine); whether the
+        a, b = model.forward_features(ids, mask), quantized.forward_features(ids, mask)  # predictions do
+    assert torch.cosine_similarity(a, b).min() > 0.85  # is what auto checks on each model's own data
+
+
+def test_a_damaged_cache_is_measured_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    cache_file().write_text("{not json")
+    x = _images(16)
+    _, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "infer", "auto")
+    assert not choice.cached and json.loads(cache_file().read_text())["version"] == 1
