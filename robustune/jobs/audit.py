@@ -135,15 +135,13 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
         texts = dataset.texts
 
         def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
-            shown = report if small is cfg else None
             return run_text_audit(model, bundle.tokenizer, max_length, texts[:n], labels[:n], bundle.labels,
-                                  small, shown)
+                                  small, report)  # the check's attacks honour a cancel too
     else:
         pixels = inputs["pixels"].float() / 255.0
 
         def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
-            shown = report if small is cfg else None
-            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, shown)
+            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, report)
     model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report,
                          extra_check=_robust_check(attack, cfg, len(labels)))
     result = attack(model, len(labels), cfg)
@@ -152,13 +150,15 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
 
 
 CHECK_N = 64  # examples of the robust-accuracy check of a candidate numerics
+CHECK_STEPS = 10  # its iterative attack's steps (the audit's own, up to this)
 
 
 def _robust_check(attack: Callable[[Any, int, AuditConfig], AuditResult], cfg: AuditConfig,
                   n: int) -> Callable[[nn.Module], bool]:
     """A candidate passes when its robust accuracy (first attack, middle budget, up to 64 examples) is
     within 1 point of fp32's."""
-    small = replace(cfg, attacks=cfg.attacks[:1], eps=(cfg.eps[len(cfg.eps) // 2],))
+    small = replace(cfg, attacks=cfg.attacks[:1], eps=(cfg.eps[len(cfg.eps) // 2],),
+                    steps=min(cfg.steps, CHECK_STEPS))
     n = min(n, CHECK_N)
 
     def robust(model: nn.Module) -> float:
