@@ -38,7 +38,6 @@ class ExplainSpec(Spec):
     texts: tuple[str, ...] = option(help="text to explain (repeatable)", flag="text", default_factory=tuple)
     method: str = option("integrated-gradients", help="explainer plugin (see robustune plugins)")
     precision: str = option("auto", help=PRECISION_HELP)
-    numerics: dict[str, Any] | None = option(None, help="what the model computed in (filled in)", cli=False)
     target: str | None = option(None, help="class to explain (default: the predicted one)")
     out: str | None = option(None, help="output folder (default: BUNDLE/explanations)")
     n_steps: int = option(50, help="integrated gradients: path steps")
@@ -112,15 +111,15 @@ def run(spec: ExplainSpec, events: Events | Reporter | None = None) -> ExplainOu
               else bundle_inputs_for_files(bundle, [Path(f) for f in spec.files]))
     model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report)
     bundle = replace(bundle, model=model)
-    spec = replace(spec, numerics=choice.to_json())
     report.progress("explaining", 0, 1)
-    rows = (_explain_texts if bundle.modality == "text" else _explain_images)(spec, bundle, explainer, reads)
+    rows = (_explain_texts if bundle.modality == "text" else _explain_images)(spec, bundle, explainer, reads,
+                                                                             choice.to_json())
     report.progress("explaining", 1, 1)
     return ExplainOutput(spec.folder, explainer.name, rows)
 
 
 def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
-                    reads: list[Path | str | None]) -> list[dict[str, Any]]:
+                    reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
     x = bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])["pixels"].float() / 255.0
     with torch.no_grad():
         probs = torch.softmax(bundle.model(x), dim=1)
@@ -139,12 +138,12 @@ def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
                          "explained_class": bundle.labels[int(target[i])], "overlay": name})
         save_file({"inputs": x.contiguous(), "attributions": attributions.contiguous(), "target": target},
                   str(tmp / "attributions.safetensors"))
-        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(spec.method, rows, spec.numerics)))
+        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(spec.method, rows, numerics)))
     return rows
 
 
 def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
-                   reads: list[Path | str | None]) -> list[dict[str, Any]]:
+                   reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
     texts = list(spec.texts)
     inputs = bundle_inputs_for_texts(bundle, texts)
     with torch.no_grad():
@@ -163,6 +162,6 @@ def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
     page = render("explanations.html.j2", method=explainer.name, items=items)
     with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
         (tmp / "explanations.html").write_text(page)
-        payload = explain_report(explainer.name, rows, spec.numerics)
+        payload = explain_report(explainer.name, rows, numerics)
         (tmp / "explanations.json").write_text(jsonio.dumps(payload))
     return rows
