@@ -67,6 +67,10 @@ ATTACKS = {
     "worst-case": ("worst_case", "per sample, the first of fgsm, pgd, square that fools the model"),
 }
 DATASET_MODULES = {"csv": "csv_text"}
+EXPORTERS = {
+    "onnx": "ONNX for onnxruntime (dynamic batch; pixels in [0, 1] or token ids), checked against the bundle",
+    "hf": "Hugging Face layout: transformers (text) or timm (image) folder, checked against the bundle",
+}
 
 
 def register(reg: Registrar) -> None:
@@ -104,3 +108,5 @@ def register(reg: Registrar) -> None:
     for name, desc in DATASETS.items():
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)
+    for name, desc in EXPORTERS.items():
+        reg.register("exporter", name, f"plugins.export.{name}:exporter", desc)

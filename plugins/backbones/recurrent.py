@@ -50,16 +50,22 @@ class Recurrent(ScratchBackbone):
         self.drop = nn.Dropout(float(o["dropout"]))
         self.num_features = int(o["hidden"]) * (2 if o["bidirectional"] else 1)
 
-    def _encode(self, seq: Tensor, lengths: Tensor) -> Tensor:
-        """Shape: (N, L, D), (N,) -> (N, F)."""
-        packed = pack_padded_sequence(seq, lengths.cpu().clamp_min(1), batch_first=True,
-                                      enforce_sorted=False)
-        out, state = self.rnn(packed)
+    def _encode(self, seq: Tensor, lengths: Tensor | None) -> Tensor:
+        """Shape: (N, L, D), (N,) lengths or None (every sequence whole: image rows) -> (N, F)."""
+        if lengths is None:  # nothing to pack: the plain call, which ONNX export can also trace
+            padded, state = self.rnn(seq)
+        else:
+            packed = pack_padded_sequence(seq, lengths.cpu().clamp_min(1), batch_first=True,
+                                          enforce_sorted=False)
+            out, state = self.rnn(packed)
         if self.opts["pooling"] == "last":
             h = state[0] if isinstance(state, tuple) else state  # (layers * dirs, N, hidden)
             dirs = 2 if self.opts["bidirectional"] else 1
             return self.drop(torch.cat(list(h[-dirs:]), 1))  # type: ignore[no-any-return]
-        padded, _ = pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
+        if lengths is None:
+            lengths = torch.full((seq.shape[0],), seq.shape[1], dtype=torch.long)
+        else:
+            padded, _ = pad_packed_sequence(out, batch_first=True, total_length=seq.shape[1])
         mask = torch.arange(seq.shape[1], device=seq.device)[None] < lengths.to(seq.device)[:, None]
         if self.opts["pooling"] == "max":
             return self.drop(masked_max(padded, mask))  # type: ignore[no-any-return]
@@ -67,9 +73,7 @@ class Recurrent(ScratchBackbone):
         return self.drop((padded * m).sum(1) / m.sum(1).clamp_min(1))  # type: ignore[no-any-return]
 
     def forward_image(self, x: Tensor) -> Tensor:
-        rows = x.permute(0, 2, 1, 3).flatten(2)  # (N, H, C * W)
-        lengths = torch.full((x.shape[0],), rows.shape[1], dtype=torch.long)
-        return self._encode(rows, lengths)
+        return self._encode(x.permute(0, 2, 1, 3).flatten(2), None)  # rows: (N, H, C * W)
 
     def forward_embeddings(self, embeds: Tensor, attention_mask: Tensor) -> Tensor:
         return self._encode(embeds, attention_mask.sum(1).long())

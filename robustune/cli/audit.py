@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from robustune.cli.app import app
-from robustune.cli.options import add_command, spec_params
+from robustune.cli.options import TRACK, add_command, job_fn, spec_params
 from robustune.cli.render import audit_table, console, run_job, text_attack_table
 from robustune.jobs import audit
 
-PARAMS = spec_params(audit.AuditSpec)
+PARAMS = [*spec_params(audit.AuditSpec), TRACK]
 
 
 def show_audit(report: dict[str, Any], folder: Path) -> None:
@@ -27,7 +27,8 @@ def show_audit(report: dict[str, Any], folder: Path) -> None:
 
 
 def _audit(values: dict[str, Any]) -> None:
-    result = run_job(audit.run, audit.AuditSpec.from_json(values, lax=True))
+    fn = job_fn("audit", audit.run, values)
+    result = run_job(fn, audit.AuditSpec.from_json(values, lax=True))
     show_audit(result.report, result.out)
 
 

@@ -1,4 +1,4 @@
-"""Commands on bundles: evaluate, predict, import."""
+"""Commands on bundles: evaluate, predict, import, export."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from plugins import jsonio
 from robustune.cli.app import app
 from robustune.cli.options import add_command, cli_param, spec_params
 from robustune.cli.render import console, metrics_table, per_class_table, predictions_table, run_job
-from robustune.jobs import evaluate, importing, predict
+from robustune.jobs import evaluate, export, importing, predict
 
 JSON = cli_param("json", bool, "print JSON")
 EVALUATE_PARAMS = [*spec_params(evaluate.EvaluateSpec), JSON]
@@ -52,3 +52,18 @@ def _import(values: dict[str, Any]) -> None:
 add_command(app, "import",
             "Wrap a classifier trained elsewhere into a bundle: a timm architecture + weights, "
                            "or an HF folder.", IMPORT_PARAMS, _import)
+
+EXPORT_PARAMS = spec_params(export.ExportSpec)
+
+
+def _export(values: dict[str, Any]) -> None:
+    result = run_job(export.run, export.ExportSpec.from_json(values, lax=True), quiet=True)
+    check = result.check
+    console.print(f"{result.format}: {result.path} ({', '.join(result.files)})", soft_wrap=True)
+    console.print(f"checked with {check['runtime']} on {check['inputs']} inputs: largest |logit difference| "
+                  f"{check['max_abs_diff']:.1e}", soft_wrap=True)
+
+
+add_command(app, "export",
+            "Export a bundle: ONNX (onnxruntime) or a Hugging Face folder (transformers for text, timm for "
+            "images), checked against the bundle's logits.", EXPORT_PARAMS, _export)

@@ -22,6 +22,7 @@ TABLES: dict[str, list[Param]] = {
     "evaluate": bundles.EVALUATE_PARAMS,
     "predict": bundles.PREDICT_PARAMS,
     "import": bundles.IMPORT_PARAMS,
+    "export": bundles.EXPORT_PARAMS,
     "audit": audit.PARAMS,
     "explain": explain.EXPLAIN_PARAMS,
     "report": explain.REPORT_PARAMS,

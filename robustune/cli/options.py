@@ -20,6 +20,7 @@ import typer
 
 from plugins.errors import InvalidInput, opt
 from robustune.jobs.fields import spec_fields
+from robustune.jobs.tracking import TRACK_HELP, tracked
 
 PARSERS: dict[str, Callable[[str, str], Any]] = {}
 
@@ -108,6 +109,15 @@ def spec_params(cls: type, only: Iterable[str] | None = None, skip: Iterable[str
 def cli_param(name: str, annotation: Any, help: str, *decls: str, default: Any = None) -> Param:
     """A parameter of the command line itself (not a spec field)."""
     return Param(name, decls or (f"--{name.replace('_', '-')}",), annotation, help, default, spec=False)
+
+
+TRACK = cli_param("track", str, TRACK_HELP)
+
+
+def job_fn(kind: str, fn: Any, values: dict[str, Any]) -> Any:
+    """The job function, logging to MLflow when ``--track`` was given (the value leaves ``values``)."""
+    track = values.pop("track", None)
+    return tracked(kind, fn, track) if track else fn
 
 
 def shown(value: Any, pixels: bool = False) -> str:

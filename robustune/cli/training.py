@@ -7,7 +7,7 @@ from typing import Any
 
 from finetune.run_config import RunConfig
 from robustune.cli.app import app
-from robustune.cli.options import Param, add_command, cli_param, config_values, spec_params
+from robustune.cli.options import TRACK, Param, add_command, cli_param, config_values, job_fn, spec_params
 from robustune.cli.render import console, metrics_table, ranking_table, recommend_table, run_job
 from robustune.jobs import compare, recommend, train, tune
 from robustune.jobs import run as run_
@@ -26,15 +26,17 @@ def _options(params: list[Param], values: dict[str, Any], cli_only: tuple[str, .
 
 # train -------------------------------------------------------------------------------------------------
 TRAIN_PARAMS = [CONFIG, *TRAIN, cli_param("resume", Path, "resume the unfinished run whose --out was DIR"),
-                QUIET]
+                TRACK, QUIET]
+
 
 
 def _train(values: dict[str, Any]) -> None:
     if values.get("resume") is not None:
         spec = train.TrainSpec.resuming(Path(values["resume"]))
     else:
-        spec = train.TrainSpec.from_options(_options(TRAIN_PARAMS, values, ("config", "resume", "quiet")))
-    result = run_job(train.run, spec, bool(values.get("quiet")))
+        spec = train.TrainSpec.from_options(_options(TRAIN_PARAMS, values, ("config", "resume", "quiet",
+                                                                            "track")))
+    result = run_job(job_fn("train", train.run, values), spec, bool(values.get("quiet")))
     used = result.config
     console.print(metrics_table(f"{used.backbone} + {used.adapter} ({used.recipe})", result.metrics))
     console.print(f"bundle: {result.bundle}", soft_wrap=True)
@@ -44,7 +46,7 @@ add_command(app, "train", "Fine-tune a backbone on labeled data and write a bund
 
 # run ---------------------------------------------------------------------------------------------------
 RUN_PARAMS = [CONFIG, *[p for p in TRAIN if p.name != "out"], *spec_params(run_.RunSpec, skip=("run",)),
-              QUIET]
+              TRACK, QUIET]
 
 
 def show_run(result: run_.RunOutput, title: str) -> None:
@@ -62,8 +64,9 @@ def show_run(result: run_.RunOutput, title: str) -> None:
 
 
 def _run(values: dict[str, Any]) -> None:
-    spec = run_.RunSpec.from_options(_options(RUN_PARAMS, values, ("config", "quiet")))
-    show_run(run_job(run_.run, spec, bool(values.get("quiet"))), f"{spec.run.backbone} + {spec.run.adapter}")
+    spec = run_.RunSpec.from_options(_options(RUN_PARAMS, values, ("config", "quiet", "track")))
+    show_run(run_job(job_fn("run", run_.run, values), spec, bool(values.get("quiet"))),
+             f"{spec.run.backbone} + {spec.run.adapter}")
 
 
 add_command(app, "run", "The whole job: fine-tune, audit, report; a rerun resumes and skips finished steps.",
@@ -95,17 +98,17 @@ add_command(app, "compare", "Train every candidate on the same split, rank them 
 
 TUNE_PARAMS = [*spec_params(tune.TuneSpec, only=("model",)), *SELECT,
                *spec_params(RunConfig, only=("adapter",)), *spec_params(tune.TuneSpec, skip=("model",)),
-               CONFIG, QUIET]
+               CONFIG, TRACK, QUIET]
 
 
 def _tune(values: dict[str, Any]) -> None:
     own = ("model", "trials", "max_epochs", "out", "overwrite")
-    options = _options(TUNE_PARAMS, values, ("config", "quiet", *own))
+    options = _options(TUNE_PARAMS, values, ("config", "quiet", "track", *own))
     spec_values = {k: values[k] for k in own if k in values}
     if "seed" in options:
         spec_values["seed"] = options["seed"]
     spec = tune.TuneSpec.from_json({**spec_values, "options": options}, lax=True)
-    result = run_job(tune.run, spec, bool(values.get("quiet")))
+    result = run_job(job_fn("tune", tune.run, values), spec, bool(values.get("quiet")))
     pruned = sum(1 for t in result.trials if t["state"] == "pruned")
     console.print(f"{len(result.trials)} trials ({pruned} pruned); best validation accuracy "
                   f"{result.best_value:.4f} with {result.best_params}", soft_wrap=True)

@@ -41,6 +41,7 @@ JOBS = {job.kind: job for job in (
     Job("tune", "robustune.jobs.tune", "TuneSpec", "search a model's settings with Optuna"),
     Job("recommend", "robustune.jobs.recommend", "RecommendSpec", "ranked model suggestions for the data"),
     Job("import", "robustune.jobs.importing", "ImportSpec", "wrap a model trained elsewhere into a bundle"),
+    Job("export", "robustune.jobs.export", "ExportSpec", "a bundle as ONNX or a Hugging Face / timm folder"),
     Job("demo", "robustune.jobs.demo", "DemoSpec", "the main job on offline defaults, on two datasets"),
 )}
 
