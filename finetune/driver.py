@@ -17,6 +17,7 @@ import torch
 
 from finetune.adapters.base import TrainPlan
 from finetune.augment import parse_augment
+from finetune.batches import num_examples
 from finetune.checkpoint import find_checkpoint
 from finetune.data.spec import data_paths, load_data
 from finetune.data.splits import Splits, make_splits
@@ -290,8 +291,9 @@ def fit(prep: Prepared, work: Path, events: Reporter) -> FitOutcome:
     train_in, val_in, unl_in = inputs["train"], inputs["val"], inputs.get("unlabeled")
     purpose = "infer" if plan.cache_features else "train"  # a frozen backbone only runs forward
     start = time.perf_counter()
+    n_inputs = sum(num_examples(x) for x in (train_in, val_in, unl_in) if x is not None)
     computing, choice = pick(model, train_in, device, purpose, cfg.train.precision, events, check=val_in,
-                             log=True)
+                             log=True, examples=n_inputs)
     prep.numerics["training"] = {**choice.to_json(), "seconds": round(time.perf_counter() - start, 2)}
     if plan.cache_features:
         start = time.perf_counter()
@@ -325,8 +327,9 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     start = time.perf_counter()
     events.progress("evaluating", 0)
 
+    n_inputs = num_examples(prep.inputs["val"]) + (num_examples(prep.inputs["test"]) if holdout else 0)
     computing, choice = pick(model, prep.inputs["val"], prep.device, "infer", cfg.train.precision, events,
-                             log=True)
+                             log=True, examples=n_inputs)
     prep.numerics["evaluation"] = choice.to_json()
 
     def measure(split: str) -> dict[str, Any]:

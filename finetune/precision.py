@@ -24,11 +24,13 @@ def _batches(inputs: Inputs, size: int, limit: int, device: torch.device) -> lis
 
 def pick(model: M, inputs: Inputs, device: torch.device, purpose: str, precision: str,
          events: Reporter | None = None, check: Inputs | None = None,
-         extra_check: Callable[[nn.Module], bool] | None = None, log: bool = False) -> tuple[M, Choice]:
+         extra_check: Callable[[nn.Module], bool] | None = None, log: bool = False,
+         examples: int | None = None) -> tuple[M, Choice]:
     """``model`` computing in what ``precision`` picks for ``purpose`` (timed on ``inputs``).
 
     ``check``: validation inputs for the agreement test (default: ``inputs``); ``log``: say the
-    choice in the run's log (training), else it only goes to the command's output files.
+    choice in the run's log (training), else it only goes to the command's output files;
+    ``examples``: how many inputs the job will run (default: ``inputs``'s).
     """
     pixels = inputs.get("pixels")
     size = inference_batch(TIMING_BATCH, int(pixels.shape[-1]) if pixels is not None else None)
@@ -37,7 +39,8 @@ def pick(model: M, inputs: Inputs, device: torch.device, purpose: str, precision
     checks = _batches(check if check is not None else inputs, size, CHECK_EXAMPLES, device)
     if events is not None and precision == "auto":
         events.progress("measuring numerics", 0)
-    model, choice = choose(model, timing, checks, device, purpose, precision, extra_check)
+    total = num_examples(inputs) if examples is None else examples
+    model, choice = choose(model, timing, checks, device, purpose, precision, extra_check, examples=total)
     if events is not None and log:
         events.log(f"numerics for {WORDS[purpose]}: {choice.describe()}")
     return model, choice

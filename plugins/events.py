@@ -76,6 +76,20 @@ class NullEvents:
         return False
 
 
+class Muted:
+    """Drops every event but passes on ``inner``'s cancel: side work (a check) stays stoppable and silent."""
+
+    def __init__(self, inner: Events) -> None:
+        self.inner = inner
+
+    def emit(self, event: Event) -> None:
+        """Ignore ``event``."""
+
+    def cancelled(self) -> bool:
+        """Whatever ``inner`` says."""
+        return self.inner.cancelled()
+
+
 class ListEvents:
     """Keeps every event in ``events``; ``cancel_after`` (a number of checks) cancels on cue (tests)."""
 

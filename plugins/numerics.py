@@ -2,10 +2,12 @@
 
 ``fp32`` is the reference. ``bf16`` runs the forward pass under autocast (fp16 on a GPU without
 bf16); convolutional image models can also keep channels-last memory; text models on the CPU can
-run inference with dynamic int8 Linear layers. ``--precision auto`` times every candidate on a
-real batch, keeps a candidate only if its predictions agree with fp32 (argmax agreement >= 99.5%
-on a validation batch), takes the fastest, and caches the choice on disk per (architecture, input
-shape, device, torch version, purpose), so the measuring happens once per machine.
+run inference with dynamic int8 Linear layers; inference on the CPU can also run in onnxruntime
+(plugins/export/runtime.py) when the job is long enough to repay exporting the model.
+``--precision auto`` times every candidate on a real batch, keeps a candidate only if its
+predictions agree with fp32 (argmax agreement >= 99.5% on a validation batch), takes the fastest,
+and caches the choice on disk per (architecture, input shape, device, torch version, purpose), so
+the measuring happens once per machine.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from plugins.atomic import atomic_write_text
 from plugins.errors import InvalidInput, Unsupported, opt
 
 PRECISIONS = ("auto", "fp32", "bf16")
-PRECISION_HELP = ("auto (measure fp32, bf16, channels-last and int8 candidates once per model and machine; "
-                  "the fastest whose predictions agree with fp32), fp32 or bf16")
+PRECISION_HELP = ("auto (measure fp32, bf16, channels-last, int8 and onnxruntime candidates once per model "
+                  "and machine; the fastest whose predictions agree with fp32), fp32 or bf16")
 PURPOSES = ("infer", "gradient", "train")  # forward only; input gradients (attacks, attributions); training
 AGREEMENT = 0.995
 REPEATS = 3
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+ONNX_WORTH = 20.0  # seconds of fp32 inference a job must need before exporting to onnxruntime is tried
 M = TypeVar("M", bound=nn.Module)
 
 
@@ -46,15 +49,17 @@ class Numerics:
     dtype: str = "fp32"  # fp32, bf16 or fp16
     channels_last: bool = False
     int8: bool = False  # inference only: dynamic int8 Linear layers (CPU)
+    runtime: str = "torch"  # or onnxruntime (inference only, CPU, fp32)
 
     @property
     def label(self) -> str:
         """``bf16 + channels-last`` and the like."""
-        return " + ".join([self.dtype] + ["channels-last"] * self.channels_last + ["int8 Linear"] * self.int8)
+        parts = [self.dtype] + ["channels-last"] * self.channels_last + ["int8 Linear"] * self.int8
+        return " + ".join(parts + ([self.runtime] if self.runtime != "torch" else []))
 
     def autocast(self, device_type: str) -> contextlib.AbstractContextManager[Any]:
         """The autocast context of this precision (none for fp32)."""
-        if self.dtype == "fp32" or self.int8:
+        if self.dtype == "fp32" or self.int8 or self.runtime != "torch":
             return contextlib.nullcontext()
         return torch.autocast(device_type, dtype=torch.bfloat16 if self.dtype == "bf16" else torch.float16)
 
@@ -64,6 +69,7 @@ class Numerics:
 
 
 FP32 = Numerics()
+ONNX_RUNTIME = Numerics(runtime="onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,14 @@ def native_half(device: torch.device) -> bool:
 
 
 def apply(model: M, numerics: Numerics) -> M:
-    """``model`` computing with ``numerics`` (int8 gives a quantized copy; the rest is in place)."""
+    """``model`` computing with ``numerics`` (int8 gives a quantized copy, onnxruntime a wrapper that runs
+    the exported model; the rest is in place)."""
+    if numerics.runtime == "onnxruntime":
+        from plugins.export.runtime import OnnxRuntimeClassifier
+
+        wrapper = OnnxRuntimeClassifier(apply(model, FP32), cache_file().parent / "onnx")
+        wrapper.numerics = numerics  # type: ignore[assignment]
+        return wrapper  # type: ignore[return-value]
     if numerics.int8:
         quantize = torch.ao.quantization.quantize_dynamic
         with warnings.catch_warnings():  # torch marks its quantized tensors as deprecated (torchao is next)
@@ -138,7 +151,10 @@ def apply(model: M, numerics: Numerics) -> M:
 
 
 def candidates(model: nn.Module, device: torch.device, purpose: str, precision: str) -> list[Numerics]:
-    """What ``precision`` allows for ``model`` on ``device``; fp32 (contiguous) first, as the reference."""
+    """What ``precision`` allows for ``model`` on ``device``; fp32 (contiguous) first, as the reference.
+
+    onnxruntime is listed for inference on the CPU when it is installed; ``choose`` times it only for a
+    job long enough to repay the export."""
     conv = is_convolutional(model)
     auto = ["fp32", half_dtype(device)] if native_half(device) else ["fp32"]  # emulated bf16: 10x slower
     dtypes = {"auto": auto, "fp32": ["fp32"], "bf16": [half_dtype(device)]}[precision]
@@ -149,6 +165,10 @@ def candidates(model: nn.Module, device: torch.device, purpose: str, precision: 
     if (precision == "auto" and purpose == "infer" and device.type == "cpu"
             and getattr(model, "modality", None) == "text"):
         out.append(Numerics("fp32", False, True))
+    if precision == "auto" and purpose == "infer" and device.type == "cpu":
+        from plugins.export.runtime import available
+
+        out += [ONNX_RUNTIME] if available() else []
     return out if precision != "auto" else [FP32, *[n for n in out if n != FP32]]
 
 
@@ -201,7 +221,7 @@ def _predict(model: nn.Module, batches: list[tuple[Tensor, ...]]) -> Tensor:
 
 
 @contextlib.contextmanager
-def _kept_state(model: nn.Module) -> Iterator[None]:
+def kept_state(model: nn.Module) -> Iterator[None]:
     """Measuring changes nothing: buffers (batch-norm statistics), the mode and the RNG come back."""
     buffers = {k: v.clone() for k, v in model.named_buffers()}
     training = model.training
@@ -246,15 +266,31 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else {}
 
 
+def _fp32_work(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None) -> float:
+    """Seconds the job's ``examples`` take in fp32, from the timed batch."""
+    return seconds.get(FP32.label, 0.0) * (examples or 0) / max(1, len(timing[0]))
+
+
+def _worth_exporting(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None) -> bool:
+    return _fp32_work(seconds, timing, examples) >= ONNX_WORTH
+
+
+def _short(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None) -> str:
+    return (f"this job needs about {_fp32_work(seconds, timing, examples):.0f} s of fp32 inference, too "
+            f"little to repay exporting the model (tried from {ONNX_WORTH:.0f} s)")
+
+
 def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]],
            device: torch.device, purpose: str = "infer", precision: str = "auto",
            extra_check: Callable[[nn.Module], bool] | None = None,
-           use_cache: bool = True) -> tuple[M, Choice]:
+           use_cache: bool = True, examples: int | None = None) -> tuple[M, Choice]:
     """``model`` set to the fastest numerics ``precision`` allows whose predictions agree with fp32.
 
     ``timing``: one real batch to time; ``check``: validation batches for the agreement test;
-    ``extra_check(model)``: a further test a candidate must pass (an audit's robust accuracy).
-    Returns the model (a copy for int8) and the choice.
+    ``extra_check(model)``: a further test a candidate must pass (an audit's robust accuracy);
+    ``examples``: how many inputs the job will run (onnxruntime is tried only when that much fp32
+    work takes ``ONNX_WORTH`` seconds or more). Returns the model (a copy for int8, a wrapper for
+    onnxruntime) and the choice.
     """
     if precision not in PRECISIONS:
         raise InvalidInput(f"{opt('precision')} {precision!r} is unknown; use one of {', '.join(PRECISIONS)}")
@@ -272,34 +308,55 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
     cache = _read_cache(path) if use_cache else {}
     hit = cache.get("choices", {}).get(key)
     by_label = {n.label: n for n in options}
-    if isinstance(hit, dict) and hit.get("choice") in by_label:
-        return apply(model, by_label[hit["choice"]]), Choice(
-            by_label[hit["choice"]], precision, purpose, hit.get("seconds", {}), hit.get("agreement", {}),
-            True, skipped)
+    long_job = _worth_exporting(hit.get("seconds", {}) if isinstance(hit, dict) else {}, timing, examples)
+    if isinstance(hit, dict) and (hit.get("onnx") or not long_job or ONNX_RUNTIME not in options):
+        label = hit.get("choice") if long_job else hit.get("choice_torch")
+        if label in by_label:
+            if not long_job and ONNX_RUNTIME in options:
+                skipped[ONNX_RUNTIME.label] = _short(hit.get("seconds", {}), timing, examples)
+            return apply(model, by_label[label]), Choice(
+                by_label[label], precision, purpose, hit.get("seconds", {}), hit.get("agreement", {}), True,
+                skipped)
     seconds: dict[str, float] = {}
-    with _kept_state(model):
+    with kept_state(model):
         model.train(purpose == "train")
         for n in options:  # fp32 first: a candidate 3x slower than it is not timed further
+            if n.runtime != "torch" and not _worth_exporting(seconds, timing, examples):
+                skipped[n.label] = _short(seconds, timing, examples)
+                continue
             run = apply(model, n)
+            if n.runtime != "torch":
+                try:
+                    run.ready(*timing)  # type: ignore[operator]  # the export is not what is timed
+                except Exception as exc:  # noqa: BLE001 - torch.export raises many kinds
+                    from plugins.export.onnx import root_cause
+
+                    skipped[n.label] = f"cannot be exported to ONNX ({root_cause(exc)[:120]})"
+                    continue
             seconds[n.label] = _time(_step(run, timing, purpose), 3 * seconds.get(FP32.label, float("inf")))
         model.eval()
         reference = _predict(apply(model, FP32), check)
         agreement: dict[str, float] = {FP32.label: 1.0}
-        best = FP32
-        for n in sorted(options, key=lambda c: seconds[c.label]):
+        best: Numerics | None = None
+        best_torch: Numerics | None = None  # the choice for a job too short for onnxruntime
+        for n in sorted((o for o in options if o.label in seconds), key=lambda c: seconds[c.label]):
             if n == FP32:
                 break
             run = apply(model, n)
             agreement[n.label] = float((_predict(run, check) == reference).float().mean())
             if agreement[n.label] >= AGREEMENT and (extra_check is None or extra_check(run)):
-                best = n
-                break
+                best = best or n
+                if n.runtime == "torch":
+                    best_torch = n
+                    break
+        best, best_torch = best or FP32, best_torch or FP32
     choice = Choice(best, precision, purpose, {k: round(v, 5) for k, v in seconds.items()},
                     {k: round(v, 4) for k, v in agreement.items()}, skipped=skipped)
     if use_cache:
         cache = _read_cache(path)  # another process may have written meanwhile
-        cache.setdefault("choices", {})[key] = {"choice": best.label, "seconds": choice.seconds,
-                                                "agreement": choice.agreement}
+        cache.setdefault("choices", {})[key] = {"choice": best.label, "choice_torch": best_torch.label,
+                                                "onnx": ONNX_RUNTIME.label in seconds,
+                                                "seconds": choice.seconds, "agreement": choice.agreement}
         cache["version"] = CACHE_VERSION
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))

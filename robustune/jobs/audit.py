@@ -19,7 +19,7 @@ from finetune.preprocess import prepare_inputs
 from plugins.atomic import check_writable_target, output_lock
 from plugins.bundle import load_bundle, read_meta
 from plugins.errors import InvalidInput, opt
-from plugins.events import Events, Reporter, reporter
+from plugins.events import Events, Muted, Reporter, reporter
 from plugins.numerics import FP32, PRECISION_HELP, apply
 from plugins.options import split_options
 from plugins.records import Result, Spec
@@ -130,21 +130,22 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
     dataset = dataset.subset(order[: spec.n or min(spec.default_n, len(dataset))].tolist())
     labels = bundle_labels(dataset, bundle)
     inputs = prepare_inputs(dataset, bundle.meta["preprocessing"], bundle.tokenizer)
+    quiet = Reporter(Muted(report.sink))  # the numerics check's attacks: stoppable, not in the audit's events
     if isinstance(dataset, TextData):
         max_length = int(bundle.meta["preprocessing"]["max_length"])
         texts = dataset.texts
 
-        def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
+        def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
             return run_text_audit(model, bundle.tokenizer, max_length, texts[:n], labels[:n], bundle.labels,
-                                  small, report)  # the check's attacks honour a cancel too
+                                  small, to)
     else:
         pixels = inputs["pixels"].float() / 255.0
 
-        def attack(model: Any, n: int, small: AuditConfig) -> AuditResult:
-            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, report)
+        def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
+            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, to)
     model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report,
                          extra_check=_robust_check(attack, cfg, len(labels)))
-    result = attack(model, len(labels), cfg)
+    result = attack(model, len(labels), cfg, report)
     result.report["numerics"] = choice.to_json()
     return result
 

@@ -11,7 +11,17 @@ from torch import nn
 
 from plugins.backbones.base import BackboneConfig
 from plugins.model import ModelSpec, build_classifier
-from plugins.numerics import FP32, Numerics, apply, cache_file, candidates, choose, native_half
+from plugins.numerics import (
+    CACHE_VERSION,
+    FP32,
+    ONNX_RUNTIME,
+    Numerics,
+    apply,
+    cache_file,
+    candidates,
+    choose,
+    native_half,
+)
 
 
 def _cnn(seed: int = 0) -> nn.Module:
@@ -31,6 +41,9 @@ def test_auto_keeps_only_agreeing_candidates_and_caches_the_choice(tmp_path: Pat
     reference = model(x).argmax(1)
     model, choice = choose(model, (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto")
     labels = {n.label for n in candidates(model, torch.device("cpu"), "infer", "auto")}
+    assert ONNX_RUNTIME.label in labels  # listed, but 64 images are too few to repay an export
+    assert "too little to repay" in choice.skipped[ONNX_RUNTIME.label]
+    labels.discard(ONNX_RUNTIME.label)
     assert set(choice.seconds) == labels and FP32.label in labels and "fp32 + channels-last" in labels
     assert all(s > 0 for s in choice.seconds.values())
     assert choice.agreement[choice.numerics.label] >= 0.995
@@ -43,6 +56,33 @@ def test_auto_keeps_only_agreeing_candidates_and_caches_the_choice(tmp_path: Pat
     assert second.cached and second.numerics == choice.numerics
     if not native_half(torch.device("cpu")):
         assert "bf16" in choice.to_json()["not_measured"]
+
+
+def test_onnxruntime_runs_a_long_inference_job_with_the_same_logits(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    model, x = _cnn(), _images(64)
+    with torch.inference_mode():
+        logits, features = model(x), model.forward_features(x)
+    # a job of a million images repays the export: onnxruntime is timed and checked like the others
+    chosen, choice = choose(model, (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto", examples=10**6)
+    assert ONNX_RUNTIME.label in choice.seconds and ONNX_RUNTIME.label not in choice.skipped
+    runtime = apply(model, ONNX_RUNTIME)
+    with torch.inference_mode():
+        assert torch.allclose(runtime(x), logits, atol=1e-4)
+        assert torch.allclose(runtime.forward_features(x), features, atol=1e-4)
+        assert torch.allclose(runtime(x[:3]), logits[:3], atol=1e-4)  # any batch size
+    graphs = sorted((tmp_path / "onnx").glob("*.onnx"))
+    assert [g.name.split("-")[1] for g in graphs] == ["features.onnx", "logits.onnx"]
+    stamps = [g.stat().st_mtime_ns for g in graphs]
+    with torch.inference_mode():
+        apply(_cnn(), ONNX_RUNTIME)(x)  # the same weights: the graph on disk, not a new export
+    assert [g.stat().st_mtime_ns for g in graphs] == stamps
+    # the cached entry answers both a long job (its choice) and a short one (the best torch candidate)
+    _, long_again = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto", examples=10**6)
+    _, short = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "infer", "auto", examples=64)
+    assert long_again.cached and long_again.numerics == choice.numerics
+    assert short.cached and short.numerics.runtime == "torch"
 
 
 def test_a_candidate_failing_the_extra_check_is_not_taken(tmp_path: Path,
@@ -104,4 +144,4 @@ def test_a_damaged_cache_is_measured_again(tmp_path: Path, monkeypatch: pytest.M
     cache_file().write_text("{not json")
     x = _images(16)
     _, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "infer", "auto")
-    assert not choice.cached and json.loads(cache_file().read_text())["version"] == 1
+    assert not choice.cached and json.loads(cache_file().read_text())["version"] == CACHE_VERSION
