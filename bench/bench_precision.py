@@ -31,7 +31,7 @@ from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
 from plugins.numerics import FP32, Numerics, apply, choose, kept_state, native_half
 
-REPEATS, CHECK_N = 3, 256
+REPEATS, CHECK_N, ROUNDS = 3, 256, 7
 MODELS = {
     "EfficientNet-Lite0": ({"data": "fashion-mnist", "model": "efficientnet_lite0", "per_class": 100,
                             "image_size": 224}, 32),
@@ -122,6 +122,35 @@ def _gradients_row(model: nn.Module, run: nn.Module, n: Numerics, x: torch.Tenso
     return row
 
 
+def _inference_times(model: nn.Module, candidates: list[Numerics], timing: tuple[torch.Tensor, ...]
+                     ) -> tuple[dict[str, float], set[str], dict[str, nn.Module]]:
+    """Median seconds per batch of every candidate over ROUNDS interleaved rounds (a slow spell of the
+    shared machine hits all alike); a candidate whose warm-up is over 3x fp32's keeps that time and is
+    not timed further. Also the copies and wrappers (int8, onnxruntime), built once."""
+    first, held = {}, {}
+    for n in candidates:
+        run = apply(model, n)
+        if n.runtime != "torch":
+            run.ready(*timing)  # the one-off export is not what is timed
+        if n.int8 or n.runtime != "torch":
+            held[n.label] = run
+        start = time.perf_counter()
+        _argmax(run, [timing])
+        first[n.label] = time.perf_counter() - start
+    slow = {label for label, s in first.items() if s > 3 * first[FP32.label]}
+    samples: dict[str, list[float]] = {n.label: [] for n in candidates if n.label not in slow}
+    for _ in range(ROUNDS):
+        for n in candidates:
+            if n.label in slow:
+                continue
+            run = held.get(n.label) or apply(model, n)
+            start = time.perf_counter()
+            _argmax(run, [timing])
+            samples[n.label].append(time.perf_counter() - start)
+    apply(model, FP32)
+    return {**first, **{k: statistics.median(v) for k, v in samples.items()}}, slow, held
+
+
 def measure(name: str) -> list[dict[str, Any]]:
     """Inference, training-step, PGD and IG rows for one model."""
     bundle, batches, labels = _holdout(name)
@@ -129,16 +158,13 @@ def measure(name: str) -> list[dict[str, Any]]:
     model = bundle.model
     reference = _argmax(apply(model, FP32), batches)
     rows, fp32_s = [], {}
+    infer, slow_ones, held = _inference_times(model, CANDIDATES[model.modality], timing)
     for n in CANDIDATES[model.modality]:
-        run = apply(model, n)
-        if n.runtime != "torch":
-            run.ready(*timing)  # the one-off export is not what is timed
+        run = held.get(n.label) or apply(model, n)
         row: dict[str, Any] = {"model": name, "candidate": n.label}
-        seconds, runs = _time(lambda run=run: _argmax(run, [timing]), 3 * fp32_s.get("infer", 1e9))
-        fp32_s.setdefault("infer", seconds)
-        row["inference s/batch"] = round(seconds, 4)
-        row["inference x fp32"] = round(fp32_s["infer"] / seconds, 2)
-        slow = runs == 1
+        row["inference s/batch"] = round(infer[n.label], 4)
+        row["inference x fp32"] = round(infer[FP32.label] / infer[n.label], 2)
+        slow = n.label in slow_ones
         agree = "-" if slow else float((_argmax(run, batches) == reference).float().mean())
         row["agreement"] = agree if isinstance(agree, str) else round(agree, 4)
         gradients = not n.int8 and n.runtime == "torch" and not slow  # inference-only candidates stop here
@@ -191,6 +217,12 @@ def audit_agreement() -> tuple[dict[str, Any], float]:
     return accs, gap
 
 
+def _table_x(rows: list[dict[str, Any]], model: str, candidate: str) -> float:
+    """The interleaved measurement (speed-up over fp32) of the candidate auto chose."""
+    row = next(r for r in rows if r["model"] == model and r["candidate"] == candidate)
+    return float(row["inference x fp32"])
+
+
 def main() -> None:
     rows = measure("EfficientNet-Lite0") + measure("MiniLM")
     image_auto, text_auto = auto_choice("EfficientNet-Lite0"), auto_choice("MiniLM")
@@ -199,11 +231,12 @@ def main() -> None:
         for key in list(rows[0]) + [k for r in rows for k in r]:
             row.setdefault(key, "-")
     checks = {}
-    img_x, img_agree = image_auto["speedup_vs_fp32"], image_auto["agreement_vs_fp32"][image_auto["choice"]]
+    img_x, img_agree = _table_x(rows, "EfficientNet-Lite0", image_auto["choice"]), \
+        image_auto["agreement_vs_fp32"][image_auto["choice"]]
     checks[f"EfficientNet-Lite0 inference under auto ({image_auto['choice']}) {img_x:.2f}x fp32 >= 2.5x"] = \
         img_x >= 2.5
     checks[f"EfficientNet-Lite0 auto agreement {img_agree:.4f} >= 0.995"] = img_agree >= 0.995
-    txt_x = text_auto["speedup_vs_fp32"]
+    txt_x = _table_x(rows, "MiniLM", text_auto["choice"])
     checks[f"MiniLM inference under auto ({text_auto['choice']}) {txt_x:.2f}x fp32 >= 1 (never slower)"] = \
         txt_x >= 1.0
     checks[f"audit under auto ({accs['auto']['numerics']}) robust accuracy within {gap * 100:.1f} points of "
@@ -216,7 +249,10 @@ def main() -> None:
              "training step: forward + backward of a batch (batch 32 images / 64 texts), model in train mode",
              "PGD-10 at 2/255 (torchattacks) and integrated gradients (Captum, 16 steps) on the probed model",
              f"auto, EfficientNet-Lite0: {image_auto['choice']}; MiniLM: {text_auto['choice']} "
-             f"(measured afresh: {image_auto['seconds_per_batch']}, {text_auto['seconds_per_batch']})",
+             f"(auto's own timings, measured afresh: {image_auto['seconds_per_batch']}, "
+             f"{text_auto['seconds_per_batch']}); the checks quote the table's interleaved speed-up of that "
+             "choice",
+             f"inference times: median of {ROUNDS} rounds, each timing every candidate on one batch in turn",
              f"audit robust accuracy fp32 vs auto: {accs['fp32']} / {accs['auto']}"]
     write_results("precision", "python bench/bench_precision.py", rows, checks, notes)
 

@@ -202,10 +202,11 @@ def _step(model: nn.Module, args: tuple[Tensor, ...], purpose: str) -> Callable[
 
 
 def _time(fn: Callable[[], Tensor], give_up: float = float("inf"), repeats: int = REPEATS) -> float:
-    """Median seconds of ``fn`` after a warm-up; a warm-up slower than ``give_up`` is the answer."""
+    """Median seconds of ``fn`` after a warm-up; a warm-up slower than ``give_up`` (or ``repeats`` 0)
+    is the answer."""
     start = time.perf_counter()
     fn()  # warm-up: kernels picked, caches filled
-    if (first := time.perf_counter() - start) > give_up:
+    if (first := time.perf_counter() - start) > give_up or repeats == 0:
         return first
     times = []
     for _ in range(repeats):
@@ -280,6 +281,41 @@ def _short(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int 
             f"little to repay exporting the model (tried from {ONNX_WORTH:.0f} s)")
 
 
+def _timings(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ...], purpose: str,
+             skipped: dict[str, str], examples: int | None) -> dict[str, float]:
+    """Median seconds per batch of each candidate, timed in interleaved rounds (one batch each per round),
+    so a slow spell of a shared machine hits every candidate alike. A warm-up call each comes first; a
+    candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further."""
+    first: dict[str, float] = {}
+    held: dict[str, nn.Module] = {}  # candidates that are copies or wrappers (int8, onnxruntime): built once
+    for n in options:  # fp32 first
+        if n.runtime != "torch" and not _worth_exporting(first, timing, examples):
+            skipped[n.label] = _short(first, timing, examples)
+            continue
+        run = apply(model, n)
+        if n.runtime != "torch":
+            try:
+                run.ready(*timing)  # type: ignore[operator]  # the export is not what is timed
+            except Exception as exc:  # noqa: BLE001 - torch.export raises many kinds
+                from plugins.export.onnx import root_cause
+
+                skipped[n.label] = f"cannot be exported to ONNX ({root_cause(exc)[:120]})"
+                continue
+        if n.int8 or n.runtime != "torch":
+            held[n.label] = run
+        first[n.label] = _time(_step(run, timing, purpose), repeats=0)
+    rounds = [n for n in options if n.label in first
+              and (n == FP32 or first[n.label] <= 3 * first[FP32.label])]
+    samples: dict[str, list[float]] = {n.label: [] for n in rounds}
+    for _ in range(REPEATS):
+        for n in rounds:
+            step = _step(held.get(n.label) or apply(model, n), timing, purpose)
+            start = time.perf_counter()
+            step()
+            samples[n.label].append(time.perf_counter() - start)
+    return {**first, **{label: statistics.median(s) for label, s in samples.items()}}
+
+
 def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]],
            device: torch.device, purpose: str = "infer", precision: str = "auto",
            extra_check: Callable[[nn.Module], bool] | None = None,
@@ -317,23 +353,9 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
             return apply(model, by_label[label]), Choice(
                 by_label[label], precision, purpose, hit.get("seconds", {}), hit.get("agreement", {}), True,
                 skipped)
-    seconds: dict[str, float] = {}
     with kept_state(model):
         model.train(purpose == "train")
-        for n in options:  # fp32 first: a candidate 3x slower than it is not timed further
-            if n.runtime != "torch" and not _worth_exporting(seconds, timing, examples):
-                skipped[n.label] = _short(seconds, timing, examples)
-                continue
-            run = apply(model, n)
-            if n.runtime != "torch":
-                try:
-                    run.ready(*timing)  # type: ignore[operator]  # the export is not what is timed
-                except Exception as exc:  # noqa: BLE001 - torch.export raises many kinds
-                    from plugins.export.onnx import root_cause
-
-                    skipped[n.label] = f"cannot be exported to ONNX ({root_cause(exc)[:120]})"
-                    continue
-            seconds[n.label] = _time(_step(run, timing, purpose), 3 * seconds.get(FP32.label, float("inf")))
+        seconds = _timings(model, options, timing, purpose, skipped, examples)
         model.eval()
         reference = _predict(apply(model, FP32), check)
         agreement: dict[str, float] = {FP32.label: 1.0}
