@@ -62,11 +62,9 @@ class OnnxRuntimeClassifier(nn.Module):
         self.sessions: dict[str, Any] = {}
         self.failed: set[str] = set()  # graphs torch.export could not trace: torch answers them
 
-    def _session(self, graph: str, args: tuple[Tensor, ...]) -> Any:
-        if graph in self.sessions:
-            return self.sessions[graph]
-        import onnxruntime as ort
-
+    def graph(self, graph: str, args: tuple[Tensor, ...]) -> Path:
+        """The ONNX file of ``graph`` (logits or features), exported from inputs like ``args`` unless it is
+        on disk already. Raises what torch.export raises for a model it cannot trace."""
         from plugins.export.onnx import export_graph
 
         path = self.folder / f"{self.digest}-{graph}.onnx"
@@ -81,6 +79,14 @@ class OnnxRuntimeClassifier(nn.Module):
             finally:
                 Path(tmp).unlink(missing_ok=True)
             _prune(self.folder)
+        return path
+
+    def _session(self, graph: str, args: tuple[Tensor, ...]) -> Any:
+        if graph in self.sessions:
+            return self.sessions[graph]
+        import onnxruntime as ort
+
+        path = self.graph(graph, args)
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.log_severity_level = 3

@@ -63,13 +63,24 @@ class Predictor:
     ``predict`` runs one batch and returns the top-k labels per input.
     """
 
-    def __init__(self, bundle: str | Path) -> None:
+    def __init__(self, bundle: str | Path, runtime: str = "torch") -> None:
         import torch
 
         from plugins.bundle import load_bundle
 
         self.bundle = load_bundle(Path(bundle))
         self.modality = self.bundle.modality
+        self.runtime = "torch"
+        if runtime == "onnx":  # exported now (or found on disk); its session opens on the first batch
+            from plugins.export import sample_inputs
+            from plugins.numerics import ONNX_RUNTIME, apply
+
+            model: Any = apply(self.bundle.model, ONNX_RUNTIME)
+            try:
+                model.graph("logits", tuple(sample_inputs(self.bundle, 2).values()))
+                self.bundle, self.runtime = replace(self.bundle, model=model), "onnx"
+            except Exception:  # noqa: BLE001 - a model ONNX cannot express is answered by torch
+                pass
         self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
         self._torch = torch
 

@@ -56,6 +56,8 @@ def serve(
                                                    "own thread (0: one per CPU core)")] = D["predict_lanes"],
     model_cache_mb: Annotated[int, Opt(min=1, help="predict: memory for warm models")] = (
         D["model_cache_bytes"] // MB),
+    runtime: Annotated[str, Opt(help="predict: torch (the bundle as trained) or onnx (each model exported to "
+                                     "ONNX once, answered by onnxruntime)")] = D["runtime"],
 ) -> None:
     """Serve the API, the web page and the job workers (SQLite in --home, or PostgreSQL by --db)."""
     from robustune.service.serve import serve as run
@@ -64,7 +66,7 @@ def serve(
                          max_unpacked_bytes=max_unpacked_mb * MB, max_files=max_files, max_ratio=max_ratio,
                          max_attempts=max_attempts, predict_batch=predict_batch,
                          predict_wait_ms=predict_wait_ms, predict_lanes=predict_lanes,
-                         model_cache_bytes=model_cache_mb * MB)
+                         model_cache_bytes=model_cache_mb * MB, runtime=runtime)
     print(f"robustune serving on http://{host}:{port} (home {settings.home}, {workers} worker(s))",
           file=sys.stderr)
     run(settings, host, port)

@@ -129,8 +129,10 @@ class Batcher:
 class Engine:
     """Warm models (least recently used go first when over ``cache_bytes``) and their batchers."""
 
-    def __init__(self, max_batch: int, wait_ms: float, cache_bytes: int, lanes: int = 0) -> None:
+    def __init__(self, max_batch: int, wait_ms: float, cache_bytes: int, lanes: int = 0,
+                 runtime: str = "torch") -> None:
         self.max_batch, self.wait_ms, self.cache_bytes, self.lanes = max_batch, wait_ms, cache_bytes, lanes
+        self.runtime = runtime  # torch, or onnx: each model exported once and answered by onnxruntime
         self.models: OrderedDict[str, Batcher] = OrderedDict()
         self.lock = asyncio.Lock()
         self.stats: Counter[str] = Counter()  # forward passes run (for /metrics)
@@ -153,7 +155,7 @@ class Engine:
             if version_id in self.models:
                 self.models.move_to_end(version_id)
                 return self.models[version_id]
-            predictor = await asyncio.to_thread(Predictor, bundle)
+            predictor = await asyncio.to_thread(Predictor, bundle, self.runtime)
             if not self.shared:
                 self._share_cores()
             self.models[version_id] = Batcher(predictor, self.max_batch, self.wait_ms, self.stats, self.lanes)

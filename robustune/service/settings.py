@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.errors import InvalidInput, opt
 from plugins.schema import option
+
+RUNTIMES = ("torch", "onnx")
 
 
 def default_home() -> Path:
@@ -33,6 +36,13 @@ class Settings:
     predict_lanes: int = option(0, help="predict: batches of one model run at once, each on its own thread "
                                         "(0: one per CPU core)")
     model_cache_bytes: int = option(2 << 30, help="predict: memory for warm models")
+    runtime: str = option("torch", help="predict: torch (the bundle as trained) or onnx (the bundle exported "
+                                        "to ONNX once, answered by onnxruntime)")
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise InvalidInput(f"{opt('runtime')} {self.runtime!r} is unknown; use torch or onnx",
+                               field="runtime")
 
     @property
     def url(self) -> str:

@@ -1,0 +1,50 @@
+"""``robustune serve --runtime onnx``: the warm models answer through onnxruntime, with torch's answers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from plugins.errors import InvalidInput
+from robustune.service.engine import Engine
+from robustune.service.settings import Settings
+
+
+def _pngs(n: int) -> list[bytes]:
+    from sklearn.datasets import load_digits
+
+    out = []
+    for img in load_digits().images[:n]:
+        buf = io.BytesIO()
+        Image.fromarray(np.rint(img * 255 / 16).astype(np.uint8)).save(buf, "PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def test_the_onnx_runtime_answers_as_torch_does(digits_cnn: Path, text_bundle: Path) -> None:
+    async def both(bundle: Path, items: list[object]) -> tuple[list[object], list[object], Engine]:
+        torch_engine, onnx_engine = Engine(8, 2.0, 1 << 30), Engine(8, 2.0, 1 << 30, runtime="onnx")
+        want = await asyncio.gather(*(torch_engine.predict("v", str(bundle), [x], 3) for x in items))
+        got = await asyncio.gather(*(onnx_engine.predict("v", str(bundle), [x], 3) for x in items))
+        return want, got, onnx_engine
+
+    for bundle, items in ((digits_cnn, _pngs(20)), (text_bundle, ["a fine film", "dull, too long", "ok"])):
+        want, got, engine = asyncio.run(both(bundle, list(items)))
+        predictor = engine.models["v"].predictor
+        assert predictor.runtime == "onnx"
+        assert type(predictor.bundle.model).__name__ == "OnnxRuntimeClassifier"
+        for w, g in zip(want, got, strict=True):
+            top_w, top_g = w[0], g[0]  # type: ignore[index]
+            assert [p["label"] for p in top_w] == [p["label"] for p in top_g]
+            probabilities = [p["probability"] for p in top_w], [p["probability"] for p in top_g]
+            assert np.allclose(*probabilities, atol=1e-4)
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="runtime 'tensorrt' is unknown"):
+        Settings(runtime="tensorrt")
