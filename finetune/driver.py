@@ -26,7 +26,7 @@ from finetune.device import resolve_device
 from finetune.inference import compute_features, evaluate
 from finetune.memory import check_fits, estimate_training
 from finetune.metrics import classification_metrics
-from finetune.model_defaults import default_adapter, describe
+from finetune.model_defaults import data_modality, default_adapter, describe, model_defaults
 from finetune.precision import pick
 from finetune.preprocess import Inputs, prepare_inputs
 from finetune.recipes.base import FitContext, FitOutcome
@@ -167,6 +167,8 @@ def defaults_note(cfg: RunConfig) -> str:
     elif cfg.model_defaults:
         taken = (f"{cfg.backbone}'s training defaults for {cfg.adapter}: {describe(cfg.model_defaults)} "
                  f"(your flags override them; --defaults generic turns them off)")
+    elif model_defaults(cfg.backbone, cfg.adapter, data_modality(cfg.data)):
+        taken = f"{cfg.backbone}'s training defaults for {cfg.adapter}: none taken, your options set them all"
     else:
         taken = f"{cfg.backbone} recommends no training settings for {cfg.adapter}: robustune's generic ones"
     if cfg.train.patience == 0 and cfg.recipe != "lbfgs":

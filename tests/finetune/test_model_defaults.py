@@ -74,6 +74,11 @@ def test_train_prints_and_records_the_defaults_and_numerics(cli, tmp_path: Path)
     assert meta["numerics"]["training"]["purpose"] == "train"
     chosen = meta["numerics"]["evaluation"]
     assert chosen["agreement_vs_fp32"][chosen["choice"]] >= 0.995
+    # every recommended setting given: said so, not "recommends none"
+    result = cli("train", "--data", "digits", "--model", "cnn", "--epochs", "1", "--lr", "0.01",
+                 "--label-smoothing", "0", "--out", tmp_path / "c")
+    said = "cnn's training defaults for scratch: none taken, your options set them all"
+    assert result.code == 0 and said in result.out + result.err
 
 
 def test_tune_starts_from_the_model_defaults() -> None:
