@@ -29,7 +29,7 @@ from finetune.batches import model_args
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
-from plugins.numerics import FP32, Numerics, apply, choose, kept_state, native_half
+from plugins.numerics import FP32, Numerics, apply, choose, kept_state, native_half, time_candidates
 
 REPEATS, CHECK_N, ROUNDS = 3, 256, 7
 MODELS = {
@@ -122,35 +122,6 @@ def _gradients_row(model: nn.Module, run: nn.Module, n: Numerics, x: torch.Tenso
     return row
 
 
-def _inference_times(model: nn.Module, candidates: list[Numerics], timing: tuple[torch.Tensor, ...]
-                     ) -> tuple[dict[str, float], set[str], dict[str, nn.Module]]:
-    """Median seconds per batch of every candidate over ROUNDS interleaved rounds (a slow spell of the
-    shared machine hits all alike); a candidate whose warm-up is over 3x fp32's keeps that time and is
-    not timed further. Also the copies and wrappers (int8, onnxruntime), built once."""
-    first, held = {}, {}
-    for n in candidates:
-        run = apply(model, n)
-        if n.runtime != "torch":
-            run.ready(*timing)  # the one-off export is not what is timed
-        if n.int8 or n.runtime != "torch":
-            held[n.label] = run
-        start = time.perf_counter()
-        _argmax(run, [timing])
-        first[n.label] = time.perf_counter() - start
-    slow = {label for label, s in first.items() if s > 3 * first[FP32.label]}
-    samples: dict[str, list[float]] = {n.label: [] for n in candidates if n.label not in slow}
-    for _ in range(ROUNDS):
-        for n in candidates:
-            if n.label in slow:
-                continue
-            run = held.get(n.label) or apply(model, n)
-            start = time.perf_counter()
-            _argmax(run, [timing])
-            samples[n.label].append(time.perf_counter() - start)
-    apply(model, FP32)
-    return {**first, **{k: statistics.median(v) for k, v in samples.items()}}, slow, held
-
-
 def measure(name: str) -> list[dict[str, Any]]:
     """Inference, training-step, PGD and IG rows for one model."""
     bundle, batches, labels = _holdout(name)
@@ -158,7 +129,10 @@ def measure(name: str) -> list[dict[str, Any]]:
     model = bundle.model
     reference = _argmax(apply(model, FP32), batches)
     rows, fp32_s = [], {}
-    infer, slow_ones, held = _inference_times(model, CANDIDATES[model.modality], timing)
+    # interleaved rounds (a slow spell of the shared machine hits all alike), as --precision auto times them
+    timed = time_candidates(model, CANDIDATES[model.modality], timing, "infer", {}, 10**9, ROUNDS)
+    apply(model, FP32)
+    infer, slow_ones, held = timed.seconds, timed.slow, timed.held
     for n in CANDIDATES[model.modality]:
         run = held.get(n.label) or apply(model, n)
         row: dict[str, Any] = {"model": name, "candidate": n.label}

@@ -281,8 +281,18 @@ def _short(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int 
             f"little to repay exporting the model (tried from {ONNX_WORTH:.0f} s)")
 
 
-def _timings(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ...], purpose: str,
-             skipped: dict[str, str], examples: int | None) -> dict[str, float]:
+@dataclass
+class Timings:
+    """Seconds per batch of each candidate; those over 3x fp32 (timed once); the copies and wrappers built
+    (int8, onnxruntime), to be used again rather than built twice."""
+
+    seconds: dict[str, float]
+    slow: set[str]
+    held: dict[str, nn.Module]
+
+
+def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ...], purpose: str,
+                    skipped: dict[str, str], examples: int | None, rounds: int = REPEATS) -> Timings:
     """Median seconds per batch of each candidate, timed in interleaved rounds (one batch each per round),
     so a slow spell of a shared machine hits every candidate alike. A warm-up call each comes first; a
     candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further."""
@@ -304,16 +314,17 @@ def _timings(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ..
         if n.int8 or n.runtime != "torch":
             held[n.label] = run
         first[n.label] = _time(_step(run, timing, purpose), repeats=0)
-    rounds = [n for n in options if n.label in first
-              and (n == FP32 or first[n.label] <= 3 * first[FP32.label])]
-    samples: dict[str, list[float]] = {n.label: [] for n in rounds}
-    for _ in range(REPEATS):
-        for n in rounds:
+    timed = [n for n in options if n.label in first
+             and (n == FP32 or first[n.label] <= 3 * first[FP32.label])]
+    samples: dict[str, list[float]] = {n.label: [] for n in timed}
+    for _ in range(rounds):
+        for n in timed:
             step = _step(held.get(n.label) or apply(model, n), timing, purpose)
             start = time.perf_counter()
             step()
             samples[n.label].append(time.perf_counter() - start)
-    return {**first, **{label: statistics.median(s) for label, s in samples.items()}}
+    medians = {label: statistics.median(s) for label, s in samples.items()}
+    return Timings({**first, **medians}, set(first) - set(medians), held)
 
 
 def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]],
@@ -355,7 +366,8 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
                 skipped)
     with kept_state(model):
         model.train(purpose == "train")
-        seconds = _timings(model, options, timing, purpose, skipped, examples)
+        timings = time_candidates(model, options, timing, purpose, skipped, examples)
+        seconds, held = timings.seconds, timings.held
         model.eval()
         reference = _predict(apply(model, FP32), check)
         agreement: dict[str, float] = {FP32.label: 1.0}
@@ -364,7 +376,7 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
         for n in sorted((o for o in options if o.label in seconds), key=lambda c: seconds[c.label]):
             if n == FP32:
                 break
-            run = apply(model, n)
+            run = held.get(n.label) or apply(model, n)
             agreement[n.label] = float((_predict(run, check) == reference).float().mean())
             if agreement[n.label] >= AGREEMENT and (extra_check is None or extra_check(run)):
                 best = best or n
@@ -382,4 +394,7 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
         cache["version"] = CACHE_VERSION
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))
+    if best.label in held:  # the copy or wrapper already built (its export and session included)
+        apply(model, FP32)
+        return held[best.label], choice  # type: ignore[return-value]
     return apply(model, best), choice

@@ -102,7 +102,9 @@ def _check_text(bundle: Bundle, loaded: Any, tokenizer: Any, how: str) -> dict[s
     with torch.inference_mode():
         got = loaded(**inputs).logits
     diff = compare(reference_logits(bundle, inputs), got, f"exported model reloaded with {how}")
-    return {"runtime": f"transformers {_version('transformers')}: {how}", "inputs": len(got),
+    import transformers
+
+    return {"runtime": f"transformers {transformers.__version__}: {how}", "inputs": len(got),
             "max_abs_diff": diff}
 
 
@@ -135,12 +137,6 @@ def _timm(bundle: Bundle, folder: Path) -> dict[str, Any]:
     diff = compare(reference_logits(bundle, inputs), got, "exported model reloaded with timm")
     return {"runtime": f"timm {timm.__version__}: create_model('local-dir:...'), pixels normalized with "
                        "the config's mean and std", "inputs": len(got), "max_abs_diff": diff}
-
-
-def _version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 LAYOUTS: dict[type[nn.Module], Callable[[Bundle, Path], dict[str, Any]]] = {
