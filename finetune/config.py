@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from plugins.errors import opt
 from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.schema import option, require
 
 MAX_BATCH = 65536
 MIN_PATIENCE = 3
+LAUNCHERS = ("auto", "torch", "ray")
 MAX_LR = 1e6  # beyond this AdamW's step overflows float32 before any loss is seen
 
 
@@ -38,6 +40,23 @@ class TrainConfig:
                             parse="number")
     adv_steps: int = option(7, help="attack steps per adversarial batch")
     trades_beta: float = option(6.0, help="TRADES robustness weight")
+    nproc: int = option(1, help="training processes on this machine: data-parallel (DDP; gloo on CPU, NCCL "
+                                "on GPU), each on its share of every --batch-size batch")
+    nnodes: int = option(1, help="machines in a --nproc training: run the same command on each, with its "
+                                 "--node-rank")
+    node_rank: int = option(0, help="this machine's index among --nnodes (0 writes the checkpoints and the "
+                                    "bundle)")
+    master_addr: str = option("127.0.0.1", help="address of the --node-rank 0 machine (--nnodes > 1)")
+    master_port: int = option(0, help="rendezvous port on --master-addr (0: a free one; 29500 with --nnodes "
+                                      "> 1)")
+    launcher: str = option("auto", help="how --nproc > 1 starts its processes: torch (here, torchrun-style) "
+                                        "or ray (a Ray Train TorchTrainer on the Ray cluster); auto: ray "
+                                        "inside a Ray job, else torch")
+
+    @property
+    def world_size(self) -> int:
+        """Training processes in all: ``nproc * nnodes``."""
+        return self.nproc * self.nnodes
 
     def stop_patience(self) -> int:
         """Early-stopping patience: ``patience``, or a quarter of the epochs (at least 3) when 0."""
@@ -65,4 +84,15 @@ class TrainConfig:
             ("adversarial", self.adversarial in ("none", "pgd", "trades"), "must be none, pgd or trades"),
             ("adv_eps", 0 < self.adv_eps <= 1, "must be in (0, 1], e.g. 2/255"),
             ("adv_steps", self.adv_steps >= 1, "must be at least 1"),
+            ("nproc", 1 <= self.nproc <= 1024, "must be between 1 and 1024"),
+            ("nnodes", 1 <= self.nnodes <= 1024, "must be between 1 and 1024"),
+            ("node_rank", 0 <= self.node_rank < self.nnodes, f"must be between 0 and {opt('nnodes')} - 1"),
+            ("master_port", 0 <= self.master_port <= 65535, "must be a port (0: choose one)"),
+            ("launcher", self.launcher in LAUNCHERS, f"must be one of {', '.join(LAUNCHERS)}"),
+            ("batch_size", self.batch_size >= self.world_size,
+             f"must be at least the {self.world_size} training processes (it is split across "
+             "them)"),
+            ("adversarial", self.adversarial == "none" or self.world_size == 1,
+             f"runs in one process: drop {opt('nproc')} (adversarial batches are not split across "
+             "processes)"),
         ])

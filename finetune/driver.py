@@ -9,9 +9,11 @@ keeps a stopped run resumable.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -23,6 +25,7 @@ from finetune.data.spec import data_paths, load_data
 from finetune.data.splits import Splits, make_splits
 from finetune.data.types import Data, ImageData
 from finetune.device import resolve_device
+from finetune.distributed import RankFailed, barrier, is_main, share_result, world
 from finetune.inference import compute_features, evaluate
 from finetune.memory import check_fits, estimate_training
 from finetune.metrics import classification_metrics
@@ -252,14 +255,16 @@ class Prepared:
     numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
 
 
-def setup(cfg: RunConfig, events: Reporter, resume: bool = False) -> Prepared:
-    """Every check, the data and its splits, the model and its inputs: nothing is written yet."""
+def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
+          device: torch.device | None = None) -> Prepared:
+    """Every check, the data and its splits, the model and its inputs: nothing is written yet
+    (``device``: a rank's own, else ``--device``'s)."""
     if cfg.adapter != "auto":
         registry.entry("adapter", cfg.adapter)  # unknown names fail before any heavy work
     registry.entry("head", cfg.head)
     if cfg.recipe != "auto":
         registry.entry("recipe", cfg.recipe)
-    device = resolve_device(cfg.train.device)
+    device = device or resolve_device(cfg.train.device)
     if not resume:
         check_writable_target(Path(cfg.out), cfg.overwrite, run_inputs(cfg))
     torch.manual_seed(cfg.train.seed)
@@ -275,7 +280,11 @@ def setup(cfg: RunConfig, events: Reporter, resume: bool = False) -> Prepared:
     events.progress("building the model", 0)
     model = build_classifier(spec)
     _check_modality(model.modality, splits, cfg)
-    registry.get("recipe", cfg.recipe).check(model, splits.unlabeled is not None)
+    recipe = registry.get("recipe", cfg.recipe)
+    recipe.check(model, splits.unlabeled is not None)
+    if cfg.train.world_size > 1 and not getattr(recipe, "distributed", False):
+        raise Unsupported(f"recipe {cfg.recipe} trains in one process; drop {opt('nproc')} (or use "
+                          f"{opt('recipe')} supervised)", field="nproc")
     start = time.perf_counter()
     events.progress("preprocessing", 0)
     pre, inputs = _prepare(model, splits)
@@ -294,7 +303,9 @@ def fit(prep: Prepared, work: Path, events: Reporter) -> FitOutcome:
     purpose = "infer" if plan.cache_features else "train"  # a frozen backbone only runs forward
     start = time.perf_counter()
     n_inputs = sum(num_examples(x) for x in (train_in, val_in, unl_in) if x is not None)
-    computing, choice = pick(model, train_in, device, purpose, cfg.train.precision, events, check=val_in,
+    # ranks must compute alike: under --nproc, auto means fp32 (a timing could differ per rank)
+    precision = "fp32" if world() is not None and cfg.train.precision == "auto" else cfg.train.precision
+    computing, choice = pick(model, train_in, device, purpose, precision, events, check=val_in,
                              log=True, examples=n_inputs)
     prep.numerics["training"] = {**choice.to_json(), "seconds": round(time.perf_counter() - start, 2)}
     if plan.cache_features:
@@ -372,6 +383,46 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
                        outcome.extra)
 
 
+def train_rank(cfg: RunConfig, resume: bool, events: Events | Reporter | None, holdout: bool,
+               device: torch.device, started: Callable[[], None]) -> TrainResult:
+    """One rank of a data-parallel run, inside its process group: rank 0 prepares the work folder
+    (then calls ``started``), writes the checkpoints and the bundle; every rank returns rank 0's result."""
+    report = reporter(events)
+    prep = setup(cfg, report, resume, device)
+    if is_main():
+        prepare_run(cfg, resume)
+        started()
+    barrier()  # the work folder exists before any rank looks for a checkpoint in it
+    outcome = fit(prep, work_dir(Path(cfg.out)), report)
+    result = None
+    if is_main():
+        result = save(prep, outcome, holdout, report, resume)
+        remove_output(work_dir(Path(cfg.out)))
+    return cast(TrainResult, share_result(result))
+
+
+def _launch(cfg: RunConfig, resume: bool, report: Reporter, holdout: bool,
+            started: Callable[[], None]) -> TrainResult:
+    """Start the ranks of a ``--nproc``/``--nnodes`` run through its launcher (``auto``: Ray inside a Ray
+    job, else torch)."""
+    name = cfg.train.launcher
+    if name == "auto":
+        name = "ray" if in_ray() else "torch"
+    result: TrainResult = registry.get("launcher", name).launch(cfg, resume, report, holdout, started)
+    return result
+
+
+def in_ray() -> bool:
+    """Whether this process is a Ray worker (a job the Ray executor runs)."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return False
+    import ray
+
+    return bool(ray.is_initialized())
+
+
 def run_training(cfg: RunConfig, resume: bool = False, events: Events | Reporter | None = None,
                  holdout: bool = True) -> TrainResult:
     """Fine-tune as ``cfg`` says and write the bundle; resume from the work folder if asked.
@@ -384,8 +435,22 @@ def run_training(cfg: RunConfig, resume: bool = False, events: Events | Reporter
     out = Path(cfg.out)
     work = work_dir(out)
     started = False  # set once this call owns the work folder
-    with output_lock(out):
+
+    def start() -> None:
+        nonlocal started
+        started = True
+
+    # a --nnodes run's other machines write nothing (and may share the output's file system)
+    with output_lock(out) if cfg.train.node_rank == 0 else nullcontext():
         try:
+            if cfg.train.world_size > 1 and world() is None:
+                try:
+                    return _launch(cfg, resume, report, holdout, start)
+                except RankFailed as exc:
+                    if started and _has_checkpoint(work):
+                        raise RankFailed(f"{exc}; the last finished epoch is kept: continue with "
+                                         f"`robustune train --resume {out}`") from None
+                    raise
             prep = setup(cfg, report, resume)
             prepare_run(cfg, resume)  # only once every check has passed
             started = True

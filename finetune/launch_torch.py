@@ -1,0 +1,221 @@
+"""The ``torch`` launcher: ``--nproc`` rank processes on this machine, torchrun-style.
+
+Each rank is a fresh (spawned) process with torchrun's variables (RANK, LOCAL_RANK, WORLD_SIZE,
+MASTER_ADDR, MASTER_PORT) and its share of the CPU threads. The launching process keeps the
+output's lock, relays rank 0's progress to its own sink, turns a cancel or Ctrl-C into SIGINT for
+the ranks, and stops them all when one dies. With ``--nnodes`` the same command runs on every
+machine, each with its ``--node-rank``; node 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+import torch
+
+from finetune.distributed import RankFailed, join, leave
+from plugins.atomic import HELD_LOCKS, lock_path
+from plugins.errors import Interrupted, RobustuneError, brief
+from plugins.events import Cancelled, Event, Reporter
+
+MULTI_NODE_PORT = 29500
+POLL = 0.2  # seconds between looks at the ranks and the cancel flag
+GRACE = 10.0  # seconds the ranks get to stop after SIGINT before SIGTERM/SIGKILL
+
+
+class QueueEvents:
+    """Rank 0's events sink: each event goes to the launching process, which relays it."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to the launcher."""
+        self.queue.put(("event", event))
+
+    def cancelled(self) -> bool:
+        """Never: the launcher turns a cancel into SIGINT."""
+        return False
+
+
+@dataclass(frozen=True)
+class RankArgs:
+    """What a rank process needs to join the group and train."""
+
+    cfg: Any  # RunConfig
+    resume: bool
+    holdout: bool
+    rank: int
+    local_rank: int
+    size: int
+    addr: str
+    port: int
+    threads: int
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a one-machine rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rank_main(args: RankArgs, queue: Any) -> None:
+    """A rank process: join, train (``driver.train_rank``), send the result or the error, leave."""
+    from finetune.driver import train_rank
+
+    os.environ.update(RANK=str(args.rank), LOCAL_RANK=str(args.local_rank), WORLD_SIZE=str(args.size),
+                      MASTER_ADDR=args.addr, MASTER_PORT=str(args.port))
+    os.environ[HELD_LOCKS] = lock_path(Path(args.cfg.out))  # the launcher holds the output's lock
+    torch.set_num_threads(args.threads)
+    events = Reporter(QueueEvents(queue), min_interval=0.2) if args.rank == 0 else None
+    code = 0
+    try:
+        device = join(args.rank, args.size, args.local_rank, args.cfg.train.device)
+        result = train_rank(args.cfg, args.resume, events, args.holdout, device,
+                            started=lambda: queue.put(("started", None)))
+        if args.local_rank == 0:
+            queue.put(("result", result))
+    except (KeyboardInterrupt, Interrupted):
+        code = 130
+    except RobustuneError as exc:
+        queue.put(("error", exc))
+        code = 2
+    except BaseException as exc:  # a bug, or a peer that died: the launcher prints the traceback of a bug
+        failed = RankFailed(f"training process rank {args.rank} failed ({type(exc).__name__}: {brief(exc)})",
+                            detail=traceback.format_exc())
+        queue.put(("error", failed))
+        code = 1
+    finally:
+        try:
+            leave()
+        finally:
+            queue.close()
+            queue.join_thread()  # what was put is in the pipe before the process ends
+            sys.stdout.flush()
+            sys.stderr.flush()
+    os._exit(code)  # the result is sent; skip the interpreter's teardown (gloo threads)
+
+
+def _describe(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"was killed (signal {-code})"
+    return f"exited with code {code}"
+
+
+def _stop(procs: list[Any], sig: int = signal.SIGINT, grace: float = GRACE) -> None:
+    """``sig`` to every rank still running, then SIGTERM and SIGKILL to whatever outlives ``grace``."""
+    for sent in (sig, signal.SIGTERM, signal.SIGKILL):
+        alive = [p for p in procs if p.exitcode is None]
+        for p in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, sent)
+        deadline = time.monotonic() + (grace if sent == sig else 3.0)
+        for p in alive:
+            p.join(max(0.0, deadline - time.monotonic()))
+        if all(p.exitcode is not None for p in procs):
+            return
+
+
+def raise_failure(procs: list[Any], errors: list[BaseException], events: Reporter) -> None:
+    """Raise the cause of a failed run: a rank that was killed, else a rank's own error (the others'
+    errors are mostly "connection closed" from losing it), else a rank's exit code."""
+    killed = [p for p in procs if p.exitcode is not None and p.exitcode < 0 and p.exitcode != -signal.SIGINT]
+    if killed:
+        raise RankFailed(f"training process {killed[0].name.removeprefix('robustune-')} "
+                         f"{_describe(killed[0].exitcode)}; the others were stopped")
+    mine = [e for e in errors if not isinstance(e, RankFailed)]
+    if mine or errors:
+        error = (mine or errors)[0]
+        detail = getattr(error, "detail", None)
+        if detail:
+            events.log(detail.rstrip(), level="error")
+        raise error
+    failed = [p for p in procs if p.exitcode != 0]
+    if failed:
+        if failed[0].exitcode == 130:
+            raise KeyboardInterrupt
+        raise RankFailed(f"training process {failed[0].name.removeprefix('robustune-')} "
+                         f"{_describe(failed[0].exitcode)}; the others were stopped")
+
+
+class TorchLauncher:
+    """Starts this machine's ranks and waits for them."""
+
+    name = "torch"
+
+    def launch(self, cfg: Any, resume: bool, events: Reporter, holdout: bool,
+               started: Callable[[], None]) -> Any:
+        """Train ``cfg`` in ``nproc`` local ranks; return the TrainResult (rank 0's, shared with all)."""
+        import multiprocessing as mp
+
+        t = cfg.train
+        port = t.master_port or (MULTI_NODE_PORT if t.nnodes > 1 else free_port())
+        threads = max(1, (os.cpu_count() or 1) // t.nproc)
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        procs = [
+            ctx.Process(target=_rank_main, name=f"robustune-rank {t.node_rank * t.nproc + local}", args=(
+                RankArgs(cfg, resume, holdout, t.node_rank * t.nproc + local, local, t.world_size,
+                         t.master_addr, port, threads), queue))
+            for local in range(t.nproc)
+        ]
+        for p in procs:
+            p.start()
+        result: Any = None
+        errors: list[BaseException] = []
+        cancelled = False
+
+        def handle(kind: str, payload: Any) -> None:
+            nonlocal result
+            if kind == "event":
+                events.sink.emit(payload)
+            elif kind == "started":
+                started()
+            elif kind == "result":
+                result = payload
+            elif kind == "error":
+                errors.append(payload)
+
+        try:
+            while True:
+                try:
+                    handle(*queue.get(timeout=POLL))
+                    continue
+                except Empty:
+                    pass
+                if not cancelled and events.sink.cancelled():
+                    cancelled = True
+                    _stop(procs)
+                if any(p.exitcode not in (None, 0) for p in procs) or all(p.exitcode == 0 for p in procs):
+                    break
+        except KeyboardInterrupt:
+            cancelled = True
+        finally:
+            _stop(procs)
+            while True:  # what the ranks sent before they ended
+                try:
+                    handle(*queue.get(timeout=0.2))
+                except Empty:
+                    break
+        if cancelled:
+            raise Cancelled("cancelled") if events.sink.cancelled() else KeyboardInterrupt
+        raise_failure(procs, errors, events)
+        return result
+
+
+launcher = TorchLauncher()
