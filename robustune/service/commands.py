@@ -58,6 +58,14 @@ def serve(
         D["model_cache_bytes"] // MB),
     runtime: Annotated[str, Opt(help="predict: torch (the bundle as trained) or onnx (each model exported to "
                                      "ONNX once, answered by onnxruntime)")] = D["runtime"],
+    executor: Annotated[str, Opt(help="where jobs run: local (--workers processes here) or ray (each job in "
+                                      "a Ray actor on the cluster at --ray-address)")] = D["executor"],
+    ray_address: Annotated[str | None, Opt(help="the Ray cluster: auto (the one running here), HOST:PORT or "
+                                                "ray://HOST:PORT (default: RAY_ADDRESS, else a new Ray "
+                                                "here)")] = D["ray_address"],
+    ray_cpus: Annotated[float, Opt(min=0, help="CPUs each job asks Ray for")] = D["ray_cpus"],
+    ray_gpus: Annotated[float, Opt(min=0, help="GPUs a job on --device cuda asks Ray for (a fraction "
+                                               "shares one)")] = D["ray_gpus"],
 ) -> None:
     """Serve the API, the web page and the job workers (SQLite in --home, or PostgreSQL by --db)."""
     from robustune.service.serve import serve as run
@@ -66,9 +74,11 @@ def serve(
                          max_unpacked_bytes=max_unpacked_mb * MB, max_files=max_files, max_ratio=max_ratio,
                          max_attempts=max_attempts, predict_batch=predict_batch,
                          predict_wait_ms=predict_wait_ms, predict_lanes=predict_lanes,
-                         model_cache_bytes=model_cache_mb * MB, runtime=runtime)
-    print(f"robustune serving on http://{host}:{port} (home {settings.home}, {workers} worker(s))",
-          file=sys.stderr)
+                         model_cache_bytes=model_cache_mb * MB, runtime=runtime, executor=executor,
+                         ray_address=ray_address, ray_cpus=ray_cpus, ray_gpus=ray_gpus)
+    ray = ray_address or "RAY_ADDRESS"
+    where = f"{workers} worker(s)" if executor == "local" else f"jobs on Ray at {ray}"
+    print(f"robustune serving on http://{host}:{port} (home {settings.home}, {where})", file=sys.stderr)
     run(settings, host, port)
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from robustune.service.settings import Settings
 from robustune.service.store import Store
@@ -14,6 +16,8 @@ from robustune.service.store import Store
 
 class Workers:
     """N worker processes; one that dies is replaced and its job queued again."""
+
+    prefix: str | None = None  # worker name of the jobs it recovers itself (None: reconcile does)
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
@@ -27,10 +31,12 @@ class Workers:
             cmd += ["--db", self.settings.db]
         return subprocess.Popen(cmd, env={**os.environ})
 
-    def start(self) -> None:
-        """Start the workers and a thread that replaces any that die."""
+    def start(self) -> list[str]:
+        """Start the workers and a thread that replaces any that die (nothing to recover: ``serve``
+        queued their jobs again)."""
         self.procs = [self._spawn() for _ in range(self.settings.workers)]
         threading.Thread(target=self._watch, daemon=True).start()
+        return []
 
     def _watch(self) -> None:
         while not self.stopping.wait(1.0):
@@ -59,12 +65,23 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from robustune.service.app import create_app
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store(settings)
-    recovered = store.reconcile()
+    executor = EXECUTORS[settings.executor](settings, store)
+    # jobs of a Ray executor are Ray's to account for; local ones (and stale Ray ones under local workers)
+    # whose worker is gone are queued again
+    recovered = store.reconcile(skip=executor.prefix)
+    recovered += executor.start()  # a Ray executor adopts its jobs that still run on the cluster
     if recovered:
         print(f"recovered {len(recovered)} job(s) left running: {', '.join(recovered)}", file=sys.stderr)
-    workers = Workers(settings, store)
-    workers.start()
     try:
         uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning", access_log=False)
     finally:
-        workers.stop()
+        executor.stop()
+
+
+def _ray_jobs(settings: Settings, store: Store) -> Any:
+    from robustune.service.ray_executor import RayJobs
+
+    return RayJobs(settings, store)
+
+
+EXECUTORS: dict[str, Callable[[Settings, Store], Any]] = {"local": Workers, "ray": _ray_jobs}

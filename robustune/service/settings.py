@@ -10,6 +10,7 @@ from plugins.errors import InvalidInput, opt
 from plugins.schema import option
 
 RUNTIMES = ("torch", "onnx")
+EXECUTORS = ("local", "ray")
 
 
 def default_home() -> Path:
@@ -39,7 +40,20 @@ class Settings:
     runtime: str = option("torch", help="predict: torch (the bundle as trained) or onnx (the bundle exported "
                                         "to ONNX once, answered by onnxruntime)")
 
+    executor: str = option("local", help="where jobs run: local (--workers processes here) or ray (each job "
+                                         "in a Ray actor on the cluster at --ray-address)")
+    ray_address: str | None = option(None, help="the Ray cluster: auto (the one running here), HOST:PORT or "
+                                                "ray://HOST:PORT (default: RAY_ADDRESS, else a new Ray here)")
+    ray_cpus: float = option(1.0, help="CPUs each job asks Ray for (a --nproc training's workers take one "
+                                       "each)")
+    ray_gpus: float = option(1.0, help="GPUs a job on --device cuda asks Ray for (a fraction shares one)")
+
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise InvalidInput(f"{opt('executor')} {self.executor!r} is unknown; use local or ray",
+                               field="executor")
+        if self.ray_cpus < 0 or self.ray_gpus < 0:
+            raise InvalidInput("--ray-cpus and --ray-gpus must be 0 or more", field="ray_cpus")
         if self.runtime not in RUNTIMES:
             raise InvalidInput(f"{opt('runtime')} {self.runtime!r} is unknown; use torch or onnx",
                                field="runtime")

@@ -304,12 +304,15 @@ class Store:
             row.state, row.worker, row.message = "QUEUED", None, f"{why}; queued again"
         s.add(JobEvent(job_id=row.id, type="state", data={"state": row.state, "reason": why}))
 
-    def reconcile(self, stale_after: float = 60.0) -> list[str]:
-        """At start: jobs left RUNNING by a worker that is gone are queued again (or failed/cancelled)."""
+    def reconcile(self, stale_after: float = 60.0, skip: str | None = None) -> list[str]:
+        """At start: jobs left RUNNING by a worker that is gone are queued again (or failed/cancelled);
+        ``skip``: a worker name whose jobs an executor recovers itself (``ray``)."""
         host = socket.gethostname()
         recovered = []
         with self.db.begin() as s:
             for row in s.scalars(sa.select(Job).where(Job.state.in_(("RUNNING", "CANCELLING")))):
+                if skip is not None and row.worker == skip:
+                    continue
                 where, _, pid = (row.worker or "").rpartition(":")
                 gone = where == host and pid.isdigit() and not _alive(int(pid))
                 stale = row.heartbeat_at is None or now() - _aware(row.heartbeat_at) > timedelta(
