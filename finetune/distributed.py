@@ -123,6 +123,17 @@ def total(values: list[float]) -> list[float]:
     return [float(v) for v in t.cpu()]
 
 
+def sync_buffers(module: nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm running statistics) on every rank: each rank updated its own from
+    its own share of the last batch, and validation must see one model."""
+    if world() is None:
+        return
+    import torch.distributed as dist
+
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def barrier() -> None:
     """Wait until every rank is here (no-op alone)."""
     if world() is not None:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from finetune.checkpoint import Parts, find_checkpoint, load_checkpoint, save_checkpoint
-from finetune.distributed import barrier, is_main
+from finetune.distributed import barrier, is_main, share_result
 from plugins.events import Reporter
 
 
@@ -70,6 +70,7 @@ class EpochLoop:
             self.events.check()
             record = train_epoch(epoch)
             record.update(validate(epoch), epoch=epoch + 1)
+            record = share_result(record)  # one early-stopping decision for every rank: rank 0's
             state["history"].append(record)
             score = [record["val_accuracy"], -record["val_loss"]]
             if score > state["best_score"]:

@@ -16,7 +16,7 @@ from finetune.augment import augment, parse_augment
 from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.checkpoint import Parts
 from finetune.config import TrainConfig
-from finetune.distributed import share, total, world, wrap
+from finetune.distributed import share, sync_buffers, total, world, wrap
 from finetune.inference import predict_logits
 from finetune.loop import EpochLoop, History, seed_epoch
 from plugins.errors import TrainingDiverged
@@ -117,6 +117,7 @@ class Trainer:
             seen += len(y)
             self.events.progress(stage, min(seen * ranks, len(order)), len(order),
                                  f"loss {total_loss / seen:.3f} acc {correct / seen:.3f}")
+        sync_buffers(self.plan.module)
         loss_sum, right, count = total([total_loss, correct, seen])  # over every rank
         return {"train_loss": loss_sum / count, "train_accuracy": right / count}
 
