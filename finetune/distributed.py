@@ -89,7 +89,8 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids)
+    # some trainable parameters take no part in the loss (a text encoder's pooler under --adapter full)
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
 
 def share(batch: Inputs) -> Inputs | None:

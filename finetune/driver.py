@@ -234,6 +234,19 @@ def _check_memory(spec: ModelSpec, cfg: RunConfig, splits: Splits) -> None:
     check_fits(estimate, what, "lower --image-size, --batch-size, --per-class or the model's width")
 
 
+def _check_world(cfg: RunConfig, plan: TrainPlan, n_train: int) -> None:
+    """What data-parallel training (``--nproc``) cannot do, refused before any epoch."""
+    world_size = cfg.train.world_size
+    if world_size == 1:
+        return
+    if plan.epoch_hook is not None:
+        raise Unsupported(f"adapter {cfg.adapter} unfreezes layers as the epochs pass, which data-parallel "
+                          f"training cannot follow; drop {opt('nproc')}", field="nproc")
+    if n_train < world_size:
+        raise InvalidInput(f"the training split has {n_train} examples, fewer than the {world_size} "
+                           f"training processes; lower {opt('nproc')}", field="nproc")
+
+
 def _has_checkpoint(work: Path) -> bool:
     return find_checkpoint(work / "ckpt") is not None
 
@@ -290,6 +303,7 @@ def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
     pre, inputs = _prepare(model, splits)
     clock = {"preprocess": time.perf_counter() - start}
     plan = _plan(model, cfg, events)
+    _check_world(cfg, plan, num_examples(inputs["train"]))
     return Prepared(cfg, source.name, splits, spec, model, pre, inputs, plan, device, clock)
 
 

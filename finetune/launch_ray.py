@@ -78,6 +78,10 @@ class RayLauncher:
         except ImportError as exc:
             raise Unsupported(f"{opt('launcher')} ray needs Ray Train: pip install 'robustune[ray]' "
                               f"({brief(exc)})", field="launcher") from exc
+        if cfg.train.nnodes > 1:
+            raise Unsupported(f"{opt('launcher')} ray places all {opt('nproc')} workers on the Ray cluster "
+                              f"itself: give the total as {opt('nproc')} and drop {opt('nnodes')}",
+                              field="nnodes")
         if not ray.is_initialized():
             ray.init(log_to_driver=False)  # RAY_ADDRESS, a running local cluster, or a new one
         t = cfg.train

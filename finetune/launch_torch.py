@@ -62,6 +62,7 @@ class RankArgs:
     addr: str
     port: int
     threads: int
+    parent: int  # the launcher's pid: a rank dies with it
 
 
 def free_port() -> int:
@@ -75,6 +76,7 @@ def _rank_main(args: RankArgs, queue: Any) -> None:
     """A rank process: join, train (``driver.train_rank``), send the result or the error, leave."""
     from finetune.driver import train_rank
 
+    _die_with(args.parent)
     os.environ.update(RANK=str(args.rank), LOCAL_RANK=str(args.local_rank), WORLD_SIZE=str(args.size),
                       MASTER_ADDR=args.addr, MASTER_PORT=str(args.port))
     os.environ[HELD_LOCKS] = lock_path(Path(args.cfg.out))  # the launcher holds the output's lock
@@ -108,6 +110,18 @@ def _rank_main(args: RankArgs, queue: Any) -> None:
     os._exit(code)  # the result is sent; skip the interpreter's teardown (gloo threads)
 
 
+def _die_with(parent: int) -> None:
+    """Linux: SIGKILL this rank when its launcher dies (a rank must never train on without the lock);
+    a launcher already gone ends the rank at once. (The service's worker processes do the same.)"""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _describe(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -131,13 +145,16 @@ def _stop(procs: list[Any], sig: int = signal.SIGINT, grace: float = GRACE) -> N
             return
 
 
-def raise_failure(procs: list[Any], errors: list[BaseException], events: Reporter) -> None:
-    """Raise the cause of a failed run: a rank that was killed, else a rank's own error (the others'
-    errors are mostly "connection closed" from losing it), else a rank's exit code."""
-    killed = [p for p in procs if p.exitcode is not None and p.exitcode < 0 and p.exitcode != -signal.SIGINT]
+def raise_failure(procs: list[Any], errors: list[BaseException], events: Reporter,
+                  ended: dict[str, int | None]) -> None:
+    """Raise the cause of a failed run: a rank that was killed (before this launcher stopped the others:
+    ``ended``), else a rank's own error (the others' are mostly "connection closed" from losing it),
+    else a rank's exit code."""
+    killed = [(name, code) for name, code in ended.items() if code is not None and code < 0]
     if killed:
-        raise RankFailed(f"training process {killed[0].name.removeprefix('robustune-')} "
-                         f"{_describe(killed[0].exitcode)}; the others were stopped")
+        name, code = killed[0]
+        raise RankFailed(f"training process {name.removeprefix('robustune-')} {_describe(code)}; the others "
+                         "were stopped")
     mine = [e for e in errors if not isinstance(e, RankFailed)]
     if mine or errors:
         error = (mine or errors)[0]
@@ -171,7 +188,7 @@ class TorchLauncher:
         procs = [
             ctx.Process(target=_rank_main, name=f"robustune-rank {t.node_rank * t.nproc + local}", args=(
                 RankArgs(cfg, resume, holdout, t.node_rank * t.nproc + local, local, t.world_size,
-                         t.master_addr, port, threads), queue))
+                         t.master_addr, port, threads, os.getpid()), queue))
             for local in range(t.nproc)
         ]
         for p in procs:
@@ -179,6 +196,7 @@ class TorchLauncher:
         result: Any = None
         errors: list[BaseException] = []
         cancelled = False
+        ended: dict[str, int | None] = {}  # exit codes before this launcher stopped anyone
 
         def handle(kind: str, payload: Any) -> None:
             nonlocal result
@@ -202,6 +220,7 @@ class TorchLauncher:
                     cancelled = True
                     _stop(procs)
                 if any(p.exitcode not in (None, 0) for p in procs) or all(p.exitcode == 0 for p in procs):
+                    ended = {p.name: p.exitcode for p in procs if p.exitcode is not None}
                     break
         except KeyboardInterrupt:
             cancelled = True
@@ -214,7 +233,7 @@ class TorchLauncher:
                     break
         if cancelled:
             raise Cancelled("cancelled") if events.sink.cancelled() else KeyboardInterrupt
-        raise_failure(procs, errors, events)
+        raise_failure(procs, errors, events, ended)
         return result
 
 

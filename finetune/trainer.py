@@ -107,6 +107,8 @@ class Trainer:
                 loss = loss_fn(logits, y)
             value = finite_loss(float(loss.detach()), epoch, self.cfg.lr)
             optimizer.zero_grad(set_to_none=True)
+            if ranks > 1:  # DDP averages over ranks: weigh each share by its size, as one whole batch
+                loss = loss * (len(y) * ranks / num_examples(whole))
             loss.backward()
             if self.cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)

@@ -11,6 +11,7 @@ caller reads ``lr``, the CLI shows ``--lr``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 OPTION = re.compile(r"\[\[([A-Za-z0-9_.]+)\]\]")
 
@@ -47,6 +48,11 @@ class RobustuneError(Exception):
     def __str__(self) -> str:
         return render(self.raw)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, not by ``__init__``'s arguments (subclasses take other ones): an error crosses
+        from a training process to the one that launched it."""
+        return _rebuild, (type(self), self.raw, dict(self.__dict__))
+
     @property
     def message(self) -> str:
         """The message for a Python or HTTP caller (options by name)."""
@@ -55,6 +61,13 @@ class RobustuneError(Exception):
     def cli_message(self) -> str:
         """The message for the command line (options as flags)."""
         return render(self.raw, flags=True)
+
+
+def _rebuild(cls: type[RobustuneError], raw: str, state: dict[str, Any]) -> RobustuneError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, raw)
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidInput(RobustuneError):

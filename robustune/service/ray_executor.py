@@ -39,9 +39,9 @@ CANCEL_GRACE = 10.0  # seconds a cancelled job gets to stop by itself before its
 PASS_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "ROBUSTUNE_CACHE_DIR")
 
 
-def actor_name(job_id: str) -> str:
-    """The Ray actor of a job (found again by this name after a restart)."""
-    return f"robustune-{job_id}"
+def actor_name(job_id: str, attempt: int) -> str:
+    """The Ray actor of a job's attempt (found again by this name after a restart)."""
+    return f"robustune-{job_id}-{attempt}"
 
 
 class JobActor:
@@ -49,35 +49,58 @@ class JobActor:
 
     def __init__(self) -> None:
         self.state: str | None = None
+        self.lock = threading.Lock()
+        self.started = threading.Event()
+        self.done = threading.Event()
 
     def run(self, job_id: str, home: str, db: str | None) -> str:
-        """Run the job as the local runner does; its output goes to the job's ``job.log``."""
-        from robustune.service.runner import run
-        from robustune.service.storage import Storage
+        """Run the job as the local runner does (its output in the job's ``job.log``); a second call
+        (a restarted service that could not know whether the first arrived) waits for the first."""
+        with self.lock:
+            first = not self.started.is_set()
+            self.started.set()
+        if not first:
+            self.done.wait()
+            return str(self.state)
+        try:
+            from robustune.service.runner import run
+            from robustune.service.storage import Storage
 
-        settings = Settings(home=Path(home), db=db)
-        log = Storage(settings.artifacts).job(job_id) / "job.log"
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        self.state = run(job_id, settings)
-        # the service kills this actor once it sees the end; if the service is down then, the actor
-        # leaves by itself after a while instead of holding its CPUs for ever
-        threading.Timer(LINGER, os._exit, (0,)).start()
+            settings = Settings(home=Path(home), db=db)
+            log = Storage(settings.artifacts).job(job_id) / "job.log"
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            self.state = run(job_id, settings)
+        except BaseException as exc:  # the runner records every end it can; this one it could not
+            self.state = f"error ({type(exc).__name__}: {brief(exc)})"
+        finally:
+            self.done.set()
+            # the service kills this actor once it sees the end; if the service is down then, the
+            # actor leaves by itself after a while instead of holding its CPUs for ever
+            threading.Timer(LINGER, os._exit, (0,)).start()
         return self.state
+
+    def begun(self) -> bool:
+        """Whether ``run`` was called (a restarted service calls it when not)."""
+        return self.started.is_set()
 
     def finished(self) -> str | None:
         """The job's end state once ``run`` returned, else None (asked after a service restart)."""
-        return self.state
+        return self.state if self.done.is_set() else None
 
 
-def needs(resolved: dict[str, Any], settings: Settings) -> dict[str, float]:
-    """Ray resources a job's actor asks for, from its spec's training options (when it has them)."""
+def needs(resolved: dict[str, Any], settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
+    """(what a job's actor asks Ray for, what the job needs of the cluster in all), from its spec's
+    training options when it has them."""
     train = _find_train(resolved) or {}
-    if int(train.get("nproc", 1)) * int(train.get("nnodes", 1)) > 1:
-        return {"num_cpus": 0.0, "num_gpus": 0.0}  # Ray Train's workers ask for theirs
-    gpus = settings.ray_gpus if train.get("device") == "cuda" else 0.0
-    return {"num_cpus": settings.ray_cpus, "num_gpus": gpus}
+    cuda = train.get("device") == "cuda"
+    workers = int(train.get("nproc", 1)) * int(train.get("nnodes", 1))
+    if workers > 1:  # Ray Train's workers ask for theirs: one CPU, or one GPU, each
+        cluster = {"CPU": 0.0, "GPU": float(workers)} if cuda else {"CPU": float(workers), "GPU": 0.0}
+        return {"num_cpus": 0.0, "num_gpus": 0.0}, cluster
+    gpus = settings.ray_gpus if cuda else 0.0
+    return {"num_cpus": settings.ray_cpus, "num_gpus": gpus}, {"CPU": settings.ray_cpus, "GPU": gpus}
 
 
 def _find_train(value: Any) -> dict[str, Any] | None:
@@ -158,7 +181,7 @@ class RayJobs:
                                                        Job.worker == WORKER)))
             for row in rows:
                 try:
-                    actor = ray.get_actor(actor_name(row.id), namespace=NAMESPACE)
+                    actor = ray.get_actor(actor_name(row.id, row.attempts), namespace=NAMESPACE)
                 except ValueError:
                     self.store.requeue_or_fail(s, row, "its Ray actor is gone")
                     lost.append(row.id)
@@ -192,19 +215,26 @@ class RayJobs:
         job = self.store.claim(WORKER)
         if job is None:
             return
-        want = needs(job.resolved, self.settings)
-        have = ray.cluster_resources()
-        for key, name in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
-            if want[key] > float(have.get(name, 0.0)):
-                self.store.finish(job.id, "FAILED", error=Unsupported(
-                    f"the job needs {want[key]:g} {name}s and the Ray cluster has {have.get(name, 0):g}; "
-                    f"add nodes or lower --ray-{name.lower()}s"))
-                return
-        actor_cls = cast(Any, ray.remote)(max_restarts=0, max_concurrency=2)(JobActor)
-        actor = actor_cls.options(name=actor_name(job.id), namespace=NAMESPACE, lifetime="detached",
-                                  **want).remote()
-        ready = actor.finished.remote()
-        ref = actor.run.remote(job.id, str(self.settings.home), self.settings.db)
+        try:
+            ask, total = needs(job.resolved, self.settings)
+            have = ray.cluster_resources()
+            for name, amount in total.items():
+                if amount > float(have.get(name, 0.0)):
+                    self.store.finish(job.id, "FAILED", error=Unsupported(
+                        f"the job needs {amount:g} {name}s and the Ray cluster has {have.get(name, 0):g}; "
+                        f"add nodes, or lower --ray-{name.lower()}s or the job's nproc"))
+                    return
+            actor_cls = cast(Any, ray.remote)(max_restarts=0, max_concurrency=4)(JobActor)
+            actor = actor_cls.options(name=actor_name(job.id, job.attempts), namespace=NAMESPACE,
+                                      lifetime="detached", **ask).remote()
+            ready = actor.begun.remote()
+            ref = actor.run.remote(job.id, str(self.settings.home), self.settings.db)
+        except Exception as exc:  # Ray refused the actor: the job goes back to the queue (or fails)
+            with self.store.db.begin() as s:
+                row = s.get(Job, job.id)
+                if row is not None and row.state not in FINAL:
+                    self.store.requeue_or_fail(s, row, f"Ray could not start it ({brief(exc)})")
+            return
         self.running[job.id] = Running(actor, ref, ready)
 
     def _watch(self, job_id: str) -> None:
@@ -219,7 +249,10 @@ class RayJobs:
             if r.ref is not None:
                 if ray.wait([r.ref], timeout=0)[0]:
                     state = ray.get(r.ref)
-            else:
+            else:  # adopted after a restart: the first service's call may never have reached the actor
+                if not ray.get(r.actor.begun.remote(), timeout=10):
+                    r.ref = r.actor.run.remote(job_id, str(self.settings.home), self.settings.db)
+                    return
                 state = ray.get(r.actor.finished.remote(), timeout=10)
         except GetTimeoutError:
             return
@@ -234,7 +267,7 @@ class RayJobs:
             died = "cancelled"
         if state is None and died is None:
             return
-        _kill(r.actor)
+        _kill(r.actor)  # and wait until it is gone: the row never says CANCELLED while the job still runs
         del self.running[job_id]
         if cancel or state == "CANCELLED":
             self.store.finish(job_id, "CANCELLED")
@@ -245,8 +278,19 @@ class RayJobs:
                 self.store.requeue_or_fail(s, row, f"its Ray actor ended ({died or state})")
 
 
-def _kill(actor: Any) -> None:
+def _kill(actor: Any, wait: float = 10.0) -> None:
+    """Kill the actor (Ray's forced stop) and wait until Ray says it is dead."""
     import ray
+    from ray.exceptions import RayActorError
 
     with contextlib.suppress(Exception):  # already gone
         ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.begun.remote(), timeout=1)
+        except RayActorError:
+            return
+        except Exception:  # a timeout or a lost connection: look again
+            pass
+        time.sleep(0.1)

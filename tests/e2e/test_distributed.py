@@ -57,6 +57,12 @@ def test_refusals_are_one_line(cli: Cli, tmp_path: Path) -> None:
                      "--adversarial", "pgd"), "--adversarial runs in one process: drop --nproc")
     assert_error(cli("train", "--data", "digits", "--model", "cnn", "--out", out, "--nproc", "4",
                      "--batch-size", "2"), "--batch-size must be at least the 4 training processes")
+    # errors raised inside a rank (whatever their constructor) cross back to the launcher as one line
+    assert_error(cli("train", "--data", "digits", "--model", "resnet18", "--weights", "none", "--out", out,
+                     "--nproc", "2", "--adapter", "gradual", "--image-size", "32"),
+                 "adapter gradual unfreezes layers as the epochs pass")
+    assert_error(cli("train", "--data", "digits", "--model", "cnn", "--out", out, "--nproc", "2",
+                     "--adapter-options", "no_such=1"), "no_such")
     assert not Path(out).exists() and not Path(out + ".work").exists()
 
 

@@ -58,13 +58,13 @@ def _server(home: Path, address: str) -> Server:
     return Server(home, None, 1, "--executor", "ray", "--ray-address", address)
 
 
-def _actor_alive(job_id: str) -> bool:
+def _actor_alive(job_id: str, attempt: int = 1) -> bool:
     import ray
 
     from robustune.service.ray_executor import actor_name
 
     try:
-        ray.get_actor(actor_name(job_id), namespace="robustune")
+        ray.get_actor(actor_name(job_id, attempt), namespace="robustune")
         return True
     except ValueError:
         return False
@@ -121,7 +121,7 @@ def test_a_restarted_service_adopts_its_ray_jobs(ray_head: str, tmp_path: Path) 
     _after_epoch(c, lost, 1)
     srv.kill()  # the service dies; its jobs run on in their Ray actors
     assert _actor_alive(kept) and _actor_alive(lost)
-    ray.kill(ray.get_actor(actor_name(lost), namespace="robustune"))  # this one dies while nobody watches
+    ray.kill(ray.get_actor(actor_name(lost, 1), namespace="robustune"))  # this one dies while nobody watches
     srv = _server(home, ray_head).start()
     try:
         c = srv.client()
