@@ -89,8 +89,9 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    # some trainable parameters take no part in the loss (a text encoder's pooler under --adapter full)
-    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+    # static: the same parameters take part in every step; some never do (a text encoder's pooler under
+    # --adapter full), which a static graph finds in its first step
+    return DistributedDataParallel(module, device_ids=ids, static_graph=True)
 
 
 def share(batch: Inputs) -> Inputs | None:

@@ -231,6 +231,8 @@ class TorchLauncher:
                     handle(*queue.get(timeout=0.2))
                 except Empty:
                     break
+            queue.close()
+            queue.join_thread()
         if cancelled:
             raise Cancelled("cancelled") if events.sink.cancelled() else KeyboardInterrupt
         raise_failure(procs, errors, events, ended)

@@ -54,6 +54,20 @@ def ray_head() -> Iterator[str]:
         subprocess.run([binary, "stop", "--force"], capture_output=True, env=env, timeout=120)
 
 
+def test_what_a_job_asks_ray_for() -> None:
+    from robustune.service.ray_executor import needs
+    from robustune.service.settings import Settings
+
+    settings = Settings(home=Path("/nonexistent"), ray_cpus=2, ray_gpus=0.5)
+    train = {"run": {"train": {"nproc": 1, "nnodes": 1, "device": "cpu"}}}
+    assert needs(train, settings) == ({"num_cpus": 2, "num_gpus": 0.0}, {"CPU": 2, "GPU": 0.0})
+    train["run"]["train"]["device"] = "cuda"
+    assert needs(train, settings) == ({"num_cpus": 2, "num_gpus": 0.5}, {"CPU": 2, "GPU": 0.5})
+    train["run"]["train"]["nproc"] = 4  # Ray Train's workers ask for one GPU each; the actor for nothing
+    assert needs(train, settings) == ({"num_cpus": 0.0, "num_gpus": 0.0}, {"CPU": 0.0, "GPU": 4.0})
+    assert needs({"bundle": "/b"}, settings) == ({"num_cpus": 2, "num_gpus": 0.0}, {"CPU": 2, "GPU": 0.0})
+
+
 def _server(home: Path, address: str) -> Server:
     return Server(home, None, 1, "--executor", "ray", "--ray-address", address)
 
@@ -154,5 +168,9 @@ def test_nproc_training_runs_as_ray_train(ray_head: str, tmp_path: Path) -> None
         assert meta["training"]["nproc"] == 2 and meta["training"]["launcher"] == "auto"
         assert meta["metrics"]["test"]["accuracy"] > 0.8
         assert [e["epoch"] for e in meta["training"]["history"]] == [1, 2]
+        # more workers than the cluster has CPUs: one line, not a job waiting for ever
+        big = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 1, "nproc": 4}).json()["id"]
+        failed = wait_job(c, big, timeout=60)
+        assert failed["state"] == "FAILED" and "needs 4 CPUs and the Ray cluster has 2" in failed["error"], failed
     finally:
         srv.stop()
