@@ -9,6 +9,7 @@ connects to ``RAY_ADDRESS`` / starts Ray on this machine.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -83,7 +84,8 @@ class RayLauncher:
                               f"itself: give the total as {opt('nproc')} and drop {opt('nnodes')}",
                               field="nnodes")
         if not ray.is_initialized():
-            ray.init(log_to_driver=False)  # RAY_ADDRESS, a running local cluster, or a new one
+            # RAY_ADDRESS, a running local cluster, or a new one
+            ray.init(log_to_driver=False, logging_level=logging.WARNING)
         t = cfg.train
         gpu = t.device == "cuda"
         queue = Queue()
