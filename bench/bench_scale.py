@@ -77,11 +77,14 @@ def main() -> None:
                      "epochs": results[0]["epochs"], "holdout_accuracy": results[0]["accuracy"],
                      "final_train_loss": round(results[0]["final_train_loss"], 4)})
     one = rows[0]["holdout_accuracy"]
-    checks = {f"{r['training']}: holdout accuracy within 1 point of 1 process ({r['holdout_accuracy']:.4f} vs "
-              f"{one:.4f})": abs(r["holdout_accuracy"] - one) <= 0.01 for r in rows[1:]}
+    checks = {f"{r['training']}: holdout accuracy within 1 point of 1 process "
+              f"({r['holdout_accuracy']:.4f} vs {one:.4f})": abs(r["holdout_accuracy"] - one) <= 0.01
+              for r in rows[1:]}
     notes = ["2 CPU cores: the 2 ranks split the same cores (1 thread each) and add a gradient all-reduce "
-             "per step, so no speed-up is possible here; the rows show the cost and that the model is the same",
-             "the Ray Train row includes starting the TorchTrainer's worker actors on a running local Ray head",
+             "per step, so no speed-up is possible here; the rows show the cost and that the model is the "
+             "same",
+             "the Ray Train row includes starting the TorchTrainer's worker actors on a running local Ray "
+             "head",
              "NCCL on a GPU: no GPU was lent to this session, so that row is not measured"]
     write_results("scale", "python bench/bench_scale.py", rows, checks, notes)
 

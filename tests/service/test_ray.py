@@ -129,8 +129,9 @@ def test_a_restarted_service_adopts_its_ray_jobs(ray_head: str, tmp_path: Path) 
     home = tmp_path / "home"
     srv = _server(home, ray_head).start()
     c = srv.client()
-    kept = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 6, "patience": 10}).json()["id"]
-    lost = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 4, "patience": 10}).json()["id"]
+    # long enough to still run once both are under way (an epoch of digits takes about a second)
+    kept = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 40, "patience": 40}).json()["id"]
+    lost = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 20, "patience": 20}).json()["id"]
     _after_epoch(c, kept, 1)
     _after_epoch(c, lost, 1)
     srv.kill()  # the service dies; its jobs run on in their Ray actors
@@ -171,6 +172,7 @@ def test_nproc_training_runs_as_ray_train(ray_head: str, tmp_path: Path) -> None
         # more workers than the cluster has CPUs: one line, not a job waiting for ever
         big = c.post("/v1/jobs/train", json={**TRAIN, "epochs": 1, "nproc": 4}).json()["id"]
         failed = wait_job(c, big, timeout=60)
-        assert failed["state"] == "FAILED" and "needs 4 CPUs and the Ray cluster has 2" in failed["error"], failed
+        assert failed["state"] == "FAILED", failed
+        assert "needs 4 CPUs and the Ray cluster has 2" in failed["error"], failed
     finally:
         srv.stop()
