@@ -11,6 +11,7 @@ checkpoints, reports progress and writes the bundle. The launchers (``launch_tor
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -164,3 +165,40 @@ def share_result(result: Any) -> Any:
     box = [result]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+class QueueEvents:
+    """Rank 0's events sink: each event goes to the launching process through ``queue`` (a
+    multiprocessing or a Ray queue), which relays it."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def emit(self, event: Any) -> None:
+        """Send ``event`` to the launcher."""
+        self.queue.put(("event", event))
+
+    def cancelled(self) -> bool:
+        """Never: the launcher stops the ranks on a cancel (SIGINT, or by killing the Ray job)."""
+        return False
+
+
+class Relay:
+    """The launcher's side of the ranks' messages: events to its sink, the work folder's start, rank 0's
+    result and the ranks' errors."""
+
+    def __init__(self, sink: Any, started: Callable[[], None]) -> None:
+        self.sink, self.started = sink, started
+        self.result: Any = None
+        self.errors: list[BaseException] = []
+
+    def handle(self, kind: str, payload: Any) -> None:
+        """Act on one ``(kind, payload)`` message."""
+        if kind == "event":
+            self.sink.emit(payload)
+        elif kind == "started":
+            self.started()
+        elif kind == "result":
+            self.result = payload
+        elif kind == "error":
+            self.errors.append(payload)

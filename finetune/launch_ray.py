@@ -17,27 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from finetune.distributed import RankFailed
+from finetune.distributed import QueueEvents, RankFailed, Relay
 from plugins.atomic import HELD_LOCKS, lock_path
 from plugins.errors import RobustuneError, Unsupported, brief, opt
 from plugins.events import Cancelled, Reporter
 
 POLL = 0.2
-
-
-class RayQueueEvents:
-    """Rank 0's events sink: each event goes through a Ray queue to the launching process."""
-
-    def __init__(self, queue: Any) -> None:
-        self.queue = queue
-
-    def emit(self, event: Any) -> None:
-        """Send ``event`` to the launcher."""
-        self.queue.put(("event", event))
-
-    def cancelled(self) -> bool:
-        """Never: a cancelled job's Ray actor is killed, and its Train workers with it."""
-        return False
 
 
 def _worker(config: dict[str, Any]) -> None:
@@ -52,7 +37,7 @@ def _worker(config: dict[str, Any]) -> None:
     ctx = ray.train.get_context()
     rank = ctx.get_world_rank()
     device = ray.train.torch.get_device()
-    events = Reporter(RayQueueEvents(queue), min_interval=0.2) if rank == 0 else None
+    events = Reporter(QueueEvents(queue), min_interval=0.2) if rank == 0 else None
     try:
         result = train_rank(cfg, config["resume"], events, config["holdout"], device,
                             started=lambda: queue.put(("started", None)))
@@ -110,21 +95,13 @@ class RayLauncher:
 
         runner = threading.Thread(target=fit, name="ray-train", daemon=True)
         runner.start()
-        errors: list[BaseException] = []
+        relay = Relay(events.sink, started)
         try:
             while True:
                 drained = False
                 while not queue.empty():
-                    kind, payload = queue.get()
+                    relay.handle(*queue.get())
                     drained = True
-                    if kind == "event":
-                        events.sink.emit(payload)
-                    elif kind == "started":
-                        started()
-                    elif kind == "result":
-                        outcome["result"] = payload
-                    elif kind == "error":
-                        errors.append(payload)
                 if not runner.is_alive() and not drained and queue.empty():
                     break
                 if events.sink.cancelled():
@@ -133,12 +110,12 @@ class RayLauncher:
         finally:
             shutil.rmtree(storage, ignore_errors=True)
             ray.kill(cast(Any, queue.actor))
-        if errors:
-            raise errors[0]
-        if "result" not in outcome:
+        if relay.errors:
+            raise relay.errors[0]
+        if relay.result is None:
             error = outcome.get("error")
             raise RankFailed(f"the Ray Train run failed ({brief(error) if error else 'no result'})")
-        return outcome["result"]
+        return relay.result
 
 
 launcher = RayLauncher()

@@ -24,29 +24,14 @@ from typing import Any
 
 import torch
 
-from finetune.distributed import RankFailed, join, leave
+from finetune.distributed import QueueEvents, RankFailed, Relay, join, leave
 from plugins.atomic import HELD_LOCKS, lock_path
 from plugins.errors import Interrupted, RobustuneError, brief
-from plugins.events import Cancelled, Event, Reporter
+from plugins.events import Cancelled, Reporter
 
 MULTI_NODE_PORT = 29500
 POLL = 0.2  # seconds between looks at the ranks and the cancel flag
 GRACE = 10.0  # seconds the ranks get to stop after SIGINT before SIGTERM/SIGKILL
-
-
-class QueueEvents:
-    """Rank 0's events sink: each event goes to the launching process, which relays it."""
-
-    def __init__(self, queue: Any) -> None:
-        self.queue = queue
-
-    def emit(self, event: Event) -> None:
-        """Send ``event`` to the launcher."""
-        self.queue.put(("event", event))
-
-    def cancelled(self) -> bool:
-        """Never: the launcher turns a cancel into SIGINT."""
-        return False
 
 
 @dataclass(frozen=True)
@@ -193,26 +178,13 @@ class TorchLauncher:
         ]
         for p in procs:
             p.start()
-        result: Any = None
-        errors: list[BaseException] = []
+        relay = Relay(events.sink, started)
         cancelled = False
         ended: dict[str, int | None] = {}  # exit codes before this launcher stopped anyone
-
-        def handle(kind: str, payload: Any) -> None:
-            nonlocal result
-            if kind == "event":
-                events.sink.emit(payload)
-            elif kind == "started":
-                started()
-            elif kind == "result":
-                result = payload
-            elif kind == "error":
-                errors.append(payload)
-
         try:
             while True:
                 try:
-                    handle(*queue.get(timeout=POLL))
+                    relay.handle(*queue.get(timeout=POLL))
                     continue
                 except Empty:
                     pass
@@ -228,15 +200,15 @@ class TorchLauncher:
             _stop(procs)
             while True:  # what the ranks sent before they ended
                 try:
-                    handle(*queue.get(timeout=0.2))
+                    relay.handle(*queue.get(timeout=0.2))
                 except Empty:
                     break
             queue.close()
             queue.join_thread()
         if cancelled:
             raise Cancelled("cancelled") if events.sink.cancelled() else KeyboardInterrupt
-        raise_failure(procs, errors, events, ended)
-        return result
+        raise_failure(procs, relay.errors, events, ended)
+        return relay.result
 
 
 launcher = TorchLauncher()
