@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from finetune.distributed import QueueEvents, RankFailed, Relay
+from finetune.ray_init import init_ray
 from plugins.atomic import HELD_LOCKS, lock_path
 from plugins.errors import RobustuneError, Unsupported, brief, opt
 from plugins.events import Cancelled, Reporter
@@ -70,7 +71,7 @@ class RayLauncher:
                               field="nnodes")
         if not ray.is_initialized():
             # RAY_ADDRESS, a running local cluster, or a new one
-            ray.init(log_to_driver=False, logging_level=logging.WARNING)
+            init_ray(log_to_driver=False, logging_level=logging.WARNING)
         t = cfg.train
         gpu = t.device == "cuda"
         queue = Queue()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from plugins.errors import InvalidInput, Unsupported, brief
+from robustune.jobs.cluster import init_ray
 from robustune.service.models import FINAL, Job
 from robustune.service.settings import Settings
 from robustune.service.store import Store
@@ -146,12 +147,12 @@ class RayJobs:
             return
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
         try:
-            ray.init(address=self.settings.ray_address, namespace=NAMESPACE, log_to_driver=False,
+            init_ray(self.settings.ray_address, namespace=NAMESPACE, log_to_driver=False,
                      logging_level=logging.WARNING, runtime_env={"env_vars": env} if env else None)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.settings.ray_address or "RAY_ADDRESS"
             raise InvalidInput(f"cannot reach the Ray cluster at {where} ({brief(exc)}); start one "
-                               "(`ray start --head`) or fix --ray-address",
+                               "(`ray start --head`; README, Scaling out: addresses) or fix --ray-address",
                                field="ray_address") from exc
 
     def start(self) -> list[str]:

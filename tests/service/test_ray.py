@@ -35,18 +35,23 @@ def _ray() -> Any:
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
-    """A Ray head with 2 CPUs on a free port (stopped at the end); this process connects as a driver."""
+    """A Ray head with 2 CPUs on a free port of 127.0.0.1 (stopped at the end); this process connects
+    as a driver. Every Ray address stays on loopback, whatever other interfaces the machine has."""
     ray = _ray()
+    from finetune.ray_init import LOOPBACK_ENV, init_ray
+
     binary = str(Path(sys.executable).parent / "ray")
     port = free_port()
     temp = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths have a length limit
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1"}
-    started = subprocess.run([binary, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
-                              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HF_HUB_OFFLINE": "1", LOOPBACK_ENV: "0"}
+    started = subprocess.run([binary, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                              "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
+                              "--disable-usage-stats", f"--temp-dir={temp}"],
                              capture_output=True, text=True, env=env, timeout=180)
     assert started.returncode == 0, started.stderr[-3000:]
     address = f"127.0.0.1:{port}"
-    ray.init(address=address, namespace="robustune", log_to_driver=False)
+    init_ray(address, namespace="robustune", log_to_driver=False)
+    assert [n["NodeManagerAddress"] for n in ray.nodes()] == ["127.0.0.1"], ray.nodes()
     try:
         yield address
     finally:
@@ -176,3 +181,13 @@ def test_nproc_training_runs_as_ray_train(ray_head: str, tmp_path: Path) -> None
         assert "needs 4 CPUs and the Ray cluster has 2" in failed["error"], failed
     finally:
         srv.stop()
+
+
+def test_a_one_machine_ray_stays_on_loopback() -> None:
+    """Ray started here or reached at a loopback address keeps every address on 127.0.0.1; a cluster
+    elsewhere (or ``auto``) keeps Ray's own choice."""
+    from finetune.ray_init import on_loopback
+
+    assert all(on_loopback(a) for a in ("127.0.0.1:6379", "localhost:1", "ray://127.0.0.1:10001", "[::1]:80",
+                                        "local"))
+    assert not any(on_loopback(a) for a in ("10.0.0.1:6379", "ray://head:10001", "auto"))
