@@ -21,10 +21,13 @@ lint: setup
 	$(BIN)/ruff check plugins finetune robustness explain robustune tests bench
 	$(BIN)/mypy plugins finetune robustness explain robustune
 
+# two workers (pytest-xdist), a module's tests on one of them (its trained fixtures stay shared)
 pytest: setup
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope tests
 
-test: lint pytest
+# lint runs beside pytest (the suite leaves part of the two cores idle while it waits on its servers)
+test: setup
+	$(MAKE) --no-print-directory -j2 lint pytest
 
 bench: setup
 	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it

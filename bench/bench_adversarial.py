@@ -15,7 +15,8 @@ from common import WORK, write_results
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
-from robustness.audit import AuditConfig, run_audit
+from robustness.audit import run_audit
+from robustness.config import AuditConfig
 from robustness.defaults import IMAGE_EPS as DEFAULT_EPS
 
 N_AUDIT = 500
@@ -28,9 +29,9 @@ def audit(path: str) -> dict[str, object]:
     bundle = load_bundle(WORK / path)
     _, data = bundle_data(bundle, "fashion-mnist")
     data = data.subset(list(range(N_AUDIT)))
-    x = prepare_inputs(data, bundle.meta["preprocessing"])["pixels"].float() / 255
+    x = prepare_inputs(data, bundle.meta.preprocessing)["pixels"].float() / 255
     cfg = AuditConfig(attacks=("pgd",), eps=DEFAULT_EPS, steps=10)
-    return run_audit(bundle.model, x, bundle_labels(data, bundle), list(bundle.meta["labels"]), cfg).report
+    return run_audit(bundle.model, x, bundle_labels(data, bundle), bundle.labels, cfg).report
 
 
 def main() -> None:

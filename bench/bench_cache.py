@@ -14,10 +14,12 @@ import common  # noqa: F401
 import torch
 from common import write_results
 
-from finetune.adapters.base import AdapterConfig, TrainPlan
+from finetune.adapters.base import TrainPlan
+from finetune.adapters.config import AdapterConfig
 from finetune.config import TrainConfig
+from finetune.data.config import SplitConfig
 from finetune.data.spec import load_data
-from finetune.data.splits import SplitConfig, make_splits
+from finetune.data.splits import make_splits
 from finetune.inference import compute_features, evaluate
 from finetune.preprocess import prepare_inputs
 from finetune.trainer import Trainer

@@ -15,7 +15,8 @@ from bench_pgd import model_and_data
 from captum.attr import IntegratedGradients
 from common import write_results
 
-from explain.base import ExplainConfig, auto_internal_batch
+from explain.base import auto_internal_batch
+from explain.config import ExplainConfig
 from plugins.registry import registry
 
 N, STEPS, BATCH, REPEATS = 32, 32, 16, 5

@@ -23,7 +23,8 @@ from common import WORK, write_results
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
-from robustness.audit import AuditConfig, run_audit
+from robustness.audit import run_audit
+from robustness.config import AuditConfig
 
 EPS, STEPS, N, BATCH, REPEATS = 2 / 255, 10, 200, 50, 3
 CURVE_EPS, CURVE_N = (1 / 255, 2 / 255, 4 / 255, 8 / 255), 500
@@ -42,7 +43,7 @@ def model_and_data(n: int = N) -> tuple[torch.nn.Module, torch.Tensor, torch.Ten
     bundle = load_bundle(Path(path))
     _, data = bundle_data(bundle, "fashion-mnist")
     data = data.subset(list(range(n)))
-    x = prepare_inputs(data, bundle.meta["preprocessing"])["pixels"].float() / 255
+    x = prepare_inputs(data, bundle.meta.preprocessing)["pixels"].float() / 255
     return bundle.model, x, bundle_labels(data, bundle), str(path)
 
 

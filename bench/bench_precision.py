@@ -27,9 +27,10 @@ from torch import nn
 
 from finetune.batches import model_args
 from finetune.evaluation import bundle_data, bundle_labels
+from finetune.numerics import apply, choose, kept_state, native_half, time_candidates
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle
-from plugins.numerics import FP32, Numerics, apply, choose, kept_state, native_half, time_candidates
+from plugins.numerics import FP32, Numerics
 
 REPEATS, CHECK_N, ROUNDS = 3, 256, 7
 MODELS = {
@@ -94,7 +95,7 @@ def _holdout(name: str) -> tuple[Any, list[tuple[torch.Tensor, ...]], torch.Tens
     opts, batch = MODELS[name]
     _, data = bundle_data(bundle, opts["data"])
     data = data.subset(list(range(min(CHECK_N, len(data)))))
-    inputs = prepare_inputs(data, bundle.meta["preprocessing"], bundle.tokenizer)
+    inputs = prepare_inputs(data, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(data, bundle)
     batches = [model_args({k: v[i: i + batch] for k, v in inputs.items()}, CPU)
                for i in range(0, len(labels), batch)]

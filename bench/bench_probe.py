@@ -25,8 +25,9 @@ import common  # noqa: F401
 import numpy as np
 from common import WORK, write_results
 
-from finetune.driver import run_training, setup
+from finetune.driver import run_training
 from finetune.inference import compute_features
+from finetune.run.prepare import setup
 from finetune.run_config import from_options
 from plugins.events import Reporter
 

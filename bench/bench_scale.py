@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/bench_scale.py   (target: 2 processes within 1 point
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -25,6 +24,8 @@ from typing import Any
 
 import common  # noqa: F401
 from common import WORK, write_results
+
+from plugins.bundle import read_meta
 
 TRAIN = ["--data", "fashion-mnist", "--per-class", "200", "--model", "cnn", "--quiet"]
 REPEATS = 2
@@ -38,10 +39,10 @@ def train(name: str, extra: list[str], env: dict[str, str] | None = None) -> dic
     subprocess.run([sys.executable, "-m", "robustune", "train", *TRAIN, *extra, "--out", str(out)],
                    check=True, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    meta = json.loads((out / "robustune.json").read_text())
-    history = meta["training"]["history"]
-    return {"wall_s": wall, "accuracy": meta["metrics"]["test"]["accuracy"], "epochs": len(history),
-            "train_s": meta["training"]["seconds"]["train"], "final_train_loss": history[-1]["train_loss"]}
+    meta = read_meta(out)
+    history = meta.training["history"]
+    return {"wall_s": wall, "accuracy": meta.metrics["test"]["accuracy"], "epochs": len(history),
+            "train_s": meta.training["seconds"]["train"], "final_train_loss": history[-1]["train_loss"]}
 
 
 def ray_head() -> tuple[str, Path]:

@@ -155,7 +155,7 @@ def served(home: Path, headers: dict[str, str], pngs: list[bytes], *flags: str) 
 def in_process(bundle: Path, pngs: list[bytes], batch: int = BATCH, runtime: str = "torch") -> dict[str, Any]:
     """The same model and images through ``Predictor`` in this process, batches of ``batch``: decoding
     and resizing each image (as the server does) and one forward pass per batch."""
-    from robustune.jobs.predict import Predictor
+    from robustune.jobs.work.predict import Predictor
 
     predictor = Predictor(bundle, runtime)
     assert predictor.runtime == runtime

@@ -39,9 +39,9 @@ def logistic_regression() -> float:
     """Baseline: multinomial logistic regression on the same split's raw pixels."""
     from sklearn.linear_model import LogisticRegression
 
+    from finetune.data.config import DataOptions
     from finetune.data.spec import load_data
     from finetune.data.splits import make_splits
-    from finetune.data.types import DataOptions
     from finetune.run_config import from_options
 
     cfg = from_options({**SPLIT, "model": "cnn", "out": "unused"})

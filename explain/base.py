@@ -8,39 +8,15 @@ directly with ``captum(model)`` and ``kwargs(x)`` gives the same numbers (a test
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from plugins.errors import InvalidInput, opt
+from explain.config import ExplainConfig
 from plugins.modes import frozen_eval
 
 MEMORY_BUDGET = 1 << 30  # bytes of activations one internal batch may hold (CPU default)
-
-
-@dataclass(frozen=True)
-class ExplainConfig:
-    """Method settings; each explainer reads the ones it needs."""
-
-    n_steps: int = 50  # integrated gradients: path steps
-    internal_batch_size: int | None = None  # integrated gradients: None = chosen from the model's size
-    n_samples: int = 20  # gradient-shap samples, smoothgrad samples
-    stdevs: float = 0.1  # smoothgrad / gradient-shap noise, in pixel units
-    window: int = 8  # occlusion: square window side in pixels
-    stride: int = 4  # occlusion: window stride
-    layer: str | None = None  # gradcam: module name; None = found automatically
-    base: str = "saliency"  # smoothgrad: the explainer it smooths
-    batch_size: int = 16
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("n_steps", "n_samples", "window", "stride", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InvalidInput(f"--{name.replace('_', '-')} must be at least 1")
-        if self.stdevs < 0:
-            raise InvalidInput(f"{opt('stdevs')} must be >= 0", field='stdevs')
 
 
 explain_mode = frozen_eval  # the shared mode for attributions (plugins/modes.py)

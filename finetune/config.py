@@ -42,16 +42,20 @@ class TrainConfig:
     trades_beta: float = option(6.0, help="TRADES robustness weight")
     nproc: int = option(1, help="training processes on this machine: data-parallel (DDP; gloo on CPU, NCCL "
                                 "on GPU), each on its share of every --batch-size batch")
-    nnodes: int = option(1, help="machines in a --nproc training: run the same command on each, with its "
+    nnodes: int = option(1, service=False,
+                         help="machines in a --nproc training: run the same command on each, with its "
                                  "--node-rank")
-    node_rank: int = option(0, help="this machine's index among --nnodes (0 writes the checkpoints and the "
+    node_rank: int = option(0, service=False,
+                            help="this machine's index among --nnodes (0 writes the checkpoints and the "
                                     "bundle)")
-    master_addr: str = option("127.0.0.1", help="address of the --node-rank 0 machine (--nnodes > 1)")
-    master_port: int = option(0, help="rendezvous port on --master-addr (0: a free one; 29500 with --nnodes "
+    master_addr: str = option("127.0.0.1", service=False,
+                              help="address of the --node-rank 0 machine (--nnodes > 1)")
+    master_port: int = option(0, service=False,
+                              help="rendezvous port on --master-addr (0: a free one; 29500 with --nnodes "
                                       "> 1)")
     launcher: str = option("auto", help="how --nproc > 1 starts its processes: torch (here, torchrun-style) "
                                         "or ray (a Ray Train TorchTrainer on the Ray cluster); auto: ray "
-                                        "inside a Ray job, else torch")
+                                        "in a job of serve --executor ray, else torch")
 
     @property
     def world_size(self) -> int:

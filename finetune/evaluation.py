@@ -6,9 +6,10 @@ from typing import Any
 
 import torch
 
+from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
-from finetune.data.splits import SplitConfig, make_splits
-from finetune.data.types import Data, DataOptions
+from finetune.data.splits import make_splits
+from finetune.data.types import Data
 from finetune.inference import evaluate
 from finetune.precision import pick
 from finetune.preprocess import prepare_inputs
@@ -28,9 +29,9 @@ def bundle_data(
     if source.pool.modality != bundle.modality:
         raise InvalidInput(f"bundle {bundle.path} is a {bundle.modality} model but {opt('data')} {data_spec} "
                            f"holds {source.pool.modality}; pass {bundle.modality} data")
-    same = source.name == bundle.meta.get("data", {}).get("source")
+    same = source.name == bundle.meta.data_source
     if split == "holdout" or (split == "auto" and same):
-        cfg = SplitConfig(**bundle.meta["split"]) if "split" in bundle.meta else SplitConfig()
+        cfg = SplitConfig(**bundle.meta.split) if bundle.meta.split is not None else SplitConfig()
         return "holdout", make_splits(source, cfg).test
     return "all", source.pool
 
@@ -54,7 +55,7 @@ def evaluate_bundle(
 ) -> tuple[str, dict[str, Any], Choice]:
     """(which split was used, metrics, the numerics ``precision`` picked)."""
     used, data = bundle_data(bundle, data_spec, split, options)
-    inputs = prepare_inputs(data, bundle.meta["preprocessing"], bundle.tokenizer)
+    inputs = prepare_inputs(data, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(data, bundle)
     model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", precision, events)
     return used, evaluate(model, inputs, labels, bundle.labels), choice

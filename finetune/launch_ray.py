@@ -31,7 +31,7 @@ def _worker(config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
 
-    from finetune.driver import train_rank
+    from finetune.run.launch import train_rank
 
     queue, cfg = config["queue"], config["cfg"]
     os.environ[HELD_LOCKS] = config["lock"]  # the launcher holds the output's lock

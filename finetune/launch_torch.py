@@ -59,7 +59,7 @@ def free_port() -> int:
 
 def _rank_main(args: RankArgs, queue: Any) -> None:
     """A rank process: join, train (``driver.train_rank``), send the result or the error, leave."""
-    from finetune.driver import train_rank
+    from finetune.run.launch import train_rank
 
     _die_with(args.parent)
     os.environ.update(RANK=str(args.rank), LOCAL_RANK=str(args.local_rank), WORLD_SIZE=str(args.size),

@@ -114,12 +114,12 @@ def estimate_training(spec: ModelSpec, n_examples: int, batch_size: int, trains_
     return Estimate(image_inputs_bytes(n_examples, size), param_bytes, acts), size
 
 
-def check_fits(estimate: Estimate, what: str, fix: str) -> None:
-    """Refuse (one line) when ``estimate`` exceeds the memory available now."""
+def check_fits(estimate: Estimate, what: str, fix: str, field: str | None = None) -> None:
+    """Refuse (one line, naming ``field``) when ``estimate`` exceeds the memory available now."""
     avail = available_bytes()
     if avail is not None and estimate.total > avail:
         raise InvalidInput(f"{what} needs about {estimate.describe()} of memory but {avail / GB:.1f} GB "
-                           f"is available; {fix}")
+                           f"is available; {fix}", field=field)
 
 
 def check_inputs_fit(n: int, size: int) -> None:

@@ -19,7 +19,6 @@ from plugins.errors import RobustuneError
 from plugins.registry import registry
 
 DefaultsTable = Mapping[str, Mapping[str, Any]]
-SOURCES = ("model", "generic")
 
 
 def pick(table: DefaultsTable, adapter: str, modality: str | None) -> dict[str, Any]:

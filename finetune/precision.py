@@ -9,8 +9,10 @@ from torch import Tensor, nn
 
 from finetune.batches import Inputs, iterate, model_args, num_examples
 from finetune.inference import inference_batch
+from finetune.numerics.apply import M
+from finetune.numerics.choose import choose
 from plugins.events import Reporter
-from plugins.numerics import Choice, M, choose
+from plugins.numerics import Choice
 
 TIMING_BATCH = 32  # examples per timed batch (the measurements: 32 images, 64 texts)
 CHECK_EXAMPLES = 256  # validation examples for the agreement test

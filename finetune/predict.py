@@ -24,7 +24,7 @@ def bundle_inputs_for_files(bundle: Bundle, files: list[Path]) -> Inputs:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise NotFound(f"file(s) not found: {', '.join(missing[:5])}; check the paths")
-    size = int(bundle.meta["preprocessing"]["input_size"][-1])
+    size = bundle.meta.image_size
     images = [try_read_image(f, size) for f in files]
     bad = [str(f) for f, img in zip(files, images, strict=True) if img is None]
     if bad:
@@ -38,7 +38,7 @@ def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
         raise Unsupported(f"bundle {bundle.path} is an image model; pass image files, not {opt('text')}")
     if not texts or any(not t.strip() for t in texts):
         raise InvalidInput(f"{opt('text')} needs non-empty text", field='text')
-    return tokenize(texts, bundle.tokenizer, int(bundle.meta["preprocessing"]["max_length"]))
+    return tokenize(texts, bundle.tokenizer, bundle.meta.max_length)
 
 
 def top_k(bundle: Bundle, inputs: Inputs, k: int = 3) -> list[Prediction]:

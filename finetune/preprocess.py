@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,9 @@ from torch import Tensor
 
 from finetune.data.types import Data, ImageData
 from plugins.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from plugins.meta import Preprocessing
 
 Inputs = dict[str, Tensor]
 
@@ -56,8 +59,11 @@ def tokenize(texts: list[str], tokenizer: Any, max_length: int) -> Inputs:
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
-def prepare_inputs(data: Data, preprocessing: dict[str, Any], tokenizer: Any = None) -> Inputs:
-    """Model inputs for ``data`` under a bundle's or backbone's preprocessing dict."""
+def prepare_inputs(data: Data, preprocessing: dict[str, Any] | Preprocessing,
+                   tokenizer: Any = None) -> Inputs:
+    """Model inputs for ``data`` under a bundle's preprocessing or a backbone's preprocessing dict."""
+    if not isinstance(preprocessing, dict):
+        preprocessing = preprocessing.to_json()
     modality = preprocessing["modality"]
     if modality != data.modality:
         raise InvalidInput(

@@ -14,6 +14,8 @@ from typing import Any
 
 # Ray reads this once, when it is imported: "0" makes it take 127.0.0.1 as this node's address
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+# set to "ray" in the process of a job the service's Ray executor runs: its trainings launch on Ray
+EXECUTOR_ENV = "ROBUSTUNE_EXECUTOR"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 

@@ -9,17 +9,15 @@ from typing import Any
 
 import yaml
 
-from finetune.adapters.base import AdapterConfig
+from finetune.adapters.config import AdapterConfig
 from finetune.config import TrainConfig
-from finetune.data.splits import SplitConfig
-from finetune.data.types import DataOptions
-from finetune.model_defaults import SOURCES as DEFAULTS_SOURCES
-from finetune.model_defaults import data_modality, model_defaults
+from finetune.data.config import DataOptions, SplitConfig
 from plugins import jsonio
-from plugins.backbones.base import BackboneConfig
+from plugins.backbones.config import BackboneConfig
 from plugins.errors import InvalidInput, NotFound, brief, opt
 from plugins.schema import from_dict, option, require
 
+DEFAULTS_SOURCES = ("model", "generic")  # where a run's training settings come from (model_defaults.py)
 SECTIONS: dict[str, type] = {
     "backbone_config": BackboneConfig,
     "adapter_config": AdapterConfig,
@@ -33,12 +31,14 @@ SECTIONS: dict[str, type] = {
 class RunConfig:
     """One fine-tuning run."""
 
-    data: str = option(help="digits, fashion-mnist[:FOLDER], rotten-tomatoes, imagefolder:PATH or csv:PATH "
+    data: str = option(ref="dataset",
+                       help="digits, fashion-mnist[:FOLDER], rotten-tomatoes, imagefolder:PATH or csv:PATH "
                             "(a bare folder or .csv path works too)")
-    backbone: str = option(help="a registered backbone or from-scratch model (cnn, rnn, lstm, dbn, gan), any "
+    backbone: str = option(ref="architecture",
+                           help="a registered backbone or from-scratch model (cnn, rnn, lstm, dbn, gan), any "
                                 "timm architecture name, or a Hugging Face model folder", flag="model",
                            alias=True)
-    out: str = option(help="the bundle folder to write")
+    out: str = option(ref="output:model", help="the bundle folder to write")
     adapter: str = option("auto", help="linear-probe, full, partial, scratch, lora, gradual or "
                                        "discriminative (auto: linear-probe; scratch for from-scratch models)")
     recipe: str = option("auto", help="supervised, dbn (RBM pretraining first), semi-gan or lbfgs (auto: "
@@ -51,7 +51,7 @@ class RunConfig:
                           Any] = option(help="the adapter's own options, KEY=VALUE,... (a plugin adapter's, "
                                                   "or the built-ins' shared ones)", parse="kv",
                                              default_factory=dict)
-    overwrite: bool = option(False, help="replace an existing --out that robustune wrote")
+    overwrite: bool = option(False, service=False, help="replace an existing out folder that robustune wrote")
     defaults: str = option("model", help="model: the model's recommended training settings for its adapter "
                                          "and the data (printed; your flags override them); generic: the "
                                          "same settings for every model")
@@ -76,7 +76,7 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "run config",
-                  fix: str = "start the run again without --resume") -> RunConfig:
+                  fix: str = f"start the run again without {opt('resume')}") -> RunConfig:
         """Inverse of ``to_json``; every field is type- and range-checked (one line naming it)."""
         return from_dict(cls, data, where, fix)
 
@@ -134,6 +134,8 @@ def _take_model_defaults(top: dict[str, Any], sections: dict[str, dict[str, Any]
     """Route the model plugin's recommended settings the user did not set; returns those taken."""
     if top.get("defaults", "model") != "model" or not isinstance(top.get("backbone"), str):
         return {}
+    from finetune.model_defaults import data_modality, model_defaults
+
     recommended = model_defaults(top["backbone"], str(top.get("adapter", "auto")),
                                  data_modality(str(top.get("data", ""))))
     if "epochs" in given:  # a patience picked for the model's epochs: scale with the user's instead

@@ -19,7 +19,7 @@ from finetune.config import TrainConfig
 from finetune.distributed import share, sync_buffers, total, world, wrap
 from finetune.inference import predict_logits
 from finetune.loop import EpochLoop, History, seed_epoch
-from plugins.errors import TrainingDiverged
+from plugins.errors import TrainingDiverged, opt
 from plugins.events import Events, Reporter, reporter
 
 
@@ -39,8 +39,9 @@ def warmup_cosine(total_steps: int, warmup_fraction: float) -> Any:
 def finite_loss(value: float, epoch: int, lr: float) -> float:
     """``value``, or a ``TrainingDiverged`` error naming the likely cause when it is NaN or infinite."""
     if not math.isfinite(value):
-        raise TrainingDiverged(f"training diverged: the loss became {value} in epoch {epoch + 1}; lower --lr "
-                               f"(it was {lr:g}) or check the data; no bundle was written")
+        raise TrainingDiverged(f"training diverged: the loss became {value} in epoch {epoch + 1}; lower "
+                               f"{opt('lr')} (it was {lr:g}) or check the data; no bundle was written",
+                               field="lr")
     return value
 
 
@@ -117,8 +118,10 @@ class Trainer:
             total_loss += value * len(y)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(y)
-            self.events.progress(stage, min(seen * ranks, len(order)), len(order),
-                                 f"loss {total_loss / seen:.3f} acc {correct / seen:.3f}")
+            done = min(seen * ranks, len(order))
+            self.events.progress(stage, done, len(order),
+                                 f"loss {total_loss / seen:.3f} acc {correct / seen:.3f}",
+                                 overall=(epoch + done / max(1, len(order))) / self.cfg.epochs)
         sync_buffers(self.plan.module)
         loss_sum, right, count = total([total_loss, correct, seen])  # over every rank
         return {"train_loss": loss_sum / count, "train_accuracy": right / count}

@@ -109,7 +109,7 @@ def register(reg: Registrar) -> None:
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)
     for name, desc in EXPORTERS.items():
-        reg.register("exporter", name, f"plugins.export.{name}:exporter", desc)
+        reg.register("exporter", name, f"finetune.export.{name}:exporter", desc)
     reg.register("launcher", "torch", "finetune.launch_torch:launcher",
                  "--nproc ranks as processes on this machine (torchrun-style; --nnodes: one command "
                  "per machine)")

@@ -27,23 +27,22 @@ TOKENIZER_DIR = "tokenizer"
 
 @dataclass
 class Bundle:
-    """A loaded bundle: the Classifier in eval mode, its metadata, and the tokenizer for text."""
+    """A loaded bundle: the Classifier in eval mode, its typed metadata, and the tokenizer for text."""
 
     path: Path
     model: Classifier
-    meta: dict[str, Any]
+    meta: BundleMeta
     tokenizer: Any = None
-    info: BundleMeta | None = None  # the typed, validated form of ``meta``
 
     @property
     def labels(self) -> list[str]:
         """Class names in logit order."""
-        return list(self.meta["labels"])
+        return self.meta.label_names
 
     @property
     def modality(self) -> str:
         """``image`` or ``text``."""
-        return str(self.meta["modality"])
+        return self.meta.modality
 
 
 def library_versions() -> dict[str, str]:
@@ -73,7 +72,8 @@ def save_bundle(
     bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()]
     if bad:
         raise TrainingDiverged(f"the trained weights hold NaN or infinite values ({len(bad)} tensors, first "
-                               f"{bad[0]}); training diverged: lower --lr; no bundle was written")
+                               f"{bad[0]}); training diverged: lower {opt('lr')}; no bundle was written",
+                               field="lr")
     full = {
         "format_version": FORMAT_VERSION,
         "modality": model.modality,
@@ -102,8 +102,9 @@ def validate_meta(meta: Any, where: str) -> BundleMeta:
     return from_dict(BundleMeta, meta, where, DAMAGED)
 
 
-def read_meta(path: Path) -> dict[str, Any]:
-    """The bundle's JSON, checked field by field, with clear errors for a missing or foreign folder."""
+def read_meta(path: Path) -> BundleMeta:
+    """The bundle's metadata, checked field by field (no weights read), with clear errors for a missing
+    or foreign folder."""
     path = Path(path)
     if not path.exists():
         raise NotFound(f"bundle {path} does not exist; pass the {opt('out')} folder of a training run",
@@ -111,9 +112,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     meta_file = path / META_FILE
     if not path.is_dir() or not meta_file.is_file():
         raise NotFound(f"{path} is not a robustune bundle (no {META_FILE}); pass a bundle folder")
-    meta: dict[str, Any] = jsonio.read_json(meta_file, DAMAGED)
-    validate_meta(meta, f"bundle {path}")
-    return meta
+    return validate_meta(jsonio.read_json(meta_file, DAMAGED), f"bundle {path}")
 
 
 def _weight_shapes(file: Path, where: str) -> dict[str, tuple[int, ...]]:
@@ -191,8 +190,7 @@ def load_bundle(path: Path) -> Bundle:
     header, so a damaged robustune.json never allocates a model it cannot fill.
     """
     path = Path(path)
-    meta = read_meta(path)
-    info = validate_meta(meta, f"bundle {path}")
+    info = read_meta(path)
     where = f"bundle {path}"
     found = _weight_shapes(path / WEIGHTS_FILE, where)
     check_weights_fit(_skeleton(info.model, info.arch, where), found, where)
@@ -211,4 +209,4 @@ def load_bundle(path: Path) -> Bundle:
     if info.modality == "text":
         rows = getattr(model.get_input_embeddings(), "num_embeddings", None)  # type: ignore[operator]
         tokenizer = load_tokenizer(path, where, rows)
-    return Bundle(path, model, meta, tokenizer, info)
+    return Bundle(path, model, info, tokenizer)

@@ -18,7 +18,7 @@ class ImageClassifier(nn.Module):
     """
 
     modality = "image"
-    numerics: Numerics = FP32  # set by plugins.numerics.apply
+    numerics: Numerics = FP32  # set by finetune.numerics.apply
     mean: Tensor
     std: Tensor
 
@@ -30,6 +30,10 @@ class ImageClassifier(nn.Module):
         self.head = head
         self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
+
+    def use_numerics(self, numerics: Numerics) -> None:
+        """Compute with ``numerics`` (autocast dtype, memory format) from now on."""
+        self.numerics = numerics
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Shape: (N, C, H, W) in [0, 1] -> (N, F) (float32 whatever the numerics)."""
@@ -52,7 +56,7 @@ class TextClassifier(nn.Module):
     """
 
     modality = "text"
-    numerics: Numerics = FP32  # set by plugins.numerics.apply
+    numerics: Numerics = FP32  # set by finetune.numerics.apply
 
     def __init__(self, backbone: Backbone, head: nn.Module) -> None:
         super().__init__()
@@ -65,6 +69,10 @@ class TextClassifier(nn.Module):
             raise InvalidInput(f"this head reads token states, which backbone {backbone.name} does not "
                                "give; use it with bert (or another Hugging Face encoder), or "
                                f"{opt('head')} linear")
+
+    def use_numerics(self, numerics: Numerics) -> None:
+        """Compute with ``numerics`` (autocast dtype, int8 copies set it too) from now on."""
+        self.numerics = numerics
 
     def get_input_embeddings(self) -> nn.Module:
         """The token-embedding layer."""

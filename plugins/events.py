@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from plugins.errors import Interrupted
@@ -21,12 +21,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Progress:
-    """``step`` of ``total`` (None: unknown) in ``stage``, with a short message."""
+    """``step`` of ``total`` (None: unknown) in ``stage``, with a short message; ``overall``: the share of
+    the whole work done, when the work knows it (a training: epochs done of all)."""
 
     stage: str
     step: int
     total: int | None = None
     message: str = ""
+    overall: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,23 @@ class Muted:
         return self.inner.cancelled()
 
 
+class Part:
+    """Passes events on, with ``overall`` rescaled to part ``index`` of ``count`` of the outer work."""
+
+    def __init__(self, inner: Events, index: int, count: int) -> None:
+        self.inner, self.index, self.count = inner, index, max(1, count)
+
+    def emit(self, event: Event) -> None:
+        """Pass ``event`` on (its share of the whole work, if it has one)."""
+        if isinstance(event, Progress) and event.overall is not None:
+            event = replace(event, overall=(self.index + min(max(event.overall, 0.0), 1.0)) / self.count)
+        self.inner.emit(event)
+
+    def cancelled(self) -> bool:
+        """Whatever ``inner`` says."""
+        return self.inner.cancelled()
+
+
 class ListEvents:
     """Keeps every event in ``events``; ``cancel_after`` (a number of checks) cancels on cue (tests)."""
 
@@ -118,14 +137,20 @@ class Reporter:
         self.min_interval = min_interval  # progress events closer than this (seconds) are merged
         self._last: dict[str, float] = {}
 
-    def progress(self, stage: str, step: int, total: int | None = None, message: str = "") -> None:
-        """Emit a progress event (the last step of a stage is always sent)."""
+    def progress(self, stage: str, step: int, total: int | None = None, message: str = "",
+                 overall: float | None = None) -> None:
+        """Emit a progress event (the last step of a stage is always sent); ``overall`` in [0, 1]."""
         now = time.monotonic()
         final = total is not None and step >= total
         if not final and step > 0 and now - self._last.get(stage, -1e9) < self.min_interval:
             return
         self._last[stage] = now
-        self.sink.emit(Progress(stage, step, total, message))
+        self.sink.emit(Progress(stage, step, total, message, overall))
+
+    def part(self, index: int, count: int) -> Reporter:
+        """A reporter for part ``index`` of ``count`` equal parts of this work: its ``overall`` shares
+        become shares of the whole (a tuning's trials, a comparison's candidates)."""
+        return Reporter(Part(self.sink, index, count), self.min_interval)
 
     def log(self, message: str, level: str = "info") -> None:
         """Emit a log line."""

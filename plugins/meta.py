@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from plugins.backbones.base import MAX_IMAGE_SIZE, MAX_LENGTH
-from plugins.errors import InvalidInput
+from plugins.backbones.config import MAX_IMAGE_SIZE, MAX_LENGTH
+from plugins.errors import InvalidInput, Unsupported
 from plugins.model import ModelSpec
 
 FORMAT_VERSION = 1
 MODALITIES = ("image", "text")
+
+
+def to_json(value: Any) -> Any:
+    """The JSON form of a schema value: dataclasses as objects (an optional field left at its ``None``
+    default is omitted, as the reader takes it), tuples as lists."""
+    if isinstance(value, ModelSpec):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (getattr(value, f.name) is None and f.default is None)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,10 @@ class ImagePreprocessing:
         """Side of the square input."""
         return self.input_size[-1]
 
+    def to_json(self) -> dict[str, Any]:
+        """As written in ``robustune.json``."""
+        return dict(to_json(self))
+
 
 @dataclass(frozen=True)
 class TextPreprocessing:
@@ -49,6 +69,13 @@ class TextPreprocessing:
         if not 1 <= self.max_length <= MAX_LENGTH:
             raise InvalidInput(f"preprocessing.max_length must be in 1..{MAX_LENGTH}, "
                                f"got {self.max_length}")
+
+    def to_json(self) -> dict[str, Any]:
+        """As written in ``robustune.json``."""
+        return dict(to_json(self))
+
+
+Preprocessing: TypeAlias = ImagePreprocessing | TextPreprocessing
 
 
 @dataclass(frozen=True)
@@ -78,7 +105,7 @@ class BundleMeta:
     model: ModelSpec
     arch: dict[str, Any]
     labels: list[str]
-    preprocessing: ImagePreprocessing | TextPreprocessing
+    preprocessing: Preprocessing
     adapter: AdapterRecord | None = None
     recipe: str = "supervised"
     split: dict[str, Any] | None = None
@@ -116,3 +143,25 @@ class BundleMeta:
         """Class names in logit order."""
         return list(self.labels)
 
+    @property
+    def image_size(self) -> int:
+        """Side of the square input of an image model."""
+        if not isinstance(self.preprocessing, ImagePreprocessing):
+            raise Unsupported("this is a text model: it takes texts, not images")
+        return self.preprocessing.size
+
+    @property
+    def max_length(self) -> int:
+        """Longest input in tokens of a text model."""
+        if not isinstance(self.preprocessing, TextPreprocessing):
+            raise Unsupported("this is an image model: it takes images, not texts")
+        return self.preprocessing.max_length
+
+    @property
+    def data_source(self) -> str | None:
+        """Where the training data came from (``None`` when not recorded)."""
+        return self.data.source if self.data is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        """As written in ``robustune.json`` (for what must hand the metadata on as JSON)."""
+        return dict(to_json(self))

@@ -40,7 +40,31 @@ class Spec:
     @classmethod
     def from_json(cls: type[S], data: Any, where: str = "", lax: bool = False) -> S:
         """The spec from JSON data (``lax``: numbers given as text are accepted, as in YAML)."""
-        return from_dict(cls, data, where, "see its options (--help on the command line)", lax=lax)
+        return from_dict(cls, data, where, "see its options (help on the command line)", lax=lax)
+
+    @classmethod
+    def from_options(cls: type[S], options: dict[str, Any]) -> S:
+        """The spec from flat options (CLI flags, a config file, a service request): its own fields by
+        name; with an ``options:KIND`` field, every other option goes into it (a name both own and one of
+        the field's ``only`` goes to both: a tuning's ``seed``)."""
+        own = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        nested = next((f for f in own.values() if str(f.metadata.get("ref") or "").startswith("options:")),
+                      None)
+        if nested is None:
+            return cls.from_json(options, lax=True)
+        shared = set(nested.metadata.get("only") or ())
+        mine = {k: v for k, v in options.items() if k in own and k != nested.name}
+        rest = {k: v for k, v in options.items() if k not in own or k in shared}
+        given = options.get(nested.name)
+        if given is not None and not isinstance(given, dict):
+            return cls.from_json({**mine, nested.name: given}, lax=True)  # the reader names the field
+        inner = {**(given or {}), **rest}
+        inner_given = {nested.name: inner} if given is not None or rest else {}
+        return cls.from_json({**mine, **inner_given}, lax=True)
+
+    def or_resume(self: S) -> S:
+        """This spec, or one that continues an earlier attempt's work (jobs that resume override it)."""
+        return self
 
 
 class Result:

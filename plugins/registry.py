@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 from plugins.errors import InvalidInput, NotFound, brief
 
 ENTRY_POINT_GROUP = "robustune.plugins"
-BUILTINS = "plugins.builtins:register"
+# robustune's own plugins: the library's (models, adapters, attacks, ...) and the application's job kinds
+BUILTINS = ("plugins.builtins:register", "robustune.jobs.builtins:register")
 
 
-def _load_target(target: str) -> Any:
+def load_target(target: str) -> Any:
+    """The object ``target`` names (``"module:attr"``), imported now."""
     module_name, _, attr = target.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in attr.split(".") if attr else []:
@@ -43,7 +45,7 @@ class Entry:
         if not isinstance(self.target, str):
             return self.target
         try:
-            obj = _load_target(self.target)
+            obj = load_target(self.target)
         except (ImportError, AttributeError) as exc:
             raise InvalidInput(
                 f"{self.kind} plugin {self.name!r} from {self.source} cannot be loaded "
@@ -71,6 +73,8 @@ class Registry:
         self._group = group
         self._entries: dict[str, dict[str, Entry]] = {}
         self._discovered = False
+        self._discovering: int | None = None  # the thread discovering now (a plugin's register may ask)
+        self._lock = threading.RLock()  # threads of a service ask at once: one discovers, the rest wait
 
     def add(self, entry: Entry) -> None:
         """Add one entry; a name already taken in that kind raises."""
@@ -84,15 +88,32 @@ class Registry:
         names[entry.name] = entry
 
     def discover(self) -> None:
-        """Load every entry point of the group (once)."""
-        if self._discovered:
-            return
-        self._discovered = True
+        """Load every entry point of the group (once; other threads wait until it is complete)."""
+        if self._discovered or self._discovering == threading.get_ident():
+            return  # done, or asked from inside discovery (a plugin's register): what is there so far
+        with self._lock:
+            if not self._discovered:
+                before = {kind: dict(names) for kind, names in self._entries.items()}
+                self._discovering = threading.get_ident()
+                try:
+                    self._discover()
+                except BaseException:
+                    self._entries = before  # a broken plugin fails every query, never a partial registry
+                    raise
+                finally:
+                    self._discovering = None
+                self._discovered = True
+
+    def _discover(self) -> None:
+        from importlib.metadata import entry_points  # reading every distribution's metadata: on use only
+
         found = sorted(entry_points(group=self._group), key=lambda e: (e.value, e.name))
-        if self._group == ENTRY_POINT_GROUP and BUILTINS not in {ep.value for ep in found}:
-            # running from a source tree that was never pip-installed: same register path
-            builtins: Callable[[Registrar], None] = _load_target(BUILTINS)
-            builtins(Registrar(self, "robustune"))
+        installed = {ep.value for ep in found}
+        for target in BUILTINS if self._group == ENTRY_POINT_GROUP else ():
+            if target not in installed:
+                # running from a source tree that was never pip-installed: same register path
+                builtins: Callable[[Registrar], None] = load_target(target)
+                builtins(Registrar(self, "robustune"))
         for ep in found:
             source = ep.dist.name if ep.dist is not None else ep.value
             try:

@@ -222,8 +222,31 @@ def require(obj: Any, rules: list[tuple[str, bool, str]]) -> None:
             raise field_error(name, f"{problem}, got {getattr(obj, name, None)!r}")
 
 
+REFS = {  # what a field's value refers to (``ref="output:model"``: the part after ":" is its argument)
+    "dataset": "labeled data: a built-in dataset, or a folder or CSV (in a request: an uploaded dataset id)",
+    "model": "a trained bundle (in a request: a registered model, name[@VERSION or :ALIAS], or a version id)",
+    "upload": "a file or folder the job reads (in a request: the id of uploaded files)",
+    "weights": "a weight source (auto, hub, packaged, none) or a weights file (in a request: an upload id)",
+    "architecture": "a registered model or timm architecture, or a Hugging Face folder (an upload id)",
+    "job-output": "another job's output, of the kind after ':' (in a request: that job's id)",
+    "output": "where the job writes (the service sets it: the job's folder, then the name after ':')",
+    "inline": "a value given in full (in a request a path on the server is refused)",
+    "options": "the flat options of the job kind after ':' (the CLI shows those named by only= as flags)",
+}
+
+
+def _in_requests(cli: bool, ref: str | None, service: bool | None) -> bool:
+    """Whether a service request may give the field: as on the CLI unless said; never an output; always a
+    nested job's options."""
+    base = (ref or "").partition(":")[0]
+    if base == "output":
+        return False
+    return (cli or base == "options") if service is None else service
+
+
 def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
            parse: str | None = None, cli: bool = True, argument: bool = False, alias: bool = False,
+           ref: str | None = None, service: bool | None = None, only: tuple[str, ...] | None = None,
            default_factory: Any = dataclasses.MISSING) -> Any:
     """A spec field with what the CLI, the service and the docs need to present it.
 
@@ -231,9 +254,15 @@ def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = 
     string becomes the value (``numbers``: ``1/255,2/255``; ``names``: ``a,b``; ``kv``:
     ``KEY=VALUE,...``); ``cli=False`` keeps it out of the command line; ``argument`` makes it
     positional; ``alias`` keeps ``--field-name`` as a second option beside ``flag`` (given both, the
-    values must agree).
+    values must agree). ``ref``: what the value refers to (``REFS``), which is how the service
+    resolves it; ``service=False`` keeps it out of requests (the server decides it; default: as
+    ``cli``, and outputs are always the server's); ``only``: for an
+    ``options:KIND`` field, the options the CLI offers as flags.
     """
-    meta = {"help": help, "flag": flag, "parse": parse, "cli": cli, "argument": argument, "alias": alias}
+    if ref is not None and ref.partition(":")[0] not in REFS:
+        raise ValueError(f"ref {ref!r} is not one of {', '.join(REFS)}")  # a programming error
+    meta = {"help": help, "flag": flag, "parse": parse, "cli": cli, "argument": argument, "alias": alias,
+            "ref": ref, "service": _in_requests(cli, ref, service), "only": only}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

@@ -83,6 +83,8 @@ def curve_flags(robust: dict[str, dict[float, float]], white_box: set[str], n: i
 
 
 def ball_flags(violations: dict[str, Any]) -> list[Flag]:
-    """Attacked inputs outside the allowed ball or outside [0, 1]."""
-    return [{"code": "outside_ball", "message": f"{name}: {count} example(s) outside the eps-ball "
-             "or [0, 1]"} for name, count in violations.items() if count]
+    """Attacks whose own results left the allowed ball or [0, 1] (projected back before they were
+    scored, so the numbers hold, but the attack has a bug)."""
+    return [{"code": "outside_ball", "message": f"{name}: {count} of its own example(s) fell outside the "
+             "eps-ball or [0, 1] and were projected back before scoring; the attack has a bug"}
+            for name, count in violations.items() if count]

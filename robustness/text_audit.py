@@ -14,7 +14,8 @@ from plugins.events import Events, Reporter, reporter
 from plugins.records import plain
 from plugins.registry import registry
 from robustness.attacks.text_base import TextAttackConfig, TextOutcome, TextTarget
-from robustness.audit import AuditConfig, AuditResult, validate
+from robustness.audit import AuditResult, validate
+from robustness.config import AuditConfig
 from robustness.flags import ball_flags, curve_flags, model_flags
 from robustness.report import build_report
 

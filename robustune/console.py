@@ -46,7 +46,11 @@ def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
 
 
 def _usage(exc: BaseException) -> NoReturn:
-    """One line naming the problem, then typer's usage hint (``Try 'robustune X --help'``)."""
+    """One line naming the problem, then typer's usage hint (``Try 'robustune X --help'``); a command
+    group called bare prints its help (on stdout, not as an error)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        print(getattr(exc, "format_message", lambda: str(exc))())
+        sys.exit(2)
     message = " ".join(str(getattr(exc, "format_message", lambda: str(exc))()).split())
     ctx = getattr(exc, "ctx", None)
     hint = None

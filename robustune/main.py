@@ -1,37 +1,65 @@
 """The ``robustune`` console script: the CLI's commands plus the service's (serve, token, remote).
 
-The CLI and the service never import each other; this module is the one place that joins them.
-``remote`` and ``token`` start without the CLI, whose options are built from the job specs (which
-import PyTorch): a script or CI pipeline calling a server waits a fraction of a second, not seconds.
+The CLI and the service never import each other; this module is the one place that joins them. It
+imports nothing but the standard library before it is called, so Ctrl-C at any moment, from the
+first millisecond, ends in one line and exit code 130: an interrupt while the commands are still
+being built is caught here, one during a command by ``robustune.console.run``.
+
+One CPython detail needs care: a KeyboardInterrupt that ended inside code run from a string
+(``PyRun_String``: dataclass or typing helpers, for example) leaves the interpreter marked as killed
+by SIGINT even after it was handled, so the process would die of SIGINT instead of exiting 130. The
+interrupted path therefore exits with ``os._exit(130)`` once the streams are flushed.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
-from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
-from robustune.console import run
-
-CLIENT_COMMANDS = ("remote", "token")
+INTERRUPTED = 130
 
 
-@cache
-def full_app() -> Any:
-    """Every command: the CLI's and the service's."""
+def full_app(argv: list[str] | None = None) -> Any:
+    """The CLI's and the service's commands: every one, or those ``argv`` needs (a job command builds
+    its own alone)."""
     from robustune.cli import app
-    from robustune.service.commands import register
+    from robustune.cli.commands import needed, register
+    from robustune.service.commands import register as register_service
 
-    register(app)
+    register(app, needed(argv) if argv is not None else None)
+    register_service(app)
     return app
+
+
+def _exit_interrupted() -> NoReturn:
+    """Exit 130 without dying of SIGINT: the exit handlers (Ray's shutdown, temporary files) run first."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(INTERRUPTED)
+
+
+def _interrupted() -> NoReturn:
+    print("error: interrupted", file=sys.stderr)
+    _exit_interrupted()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (see ``robustune.console.run`` for exit codes)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in CLIENT_COMMANDS:
-        from robustune.service.commands import client_app
+    try:
+        from robustune.console import run
 
-        run(client_app(), args)
-    else:
-        run(full_app(), args)
+        app = full_app(args)
+    except KeyboardInterrupt:
+        _interrupted()
+    try:
+        run(app, args)
+    except KeyboardInterrupt:  # between the command's end and the exit
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            _exit_interrupted()
+        raise

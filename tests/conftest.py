@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,9 +21,26 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # measured numerics choices (--precision auto) go to a cache of this test session, not the user's
 os.environ["ROBUSTUNE_CACHE_DIR"] = tempfile.mkdtemp(prefix="robustune-test-cache-")
-torch.set_num_threads(2)
+torch.set_num_threads(2)  # as a robustune process on this machine: in-process runs compare to subprocess ones
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]) -> Path:
+    """The folder ``name``, made by ``build(folder)`` once per test session however many pytest-xdist
+    workers need it: the first takes its lock and builds, the others wait and reuse it (a training is
+    never repeated)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "built-once"
+    root.mkdir(parents=True, exist_ok=True)
+    out, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            build(out)
+            done.touch()
+    return out
 
 
 @dataclass
@@ -88,8 +107,9 @@ def make_image_folder(root: Path, per_class: int = 20, size: int = 24, seed: int
 
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small generated two-class image folder (shared, read-only)."""
-    return make_image_folder(tmp_path_factory.mktemp("images") / "stripes")
+    """A small generated two-class image folder (shared, read-only; one path for every worker, so a
+    bundle trained on it names the same source everywhere)."""
+    return built_once(tmp_path_factory, "stripes", make_image_folder)
 
 
 POSITIVE = ["a wonderful, moving film", "great acting and a great story", "brilliant and funny",
@@ -109,8 +129,13 @@ def write_csv(path: Path, repeat: int = 4, text_col: str = "text", label_col: st
 
 @pytest.fixture(scope="session")
 def text_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small generated sentiment CSV (shared, read-only)."""
-    return write_csv(tmp_path_factory.mktemp("text") / "reviews.csv")
+    """A small generated sentiment CSV (shared, read-only; one path for every worker)."""
+    return built_once(tmp_path_factory, "reviews", _csv_in) / "reviews.csv"
+
+
+def _csv_in(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_csv(folder / "reviews.csv")
 
 
 @pytest.fixture(scope="session")
@@ -119,11 +144,10 @@ def stripes_bundle(tmp_path_factory: pytest.TempPathFactory, image_folder: Path)
     from finetune.driver import run_training
     from finetune.run_config import from_options
 
-    out = tmp_path_factory.mktemp("bundles") / "stripes"
     opts = {"data": f"imagefolder:{image_folder}", "backbone": "resnet18", "weights": "none",
-            "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3, "out": str(out)}
-    run_training(from_options(opts))
-    return out
+            "adapter": "full", "image_size": 24, "epochs": 3, "lr": 3e-3}
+    return built_once(tmp_path_factory, "stripes-resnet18",
+                      lambda out: run_training(from_options({**opts, "out": str(out)})))
 
 
 @pytest.fixture(scope="session")
@@ -132,10 +156,10 @@ def text_bundle(tmp_path_factory: pytest.TempPathFactory, text_csv: Path) -> Pat
     from finetune.driver import run_training
     from finetune.run_config import from_options
 
-    out = tmp_path_factory.mktemp("bundles") / "minilm"
-    run_training(from_options({"data": f"csv:{text_csv}", "backbone": "bert", "adapter": "linear-probe",
-                               "epochs": 20, "lr": 3e-2, "out": str(out)}))
-    return out
+    opts = {"data": f"csv:{text_csv}", "backbone": "bert", "adapter": "linear-probe", "epochs": 20,
+            "lr": 3e-2}
+    return built_once(tmp_path_factory, "reviews-minilm",
+                      lambda out: run_training(from_options({**opts, "out": str(out)})))
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +168,6 @@ def digits_cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from finetune.driver import run_training
     from finetune.run_config import from_options
 
-    out = tmp_path_factory.mktemp("bundles") / "digits-cnn"
-    run_training(from_options({"data": "digits", "backbone": "cnn", "epochs": 6, "lr": 3e-3,
-                               "out": str(out)}))
-    return out
+    opts = {"data": "digits", "backbone": "cnn", "epochs": 6, "lr": 3e-3}
+    return built_once(tmp_path_factory, "digits-cnn",
+                      lambda out: run_training(from_options({**opts, "out": str(out)})))

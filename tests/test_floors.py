@@ -86,3 +86,51 @@ def test_no_terminal_below_the_cli(package: str) -> None:
         bad += [f"{path.relative_to(ROOT)}:{node.lineno} calls print" for node in ast.walk(tree)
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
     assert (ROOT / package).is_dir() and not bad, bad
+
+
+META_READERS = ("plugins/bundle.py", "plugins/meta.py")  # the only code that sees robustune.json as JSON
+META_CALLS = ("read_meta", "bundle_summary")  # each returns the typed BundleMeta
+
+
+def raw_meta_reads(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, code) of each read of bundle metadata as a raw dict: ``x.meta[...]``, ``x.meta.get(...)``,
+    ``read_meta(...)[...]`` / ``.get(...)``, or robustune.json parsed as JSON."""
+
+    def name(node: ast.AST) -> str | None:
+        return getattr(node, "attr", getattr(node, "id", None))
+
+    def is_meta(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "meta") or (
+            isinstance(node, ast.Call) and name(node.func) in META_CALLS)
+
+    def is_raw(node: ast.AST) -> bool:
+        if isinstance(node, ast.Subscript):
+            return is_meta(node.value)
+        if isinstance(node, ast.Attribute):
+            return node.attr == "get" and is_meta(node.value)
+        if isinstance(node, ast.Call) and name(node.func) in ("read_json", "load", "loads"):
+            return any("robustune.json" in ast.unparse(a) or "META_FILE" in ast.unparse(a) for a in node.args)
+        return False
+
+    return sorted((getattr(n, "lineno", 0), ast.unparse(n)) for n in ast.walk(tree) if is_raw(n))
+
+
+def test_raw_meta_reads_are_found() -> None:
+    """The check below sees each form of a raw read (and not the typed ones)."""
+    bad = ('bundle.meta["preprocessing"]\nb.meta.get("identity")\nread_meta(p)["modality"]\n'
+           'catalog.bundle_summary(p).get("metrics")\njson.loads((p / "robustune.json").read_text())\n'
+           'jsonio.read_json(p / META_FILE, "")\n')
+    assert [line for line, _ in raw_meta_reads(ast.parse(bad))] == [1, 2, 3, 4, 5, 6]
+    good = 'bundle.meta.preprocessing\nread_meta(p).modality\nbundle.meta.metrics["test"]\nrow.info["x"]\n'
+    assert raw_meta_reads(ast.parse(good)) == []
+
+
+@pytest.mark.parametrize("package", ["plugins", "finetune", "robustness", "explain", "robustune"])
+def test_bundle_metadata_is_read_typed(package: str) -> None:
+    """Outside the reader (plugins/bundle.py, plugins/meta.py) a bundle's metadata is the typed
+    ``BundleMeta`` (``bundle.meta.preprocessing``, ``read_meta(path).modality``), never a raw dict."""
+    bad = [f"{path.relative_to(ROOT)}:{line}: {code}"
+           for path in sorted((ROOT / package).rglob("*.py"))
+           if path.relative_to(ROOT).as_posix() not in META_READERS
+           for line, code in raw_meta_reads(ast.parse(path.read_text()))]
+    assert (ROOT / package).is_dir() and not bad, bad

@@ -56,7 +56,7 @@ def _adversarial_texts(bundle: Bundle, audit_dir: Path, cfg: ReportConfig) -> Se
         return Section(TITLE, [para("No audited text was fooled by a word-level attack.")],
                        NOTES["adversarial"])
     target = torch.tensor([bundle.labels.index(r["label"]) for r in fooled])
-    max_length = int(bundle.meta["preprocessing"]["max_length"])
+    max_length = bundle.meta.max_length
     method = cfg.gallery_explainer()
     clean, adv = (explain_texts(method, bundle.model, bundle.tokenizer, [r[key] for r in fooled], target,
                                 max_length) for key in ("text", "adversarial"))

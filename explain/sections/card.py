@@ -7,29 +7,29 @@ from typing import Any
 from explain.document import Section, Table
 from explain.report_notes import NOTES
 from plugins.bundle import Bundle
+from plugins.meta import BundleMeta
 
 TRAINING_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "best_epoch",
                  "trainable_params")
 
 
-def model_identity(meta: dict[str, Any]) -> str:
+def model_identity(meta: BundleMeta) -> str:
     """The real model behind the bundle (recorded at training; older bundles: the timm name or plugin)."""
-    arch = meta.get("arch") or {}
-    return str(meta.get("identity") or arch.get("timm_name") or meta["model"]["backbone"])
+    return str(meta.identity or meta.arch.get("timm_name") or meta.model.backbone)
 
 
 def model_card(bundle: Bundle, audit: dict[str, Any] | None = None) -> Section:
     """Model, head, adapter, data, split sizes, classes, the main training settings and the numerics."""
     meta = bundle.meta
-    training = meta.get("training", {})
-    data = meta.get("data") or {}
+    training = meta.training
+    data = meta.data
     rows = [{"item": "model", "value": model_identity(meta)},
-            {"item": "plugin", "value": meta["model"]["backbone"]},
-            {"item": "head", "value": meta["model"].get("head", "linear")},
-            {"item": "adapter", "value": (meta.get("adapter") or {}).get("name", "-")},
-            {"item": "data", "value": data.get("source", "-")},
-            {"item": "split sizes", "value": ", ".join(f"{k} {v}" for k, v in data.get("splits",
-                                                                                       {}).items()) or "-"},
+            {"item": "plugin", "value": meta.model.backbone},
+            {"item": "head", "value": meta.model.head},
+            {"item": "adapter", "value": meta.adapter.name if meta.adapter is not None else "-"},
+            {"item": "data", "value": data.source if data is not None else "-"},
+            {"item": "split sizes",
+             "value": ", ".join(f"{k} {v}" for k, v in (data.splits if data else {}).items()) or "-"},
             {"item": "classes", "value": ", ".join(bundle.labels)}]
     rows += [{"item": key.replace("_", " "),
               "value": training[key]} for key in TRAINING_KEYS if key in training]
@@ -38,7 +38,7 @@ def model_card(bundle: Bundle, audit: dict[str, Any] | None = None) -> Section:
         taken = ", ".join(f"{k} {v}" for k, v in (defaults.get("model") or {}).items())
         rows.append({"item": "training defaults",
                      "value": f"the model's: {taken}" if taken else "robustune's generic ones"})
-    numerics = {**(meta.get("numerics") or {}), **({"audit": audit["numerics"]} if audit and
+    numerics = {**meta.numerics, **({"audit": audit["numerics"]} if audit and
                                                    audit.get("numerics") else {})}
     rows += [{"item": f"numerics ({stage})", "value": numerics_text(record)}
              for stage, record in numerics.items() if isinstance(record, dict)]

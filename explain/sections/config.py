@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from explain.base import ExplainConfig, Explainer
+from explain.config import ExplainConfig
 from plugins.registry import registry
+
+if TYPE_CHECKING:
+    from explain.base import Explainer
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def _text_gallery(bundle: Bundle, texts: list[str], labels: Tensor, pred: Tensor
     if len(pick) == 0:
         return []
     chosen = [texts[i] for i in pick.tolist()]
-    max_length = int(bundle.meta["preprocessing"]["max_length"])
+    max_length = bundle.meta.max_length
     scored = explain_texts(method, bundle.model, bundle.tokenizer, chosen, pred[pick], max_length)
     return [Highlighted(_caption(bundle.labels, int(labels[i]), int(pred[i])), s.words, s.scores)
             for s, i in zip(scored, pick.tolist(), strict=True)]

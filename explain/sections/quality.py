@@ -67,7 +67,7 @@ def text_quality_rows(bundle: Bundle, texts: list[str], target: Tensor,
                       cfg: ReportConfig) -> list[dict[str, Any]]:
     """Texts: token deletion and insertion curves per text explainer, against a random order."""
     tok = bundle.tokenizer
-    enc = encode(tok, texts, int(bundle.meta["preprocessing"]["max_length"]))
+    enc = encode(tok, texts, bundle.meta.max_length)
     ids, mask = enc["input_ids"], enc["attention_mask"]
     editable = mask.bool() & ~torch.isin(ids, torch.tensor(sorted(set(tok.all_special_ids))))
     rows: list[dict[str, Any]] = []

@@ -1,5 +1,1 @@
-"""Adapter plugins: linear-probe, full, partial."""
-
-from finetune.adapters.base import Adapter, AdapterConfig, TrainPlan
-
-__all__ = ["Adapter", "AdapterConfig", "TrainPlan"]
+"""Adapter plugins: which parameters train, at which rates (``base.py``: the contract; one file each)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
+from finetune.adapters.base import TrainPlan, freeze
+from finetune.adapters.config import AdapterConfig
 from plugins.classifier import Classifier
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from torch import nn
 
-from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
+from finetune.adapters.base import TrainPlan, freeze
+from finetune.adapters.config import AdapterConfig
 from plugins.classifier import Classifier
 from plugins.errors import InvalidInput, Unsupported, brief, opt
 

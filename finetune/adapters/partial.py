@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from finetune.adapters.base import AdapterConfig, TrainPlan, freeze
+from finetune.adapters.base import TrainPlan, freeze
+from finetune.adapters.config import AdapterConfig
 from plugins.classifier import Classifier
 from plugins.errors import InvalidInput, opt
 

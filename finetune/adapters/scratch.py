@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from finetune.adapters.base import AdapterConfig, TrainPlan
+from finetune.adapters.base import TrainPlan
+from finetune.adapters.config import AdapterConfig
 from plugins.classifier import Classifier
 
 

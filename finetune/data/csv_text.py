@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from finetune.data.types import DataOptions, SourceData, TextData, labels_from_names
+from finetune.data.config import DataOptions
+from finetune.data.types import SourceData, TextData, labels_from_names
 from plugins.errors import InvalidInput, NotFound, brief, opt
 
 

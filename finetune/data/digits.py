@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from finetune.data.types import DataOptions, ImageData, SourceData
+from finetune.data.config import DataOptions
+from finetune.data.types import ImageData, SourceData
 
 
 def load(arg: str | None, options: DataOptions) -> SourceData:

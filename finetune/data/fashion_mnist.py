@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from finetune.data.types import DataOptions, ImageData, SourceData
+from finetune.data.config import DataOptions
+from finetune.data.types import ImageData, SourceData
 from plugins.assets import locate
 from plugins.errors import InvalidInput, NotFound, brief
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from finetune.data.config import DataOptions
 from finetune.data.images import DEFAULT_SIDE, IMAGE_SUFFIXES, try_read_image
-from finetune.data.types import DataOptions, ImageData, SourceData, check_classes
+from finetune.data.types import ImageData, SourceData, check_classes
 from plugins.errors import InvalidInput, NotFound, opt
 
 
@@ -62,7 +63,7 @@ def load(arg: str | None, options: DataOptions) -> SourceData:
             f"or pass {opt('skip_corrupt')} to skip them"
         )
     if bad:
-        notes.append(f"skipped {len(bad)} unreadable image(s) (--skip-corrupt)")
+        notes.append(f"skipped {len(bad)} unreadable image(s)")
     classes = list(files)
     present = set(labels)
     empty = [c for i, c in enumerate(classes) if i not in present]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from finetune.data.types import DataOptions, SourceData, TextData
+from finetune.data.config import DataOptions
+from finetune.data.types import SourceData, TextData
 from plugins.assets import locate
 
 CLASSES = ["rotten", "fresh"]

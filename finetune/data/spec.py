@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from finetune.data.types import DataOptions, SourceData
+from finetune.data.config import DataOptions
+from finetune.data.types import SourceData
 from plugins.errors import NotFound
 from plugins.registry import registry
 

@@ -7,35 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from torch import Tensor
 
+from finetune.data.config import SplitConfig
 from finetune.data.types import Data, SourceData, class_counts
 from plugins.errors import InvalidInput, opt
-from plugins.schema import option, require
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """Fractions are of the labeled pool; ``per_class`` caps labeled examples per class."""
-
-    val_fraction: float = option(0.2, help="validation share of the labeled set (stratified)")
-    test_fraction: float = option(0.2, help="holdout share when the dataset has no test split of its own")
-    seed: int = option(0, help="splits, initialization, order, dropout and augmentation")
-    per_class: int | None = option(None, help="labeled examples per class (training + validation); all "
-                                              "if unset")
-    test_per_class: int | None = option(None, help="cap the holdout per class")
-    labeled_per_class: int | None = option(None, help="keep N labels per class in the training split; the "
-                                                      "rest of it becomes unlabeled data (semi-gan)")
-
-    def __post_init__(self) -> None:
-        def at_least(value: int | None, least: int) -> bool:
-            return value is None or value >= least
-
-        require(self, [("val_fraction", 0.0 < self.val_fraction < 1.0, "must be between 0 and 1"),
-                       ("test_fraction", 0.0 < self.test_fraction < 1.0, "must be between 0 and 1"),
-                       ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1"),
-                       ("per_class", at_least(self.per_class, 2),
-                        "must be at least 2 (train and validation)"),
-                       ("labeled_per_class", at_least(self.labeled_per_class, 1), "must be at least 1"),
-                       ("test_per_class", at_least(self.test_per_class, 1), "must be at least 1")])
 
 
 @dataclass

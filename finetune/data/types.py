@@ -10,30 +10,6 @@ import torch
 from torch import Tensor
 
 from plugins.errors import InvalidInput
-from plugins.schema import option, require
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """Options for data sources: CSV column names and what to do with unreadable images."""
-
-    text_column: str = option("text", help="CSV: the text column")
-    label_column: str = option("label", help="CSV: the label column")
-    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported and stored)")
-    group_column: str | None = option(None, help="CSV: a column naming each row's group (bias metrics)",
-                                      cli=False)
-    groups_file: str | None = option(None, help="images: a CSV of path,group (bias metrics)", cli=False)
-    image_side: int | None = option(None, help="set by the run: images are reduced on load toward the "
-                                               "model's input size", cli=False)
-
-    def __post_init__(self) -> None:
-        def filled(name: str) -> bool:
-            value = getattr(self, name)
-            return value is None or bool(value.strip())
-
-        require(self, [(name, filled(name), "must not be empty")
-                       for name in ("text_column", "label_column", "group_column")])
-        require(self, [("image_side", self.image_side is None or self.image_side >= 1, "must be at least 1")])
 
 
 @dataclass

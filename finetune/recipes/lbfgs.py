@@ -91,7 +91,7 @@ class LBFGSProbe:
         linear = _linear(ctx.model.head)
         assert linear is not None  # check() ran
         ctx.events.log("linear probe solved by L-BFGS (the epochs, learning rate, batch size and patience "
-                       "settings are for --recipe supervised)")
+                       f"settings are for {opt('recipe')} supervised)")
         start = time.perf_counter()
         xt, xv = ctx.train["features"].float(), ctx.val["features"].float()
         yt, yv = ctx.y_train, ctx.y_val

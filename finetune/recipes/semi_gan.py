@@ -38,6 +38,21 @@ def feature_matching(real: Tensor, fake: Tensor) -> Tensor:
     return ((real.mean(0) - fake.mean(0)) ** 2).mean()
 
 
+def adam(groups: list[dict[str, Any]], lr: float) -> torch.optim.Adam:
+    """Adam with GAN betas over ``groups``, each at its own ``lr`` (``lr``: for a group without one); every
+    group remembers its starting rate as ``base_lr`` (kept in checkpoints)."""
+    optimizer = torch.optim.Adam([dict(g) for g in groups], lr=lr, betas=(0.5, 0.999))
+    for group in optimizer.param_groups:
+        group.setdefault("base_lr", group["lr"])
+    return optimizer
+
+
+def decay(optimizer: torch.optim.Optimizer, scale: float) -> None:
+    """Every group at ``scale`` times its starting rate (the ratios between groups kept)."""
+    for group in optimizer.param_groups:
+        group["lr"] = group["base_lr"] * scale
+
+
 class SemiGAN:
     """Labeled batches for cross-entropy, unlabeled batches for real-vs-fake, one generator step each."""
 
@@ -59,9 +74,8 @@ class SemiGAN:
         torch.manual_seed(cfg.seed)
         size = int(getattr(model.backbone, "image_size", 0))
         gen_net = Generator(int(opts["z_dim"]), sizes(opts["gen_hidden"]), size).to(device)
-        d_params = [p for g in ctx.plan.param_groups for p in g["params"]]
-        opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(0.5, 0.999))
-        opt_g = torch.optim.Adam(gen_net.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+        opt_d = adam(ctx.plan.param_groups, cfg.lr)  # each of the adapter's groups at its own rate
+        opt_g = adam([{"params": list(gen_net.parameters()), "lr": cfg.lr, "name": "generator"}], cfg.lr)
         unlabeled = torch.cat([ctx.unlabeled["pixels"], ctx.train["pixels"]])  # type: ignore[index]
         parts = Parts({"model": model, "generator": gen_net}, {"d": opt_d, "g": opt_g})
         loop = EpochLoop(parts, cfg.epochs, cfg.seed, None, ctx.checkpoint_dir, ctx.events)
@@ -84,8 +98,7 @@ class SemiGAN:
         decay_from = cfg.epochs // 2
         scale = 1.0 if epoch < decay_from else (cfg.epochs - epoch) / max(1, cfg.epochs - decay_from)
         for optimizer in (opt_d, opt_g):
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * scale
+            decay(optimizer, scale)
         model.train()
         gen_net.train()
         gen = seed_epoch(cfg.seed, epoch)
@@ -116,7 +129,7 @@ class SemiGAN:
             fm.backward()
             opt_g.step()
             totals = [t + float(v.detach()) for t, v in zip(totals, (sup, unsup, fm), strict=True)]
-            ctx.events.progress(stage, step + 1, steps)
+            ctx.events.progress(stage, step + 1, steps, overall=(epoch + (step + 1) / steps) / cfg.epochs)
         return {"train_loss": totals[0] / steps, "unsupervised_loss": totals[1] / steps,
                 "feature_matching": totals[2] / steps}
 

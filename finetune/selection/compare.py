@@ -43,7 +43,7 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
     for i, (cand, cfg) in enumerate(zip(candidates, configs, strict=True)):
         report.progress("candidates", i, len(candidates), cand.label)
         start = time.perf_counter()
-        result = run_training(cfg, events=report, holdout=False)
+        result = run_training(cfg, events=report.part(i, len(candidates)), holdout=False)
         val = result.metrics["val"]
         curves[cand.label] = [h["val_accuracy"] for h in result.history.epochs]
         rows.append({"candidate": cand.label, "model": cand.model, "adapter": result.config.adapter,

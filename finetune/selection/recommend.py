@@ -17,7 +17,7 @@ import torch
 
 from finetune.data.splits import Splits
 from finetune.run_config import RunConfig, from_options
-from plugins.errors import InvalidInput, opt
+from plugins.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,8 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
     """Seconds a whole training run of ``cfg`` would take here: the median of timed steps on a real
     batch, times the steps of a run (plus feature caching for cached-feature adapters)."""
     from finetune.batches import iterate, model_args, num_examples
-    from finetune.driver import _prepare, adapter_options, resolve_names
     from finetune.inference import compute_features
+    from finetune.run.prepare import adapter_options, prepare_inputs_of, resolve_names
     from plugins.model import ModelSpec, build_classifier
     from plugins.registry import registry
 
@@ -139,7 +139,7 @@ def probe_seconds(cfg: RunConfig, splits: Splits, steps: int = 10, warmup: int =
     spec = ModelSpec(cfg.backbone, len(splits.train.classes), cfg.backbone_config, cfg.head,
                      {"dropout": cfg.dropout})
     model = build_classifier(spec)
-    _, inputs = _prepare(model, splits)
+    _, inputs = prepare_inputs_of(model, splits)
     plan = registry.get("adapter", cfg.adapter).plan(model, cfg.train.lr, adapter_options(cfg))
     n = num_examples(inputs["train"])
     batch = next(iterate(inputs["train"], cfg.train.batch_size))
@@ -184,20 +184,6 @@ def lbfgs_seconds(features: torch.Tensor, n: int, classes: int, evals: int = 3) 
         torch.nn.functional.cross_entropy(x @ w, y).backward()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * (len(GRID) + 3) * MAX_ITER / 2
-
-
-def parse_budget(text: str) -> float:
-    """``"90s"``, ``"20m"``, ``"1.5h"`` or plain seconds -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip().lower()
-    scale = units.get(text[-1:], 1)
-    try:
-        value = float(text[:-1] if text[-1:] in units else text)
-    except ValueError as exc:
-        raise InvalidInput(f"cannot read the budget {text!r}; write e.g. 90s, 20m or 1h") from exc
-    if value <= 0:
-        raise InvalidInput(f"{opt('budget')} must be positive", field='budget')
-    return value * scale
 
 
 def recommend(options: dict[str, Any], budget_s: float | None, interpretable: bool = False,

@@ -33,8 +33,8 @@ class TuneResult(Result):
 
 
 def _modality(options: dict[str, Any]) -> str:
+    from finetune.data.config import DataOptions
     from finetune.data.spec import load_data
-    from finetune.data.types import DataOptions
 
     cfg = from_options({**options, "out": "unused"})
     return str(load_data(cfg.data, cfg.data_options or DataOptions()).pool.modality)
@@ -98,7 +98,7 @@ class TrialEvents:
             self.pruned = self.pruned or bool(self.trial.should_prune())
         elif isinstance(event, Progress):
             self.outer.progress(f"trial {self.trial.number}: {event.stage}", event.step, event.total,
-                                event.message)
+                                event.message, event.overall)
 
     def cancelled(self) -> bool:
         """Stop when Optuna prunes the trial or the whole search is cancelled."""
@@ -129,7 +129,7 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
     def objective(trial: optuna.Trial) -> float:
         opts = trial_options(trial, options, model, modality, max_epochs)
         cfg = from_options({**opts, "out": str(out / "trials" / f"trial-{trial.number}")})
-        sink = TrialEvents(report, trial)
+        sink = TrialEvents(report.part(trial.number, trials + 1), trial)  # + 1: the retraining
         report.progress("trials", trial.number, trials)
         try:
             result = run_training(cfg, events=sink, holdout=False)

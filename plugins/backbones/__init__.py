@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plugins.backbones.base import Backbone, BackboneConfig
+from plugins.backbones.config import BackboneConfig
 from plugins.registry import registry
 
-__all__ = [
-    "Backbone", "BackboneConfig", "backbone_modality", "build_backbone", "canonical_backbone_name",
-]
+if TYPE_CHECKING:
+    from plugins.backbones.base import Backbone
+
+__all__ = ["BackboneConfig", "backbone_modality", "build_backbone", "canonical_backbone_name"]
 
 
 def canonical_backbone_name(name: str) -> str:
@@ -38,14 +39,16 @@ def backbone_modality(name: str) -> str | None:
 
 
 def build_backbone(name: str, cfg: BackboneConfig, arch: dict[str, Any] | None = None) -> Backbone:
-    """Build a registered backbone, any timm architecture name, or an HF folder."""
-    from plugins.backbones.bert import create_bert, is_hf_dir
-    from plugins.backbones.timm_image import create_timm_backbone, is_timm_name
-
+    """Build a registered backbone, any timm architecture name, or an HF folder (timm and transformers
+    are imported only for the models that need them)."""
     if registry.has("backbone", name):
         return registry.get("backbone", name)(cfg, arch)  # type: ignore[no-any-return]
+    from plugins.backbones.bert import create_bert, is_hf_dir
+
     if is_hf_dir(name):
         return create_bert(replace(cfg, weights=name) if cfg.weights == "auto" else cfg, arch)
+    from plugins.backbones.timm_image import create_timm_backbone, is_timm_name
+
     if is_timm_name(name):
         return create_timm_backbone(name, cfg, arch)
     registry.entry("backbone", name)  # raises: unknown, with the closest name

@@ -10,7 +10,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from plugins.assets import available, locate
-from plugins.backbones.base import Backbone, BackboneConfig
+from plugins.backbones.base import Backbone
+from plugins.backbones.config import BackboneConfig
 from plugins.errors import InvalidInput, brief, opt
 from plugins.weights import fit_state_dict, pickled_refusal, read_state_dict
 

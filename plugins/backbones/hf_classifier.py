@@ -13,8 +13,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from plugins.backbones.base import Backbone, BackboneConfig
+from plugins.backbones.base import Backbone
 from plugins.backbones.bert import _default_source, _hf, is_hf_dir
+from plugins.backbones.config import BackboneConfig
 from plugins.errors import InvalidInput, brief
 from plugins.weights import pickled_refusal
 

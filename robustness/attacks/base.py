@@ -2,7 +2,8 @@
 
 ``Attack.__call__`` puts the model in eval mode, turns off parameter gradients, seeds the RNG,
 and guarantees the result: ``x_adv`` in [0, 1] and ``||x_adv - x||_p <= eps``. Subclasses write
-only ``perturb``.
+only ``perturb``. ``Attack.raw`` is the same run without that guarantee (what the attack itself
+returned), for tests that check each attack keeps its own contract.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def project(x_adv: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
     return (x + delta).clamp(0.0, 1.0)
 
 
+def reject_over_budget(x_adv: Tensor, x: Tensor, eps: float, norm: str) -> Tensor:
+    """For minimal-norm attacks: a perturbation larger than ``eps`` failed, so that sample gets the
+    clean input back; the others are kept as they are. Shape: (N, C, H, W) -> same.
+    """
+    over = perturbation_norm(x_adv - x, norm) > eps
+    return torch.where(over.view(-1, *([1] * (x.dim() - 1))), x, x_adv)
+
+
 attack_mode = frozen_eval  # the shared mode for attacks (plugins/modes.py)
 
 
@@ -98,17 +107,42 @@ class Attack:
             self.spent += int(active.sum()) * self.cost()
         return adv
 
-    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None) -> Tensor:
-        """Adversarial examples within the budget; samples marked ``done`` (already fooled: the
-        caller keeps their examples) are not attacked and come back unchanged.
+    def raw(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None) -> Tensor:
+        """What the attack itself returns, run as ``__call__`` runs it (mode, seed, ``done``) but
+        before the budget is enforced: neither over-budget rejection nor projection.
 
         Shape: x (N, C, H, W), y (N,), done (N,) bool -> same as x.
         """
         with attack_mode(model, self.cfg.seed):
             x = x.detach()
             active = torch.ones(len(x), dtype=torch.bool) if done is None else ~done.cpu()
-            adv = self.perturb_some(model, x, y, active.to(x.device)).detach()
+            return self.perturb_some(model, x, y, active.to(x.device)).detach()
+
+    def enforce(self, x_adv: Tensor, x: Tensor) -> Tensor:
+        """The budget on a raw result: minimal-norm attacks lose over-budget samples to the clean
+        input, then everything is projected into the eps-ball and [0, 1]. Shape: (N, C, H, W) -> same.
+        """
+        x = x.detach()
         if self.minimal_norm:
-            over = perturbation_norm(adv - x, self.norm) > self.cfg.eps
-            adv = torch.where(over.view(-1, *([1] * (x.dim() - 1))), x, adv)
-        return project(adv, x, self.cfg.eps, self.norm)
+            x_adv = reject_over_budget(x_adv, x, self.cfg.eps, self.norm)
+        return project(x_adv, x, self.cfg.eps, self.norm)
+
+    def violations(self, x_adv: Tensor, x: Tensor) -> Tensor:
+        """Which raw results break the attack's own contract: outside [0, 1], or (unless the attack finds
+        minimal perturbations, whose over-budget results simply failed) outside the eps-ball.
+
+        Shape: (N, C, H, W), (N, C, H, W) -> (N,) bool.
+        """
+        flat = x_adv.flatten(1)
+        bad = (flat < 0).any(1) | (flat > 1).any(1) | ~flat.isfinite().all(1)
+        if not self.minimal_norm:
+            bad |= perturbation_norm(x_adv - x, self.norm) > self.cfg.eps + 1e-6
+        return bad
+
+    def __call__(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None) -> Tensor:
+        """Adversarial examples within the budget; samples marked ``done`` (already fooled: the
+        caller keeps their examples) are not attacked and come back unchanged.
+
+        Shape: x (N, C, H, W), y (N,), done (N,) bool -> same as x.
+        """
+        return self.enforce(self.raw(model, x, y, done), x)

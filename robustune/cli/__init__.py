@@ -1,12 +1,13 @@
 """Floor 4b: the command line, a thin client of the jobs (``robustune/jobs``).
 
-Each command module builds a job's spec from options generated out of the spec's fields, runs the
-job with its events rendered as progress bars, and prints the result. ``main`` maps errors to one
-line and an exit code.
+One command per job kind, generated from its declaration (``commands.py``): options from the spec's
+fields, progress bars from its events, its result shown by the kind's view (``results.py``). The
+commands are built when a command line needs them (``main``): ``robustune train ...`` builds train's
+alone. ``main`` maps errors to one line and an exit code.
 """
 
-from robustune.cli import audit, bundles, explain, misc, training  # noqa: F401  (register the commands)
+from robustune.cli import misc  # noqa: F401  (registers the plugins command)
 from robustune.cli.app import app
-from robustune.cli.main import main
+from robustune.cli.main import full_cli, main
 
-__all__ = ["app", "main"]
+__all__ = ["app", "full_cli", "main"]

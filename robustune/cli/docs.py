@@ -10,23 +10,18 @@ import re
 import sys
 from pathlib import Path
 
-from robustune.cli import audit, bundles, explain, misc, training  # noqa: F401  (the commands' parameters)
+from robustune.cli.commands import job_params
 from robustune.cli.options import Param, shown
+from robustune.jobs import job
 
-TABLES: dict[str, list[Param]] = {
-    "train": training.TRAIN_PARAMS,
-    "run": [p for p in training.RUN_PARAMS if p.name == "out" or p not in training.TRAIN],
-    "compare": training.COMPARE_PARAMS,
-    "tune": training.TUNE_PARAMS,
-    "recommend": training.RECOMMEND_PARAMS,
-    "evaluate": bundles.EVALUATE_PARAMS,
-    "predict": bundles.PREDICT_PARAMS,
-    "import": bundles.IMPORT_PARAMS,
-    "export": bundles.EXPORT_PARAMS,
-    "audit": audit.PARAMS,
-    "explain": explain.EXPLAIN_PARAMS,
-    "report": explain.REPORT_PARAMS,
-}
+
+def params(kind: str) -> list[Param]:
+    """A command's parameters as its table shows them (``run``: its own, the train options are train's)."""
+    own = job_params(job(kind))
+    if kind != "run":
+        return own
+    train = {p.name for p in job_params(job("train"))} - {"out", "config", "quiet", "json", "track"}
+    return [p for p in own if p.name not in train]
 BLOCK = re.compile(r"(<!-- options:(\w+) -->\n)(.*?)(<!-- /options -->)", re.S)
 
 
@@ -48,7 +43,7 @@ def table(params: list[Param]) -> str:
 
 def rewrite(text: str) -> str:
     """``text`` with every options block regenerated."""
-    return BLOCK.sub(lambda m: m.group(1) + table(TABLES[m.group(2)]) + m.group(4), text)
+    return BLOCK.sub(lambda m: m.group(1) + table(params(m.group(2))) + m.group(4), text)
 
 
 def main() -> None:

@@ -19,8 +19,7 @@ from typing import Any
 import typer
 
 from plugins.errors import InvalidInput, opt
-from robustune.jobs.fields import spec_fields
-from robustune.jobs.tracking import TRACK_HELP, tracked
+from robustune.jobs.fields import SpecField
 
 PARSERS: dict[str, Callable[[str, str], Any]] = {}
 
@@ -81,11 +80,10 @@ class Param:
     required: bool = False  # a positional argument the spec cannot do without
 
 
-def spec_params(cls: type, only: Iterable[str] | None = None, skip: Iterable[str] = ()) -> list[Param]:
-    """Parameters for the CLI fields of the dataclass ``cls`` (``robustune.jobs.fields``: nested
-    dataclasses flattened, a leaf name that appears twice is one option)."""
+def spec_params(fields: Iterable[SpecField]) -> list[Param]:
+    """Parameters for a job's CLI fields (``robustune.jobs.fields.job_fields``)."""
     out: list[Param] = []
-    for f in spec_fields(cls, only, skip):
+    for f in fields:
         dashed = f.flag.replace("_", "-")
         repeat = typing.get_origin(f.type) in (tuple, list) and f.parse is None
         annotation: Any = str if f.parse else (list[str] if repeat else f.type)
@@ -109,15 +107,6 @@ def spec_params(cls: type, only: Iterable[str] | None = None, skip: Iterable[str
 def cli_param(name: str, annotation: Any, help: str, *decls: str, default: Any = None) -> Param:
     """A parameter of the command line itself (not a spec field)."""
     return Param(name, decls or (f"--{name.replace('_', '-')}",), annotation, help, default, spec=False)
-
-
-TRACK = cli_param("track", str, TRACK_HELP)
-
-
-def job_fn(kind: str, fn: Any, values: dict[str, Any]) -> Any:
-    """The job function, logging to MLflow when ``--track`` was given (the value leaves ``values``)."""
-    track = values.pop("track", None)
-    return tracked(kind, fn, track) if track else fn
 
 
 def shown(value: Any, pixels: bool = False) -> str:

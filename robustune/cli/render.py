@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from plugins.errors import render
 from plugins.events import Event, Log, Metric
 from plugins.events import Progress as ProgressEvent
 
@@ -43,8 +44,9 @@ class RichEvents:
         """Show ``event``."""
         if isinstance(event, ProgressEvent):
             self._progress(event)
-        elif isinstance(event, Log) and not self.quiet:
-            self.bar.console.print(event.message, soft_wrap=True, markup=False, highlight=False)
+        elif isinstance(event, Log) and not self.quiet:  # options named in it shown as flags
+            self.bar.console.print(render(event.message, flags=True), soft_wrap=True, markup=False,
+                                   highlight=False)
         elif isinstance(event, Metric) and event.name == "epoch" and not self.quiet:
             self.bar.console.print(epoch_line(event.values), markup=False, highlight=False)
 

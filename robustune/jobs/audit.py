@@ -1,34 +1,20 @@
-"""The ``audit`` job: attack a bundle on labeled data; write audit.json, the curve and the examples."""
+"""The ``audit`` job: attack a bundle at several budgets; robust accuracy, worst case, sanity flags."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
-from finetune.data.spec import data_paths
-from finetune.data.types import DataOptions, TextData
-from finetune.evaluation import bundle_data, bundle_labels
-from finetune.precision import pick
-from finetune.preprocess import prepare_inputs
-from plugins.atomic import check_writable_target, output_lock
-from plugins.bundle import load_bundle, read_meta
-from plugins.errors import InvalidInput, opt
-from plugins.events import Events, Muted, Reporter, reporter
-from plugins.numerics import FP32, PRECISION_HELP, apply
+from plugins.events import Events, Reporter
+from plugins.numerics import PRECISION_HELP
 from plugins.options import split_options
 from plugins.records import Result, Spec
 from plugins.registry import registry
 from plugins.schema import option, require
-from robustness.audit import AuditConfig, AuditResult, run_audit, validate
+from robustness.config import AuditConfig
 from robustness.defaults import default_attacks, default_eps
-from robustness.outputs import write_audit
-from robustness.text_audit import run_text_audit
+from robustune.jobs import Job
 
 DEFAULT_N = 500
 
@@ -44,8 +30,9 @@ def attack_options(attacks: tuple[str, ...], given: dict[str, Any]) -> dict[str,
 class AuditSpec(Spec):
     """Which bundle, on which data, with which attacks at which budgets."""
 
-    bundle: str = option(help="bundle folder (an image or text model)", argument=True)
-    data: str = option(help="labeled data; its holdout is used when it is the bundle's training source")
+    bundle: str = option(ref="model", help="bundle folder (an image or text model)", argument=True)
+    data: str = option(ref="dataset",
+                       help="labeled data; its holdout is used when it is the bundle's training source")
     attacks: tuple[str, ...] | None = option(
         None, parse="names",
         help="comma list of attack plugins (images: fgsm,pgd; texts: embedding-pgd,word-level)")
@@ -60,8 +47,9 @@ class AuditSpec(Spec):
     seed: int = option(0, help="the audit's shuffle and the attacks' randomness")
     split: str = option("auto", help="auto (the holdout when the data is the bundle's training source), "
                                      "holdout or all")
-    out: str | None = option(None, help="audit folder (default: BUNDLE/audit)")
-    overwrite: bool = option(False, help="replace an existing audit folder that robustune wrote")
+    out: str | None = option(None, ref="output:audit", help="audit folder (default: BUNDLE/audit)")
+    overwrite: bool = option(False, service=False,
+                             help="replace an existing audit folder that robustune wrote")
     attack_options: dict[str,
                          Any] = option(help="the attacks' own options, KEY=VALUE or ATTACK.KEY=VALUE,...",
                                             parse="kv", default_factory=dict)
@@ -103,71 +91,11 @@ class AuditOutput(Result):
 
 def run(spec: AuditSpec, events: Events | Reporter | None = None) -> AuditOutput:
     """Audit and write the folder atomically; a cancel leaves no audit.json behind."""
-    report = reporter(events)
-    modality = str(read_meta(Path(spec.bundle))["modality"])
-    cfg = spec.config(modality)
-    validate(cfg, modality)  # every setting before any folder is made
-    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
-    inputs: list[Path | str | None] = [spec.bundle, *data_paths(spec.data, options)]
-    check_writable_target(spec.target, spec.overwrite, inputs)
-    with output_lock(spec.target):
-        check_writable_target(spec.target, spec.overwrite, inputs)  # again, now that no one else writes it
-        result = _attack(spec, cfg, options, report)
-        report.progress("writing the audit", 0)
-        write_audit(result, spec.target, spec.overwrite, inputs)
-    files = sorted(p for p in spec.target.iterdir() if not p.name.startswith("."))
-    return AuditOutput(spec.target, result.report, files)
+    from robustune.jobs.work.audit import audit
+
+    return AuditOutput(**audit(spec, events))
 
 
-def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Reporter) -> AuditResult:
-    bundle = load_bundle(Path(spec.bundle))
-    _, dataset = bundle_data(bundle, spec.data, spec.split, options)
-    if spec.n is not None and spec.n > len(dataset):
-        raise InvalidInput(f"{opt('n')} {spec.n} is larger than the {len(dataset)} examples available; "
-                           "lower it",
-                           field="n")
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(cfg.seed))
-    dataset = dataset.subset(order[: spec.n or min(spec.default_n, len(dataset))].tolist())
-    labels = bundle_labels(dataset, bundle)
-    inputs = prepare_inputs(dataset, bundle.meta["preprocessing"], bundle.tokenizer)
-    quiet = Reporter(Muted(report.sink))  # the numerics check's attacks: stoppable, not in the audit's events
-    if isinstance(dataset, TextData):
-        max_length = int(bundle.meta["preprocessing"]["max_length"])
-        texts = dataset.texts
-
-        def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
-            return run_text_audit(model, bundle.tokenizer, max_length, texts[:n], labels[:n], bundle.labels,
-                                  small, to)
-    else:
-        pixels = inputs["pixels"].float() / 255.0
-
-        def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
-            return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, to)
-    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report,
-                         extra_check=_robust_check(attack, cfg, len(labels)))
-    result = attack(model, len(labels), cfg, report)
-    result.report["numerics"] = choice.to_json()
-    return result
-
-
-CHECK_N = 64  # examples of the robust-accuracy check of a candidate numerics
-CHECK_STEPS = 10  # its iterative attack's steps (the audit's own, up to this)
-
-
-def _robust_check(attack: Callable[[Any, int, AuditConfig], AuditResult], cfg: AuditConfig,
-                  n: int) -> Callable[[nn.Module], bool]:
-    """A candidate passes when its robust accuracy (first attack, middle budget, up to 64 examples) is
-    within 1 point of fp32's."""
-    small = replace(cfg, attacks=cfg.attacks[:1], eps=(cfg.eps[len(cfg.eps) // 2],),
-                    steps=min(cfg.steps, CHECK_STEPS))
-    n = min(n, CHECK_N)
-
-    def robust(model: nn.Module) -> float:
-        stats = attack(model, n, small).report["attacks"][small.attacks[0]]
-        return float(next(iter(stats.values()))["robust_accuracy"])
-
-    def check(candidate: nn.Module) -> bool:
-        reference = robust(apply(copy.deepcopy(candidate), FP32))
-        return abs(robust(candidate) - reference) <= 0.01
-
-    return check
+JOB = Job("audit", AuditSpec, run,
+          "Attack a bundle: robust accuracy per attack and epsilon, worst case, sanity flags, curve.",
+          produces={"audit": "out"}, tracked=True)

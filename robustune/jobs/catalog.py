@@ -4,10 +4,13 @@ summary, the weight sources. The service reads these instead of the library floo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plugins.backbones.base import WEIGHT_SOURCES
+from plugins.backbones.config import WEIGHT_SOURCES
 from plugins.registry import registry
+
+if TYPE_CHECKING:
+    from plugins.meta import BundleMeta as BundleMeta  # the service names it through this module
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -40,8 +43,9 @@ def builtin_datasets() -> dict[str, dict[str, str | None]]:
 
 def describe_dataset(kind: str, path: Path, **columns: Any) -> dict[str, Any]:
     """Classes, counts per class and a few samples of a CSV or image folder (reading it checks it)."""
+    from finetune.data.config import DataOptions
     from finetune.data.spec import load_data
-    from finetune.data.types import DataOptions, TextData, class_counts
+    from finetune.data.types import TextData, class_counts
 
     source = load_data(f"{kind}:{path}", DataOptions(**columns))
     data = source.pool
@@ -55,8 +59,8 @@ def describe_dataset(kind: str, path: Path, **columns: Any) -> dict[str, Any]:
     }
 
 
-def bundle_summary(path: Path) -> dict[str, Any]:
-    """A bundle's checked metadata: modality, model, labels, preprocessing, metrics."""
+def bundle_summary(path: Path) -> BundleMeta:
+    """A bundle's checked metadata: modality, model, labels, preprocessing, metrics (no weights read)."""
     from plugins.bundle import read_meta
 
     return read_meta(Path(path))

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from finetune.ray_init import init_ray, on_loopback
+from finetune.ray_init import EXECUTOR_ENV, init_ray, on_loopback
 
-__all__ = ["init_ray", "on_loopback"]
+__all__ = ["EXECUTOR_ENV", "init_ray", "on_loopback"]

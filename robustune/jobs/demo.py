@@ -10,6 +10,7 @@ from typing import Any
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option
+from robustune.jobs import Job
 from robustune.jobs import run as run_job
 
 JOBS: dict[str, dict[str, Any]] = {
@@ -65,3 +66,8 @@ def run(spec: DemoSpec, events: Events | Reporter | None = None) -> DemoOutput:
                      "worst_case_robust_accuracy": audit["worst_case"][largest]["robust_accuracy"],
                      "seconds": time.perf_counter() - start, "report": str(result.report)})
     return DemoOutput(rows, runs)
+
+
+JOB = Job("demo", DemoSpec, run,
+          "The main job on offline defaults: fine-tune, audit and report an image and a text model.",
+          service=False)

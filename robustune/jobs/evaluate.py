@@ -6,21 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from finetune.data.types import DataOptions
-from finetune.evaluation import evaluate_bundle
-from plugins.bundle import load_bundle
+from finetune.data.config import DataOptions
 from plugins.events import Events, Reporter, reporter
 from plugins.numerics import PRECISION_HELP
 from plugins.records import Result, Spec
 from plugins.schema import option
+from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class EvaluateSpec(Spec):
     """Which bundle on which data."""
 
-    bundle: str = option(help="bundle folder", argument=True)
-    data: str = option(help="labeled data, as for train")
+    bundle: str = option(ref="model", help="bundle folder", argument=True)
+    data: str = option(ref="dataset", help="labeled data, as for train")
     split: str = option("auto", help="auto (the bundle's holdout when the data is its training source), "
                                      "holdout or all")
     text_column: str = option("text", help="CSV: the text column")
@@ -40,6 +39,9 @@ class EvaluateOutput(Result):
 
 def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> EvaluateOutput:
     """Evaluate the bundle."""
+    from finetune.evaluation import evaluate_bundle
+    from plugins.bundle import load_bundle
+
     report = reporter(events)
     report.progress("evaluating", 0)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
@@ -47,3 +49,6 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
                                             spec.precision, report)
     report.progress("evaluating", 1, 1)
     return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json())
+
+
+JOB = Job("evaluate", EvaluateSpec, run, "Evaluate a bundle on labeled data.")

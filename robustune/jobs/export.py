@@ -9,13 +9,14 @@ from typing import Any
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option
+from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class ExportSpec(Spec):
     """Which bundle, in which format, where."""
 
-    bundle: str = option(help="bundle folder", argument=True)
+    bundle: str = option(ref="model", help="bundle folder", argument=True)
     out: str = option(help="folder to write (replaced only with --overwrite, and only if robustune wrote it)")
     format: str = option("onnx", help="onnx (onnxruntime; every image model and the BERT family) or hf "
                                       "(a transformers folder for text, a timm folder for timm images)")
@@ -35,10 +36,15 @@ class ExportOutput(Result):
 
 def run(spec: ExportSpec, events: Events | Reporter | None = None) -> ExportOutput:
     """Export and check; the folder appears only when the exported model matches the bundle."""
-    from plugins.export import export_bundle
+    from finetune.export import export_bundle
 
     report = reporter(events)
     report.progress("exporting", 0, 1)
     done = export_bundle(spec.bundle, spec.format, spec.out, spec.overwrite)
     report.progress("exporting", 1, 1)
     return ExportOutput(done.path, done.format, done.files, done.check)
+
+
+JOB = Job("export", ExportSpec, run,
+          "Export a bundle: ONNX (onnxruntime) or a Hugging Face folder (transformers for text, timm for "
+          "images), checked against the bundle's logits.", produces={"folder": "path"}, service=False)

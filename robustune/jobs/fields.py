@@ -1,7 +1,9 @@
 """The options of a job spec as a flat list: what the CLI, the service's schemas and the docs show.
 
 Nested dataclasses (a run config's sections) are flattened; a leaf name that appears twice (the
-split's and the training's ``seed``) is one option; fields marked ``cli=False`` are left out.
+split's and the training's ``seed``) is one option. ``for_="cli"`` leaves out fields marked
+``cli=False`` and shows an ``options:KIND`` field as that kind's flags (those its ``only`` names);
+``for_="service"`` leaves out fields the server decides (``service=False``, outputs).
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from robustune.jobs import job
+
+Audience = Literal["cli", "service", "all"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,19 @@ class SpecField:
     parse: str | None = None
     argument: bool = False
     alias: bool = False  # the field's own name is an option too (``--backbone`` beside ``--model``)
+    ref: str | None = None  # what the value refers to (plugins.schema.REFS)
+    only: tuple[str, ...] | None = None  # an options:KIND field: the options the CLI shows
+
+    @property
+    def request_name(self) -> str:
+        """The name a request (and a config file) uses: the CLI flag's, with underscores."""
+        return self.flag.replace("-", "_") if self.alias else self.name
+
+    @property
+    def options_of(self) -> str | None:
+        """For an ``options:KIND`` field, the job kind whose options it holds."""
+        base, _, arg = (self.ref or "").partition(":")
+        return arg if base == "options" else None
 
 
 def base_type(tp: Any) -> tuple[Any, bool]:
@@ -46,8 +65,17 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     return None
 
 
-def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str] = ()) -> list[SpecField]:
-    """The flat options of the dataclass ``cls`` (``only``/``skip`` by leaf name)."""
+def _shown(meta: Any, for_: Audience) -> bool:
+    if for_ == "cli":  # an options:KIND field is shown as that kind's flags
+        return bool(meta.get("cli", True)) or str(meta.get("ref") or "").startswith("options:")
+    if for_ == "service":
+        return bool(meta.get("service", True))
+    return True
+
+
+def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str] = (),
+                for_: Audience = "cli") -> list[SpecField]:
+    """The flat options of the dataclass ``cls`` (``only``/``skip`` by leaf name) for one audience."""
     wanted = set(only) if only is not None else None
     skipped = set(skip)
     out: dict[str, SpecField] = {}
@@ -57,39 +85,27 @@ def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str
             continue
         tp, optional = base_type(hints[f.name])
         if dataclasses.is_dataclass(tp):
-            for inner in spec_fields(tp, wanted, skipped):  # type: ignore[arg-type]
+            for inner in spec_fields(tp, wanted, skipped, for_):  # type: ignore[arg-type]
                 out.setdefault(inner.name, inner)
             continue
         meta = f.metadata
-        if not meta.get("cli", True) or (wanted is not None and f.name not in wanted):
+        if not _shown(meta, for_) or (wanted is not None and f.name not in wanted):
             continue
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        out.setdefault(
-            f.name,
-            SpecField(
-                f.name,
-                tp,
-                optional,
-                _default(f),
-                required,
-                str(meta.get("help", "")),
-                meta.get("flag") or f.name,
-                meta.get("parse"),
-                bool(meta.get("argument")),
-                bool(meta.get("alias")),
-            ),
-        )
+        out.setdefault(f.name, SpecField(
+            f.name, tp, optional, _default(f), required, str(meta.get("help", "")),
+            meta.get("flag") or f.name, meta.get("parse"), bool(meta.get("argument")),
+            bool(meta.get("alias")), meta.get("ref"), meta.get("only")))
     return list(out.values())
 
 
-def job_fields(kind: str) -> list[SpecField]:
-    """The flat options of a job kind as a request names them: train and run take the run config's
-    options (data, model, epochs, ...) directly, run adds its own (attacks, eps, ...)."""
-    from finetune.run_config import RunConfig
-    from robustune.jobs import job
-
-    spec_type, _ = job(kind).load()
-    if kind in ("train", "run"):
-        own = spec_fields(spec_type, skip=("run",)) if kind == "run" else []
-        return [*spec_fields(RunConfig), *own]
-    return spec_fields(spec_type)
+def job_fields(kind: str, for_: Audience = "service") -> list[SpecField]:
+    """The flat options of a job kind. On the CLI an ``options:KIND`` field becomes that kind's flags
+    (those its ``only`` names) in the field's place; a name given twice is one option."""
+    out: dict[str, SpecField] = {}
+    for f in spec_fields(job(kind).spec, for_=for_):
+        inner = job_fields(f.options_of, "cli") if f.options_of and for_ == "cli" else [f]
+        for g in inner:
+            if f is g or f.only is None or g.name in f.only:
+                out.setdefault(g.name, g)
+    return list(out.values())

@@ -6,30 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from finetune.importing import import_hf, import_timm, read_labels
 from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option
+from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class ImportSpec(Spec):
     """Exactly one of ``timm`` (with ``weights`` and ``labels``) or ``hf``."""
 
-    out: str = option(help="bundle folder to write")
+    out: str = option(ref="output:model", help="bundle folder to write")
     timm: str | None = option(None, help="timm architecture the weights were trained with")
-    hf: str | None = option(None, help="a Hugging Face sequence-classification folder (save_pretrained)")
-    weights: str | None = option(None, help="with --timm: whole-model state dict (.pth, .safetensors)")
-    labels: str | None = option(None, help="class names in logit order: a comma list or a file (--hf: the "
-                                           "config's id2label)")
+    hf: str | None = option(None, ref="upload", help="a Hugging Face sequence-classification folder "
+                                                     "(save_pretrained)")
+    weights: str | None = option(None, ref="upload", help="with timm: whole-model state dict (.pth, "
+                                                          ".safetensors)")
+    labels: str | None = option(None, ref="inline", help="class names in logit order: a comma list or a file "
+                                                         "(hf: the config's id2label)")
     image_size: int | None = option(None, help="input size (default: the architecture's)")
     mean: tuple[float, ...] | None = option(None, help="normalization mean, e.g. 0.5,0.5,0.5 (default: the "
                                                        "architecture's)", parse="numbers")
     std: tuple[float, ...] | None = option(None, help="normalization std (default: the architecture's)",
                                            parse="numbers")
     max_length: int = option(128, help="with --hf: longest input in tokens")
-    overwrite: bool = option(False, help="replace an existing --out that robustune wrote")
+    overwrite: bool = option(False, service=False, help="replace an existing out folder that robustune wrote")
 
     def __post_init__(self) -> None:
         if (self.timm is None) == (self.hf is None):
@@ -49,6 +51,8 @@ class ImportOutput(Result):
 
 def run(spec: ImportSpec, events: Events | Reporter | None = None) -> ImportOutput:
     """Import and write the bundle atomically."""
+    from finetune.importing import import_hf, import_timm, read_labels
+
     reporter(events).progress("importing", 0)
     if spec.hf is not None:
         labels = read_labels(spec.labels) if spec.labels else None
@@ -59,3 +63,9 @@ def run(spec: ImportSpec, events: Events | Reporter | None = None) -> ImportOutp
                            spec.image_size, list(spec.mean) if spec.mean else None,
                            list(spec.std) if spec.std else None, spec.overwrite)
     return ImportOutput(path)
+
+
+JOB = Job("import", ImportSpec, run,
+          "Wrap a classifier trained elsewhere into a bundle: a timm architecture + weights, or an HF "
+          "folder.",
+          produces={"bundle": "bundle"})

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
-from finetune.precision import pick
-from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
-from plugins.bundle import load_bundle
-from plugins.errors import InvalidInput, opt
-from plugins.events import Events, Reporter, reporter
+from plugins.events import Events, Reporter
 from plugins.numerics import PRECISION_HELP
 from plugins.records import Result, Spec
 from plugins.schema import option, require
+from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class PredictSpec(Spec):
     """A bundle and the inputs to classify."""
 
-    bundle: str = option(help="bundle folder", argument=True)
-    files: tuple[str, ...] = option(help="image files", argument=True, default_factory=tuple)
+    bundle: str = option(ref="model", help="bundle folder", argument=True)
+    files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
     top_k: int = option(3, help="labels to show per input")
     precision: str = option("auto", help=PRECISION_HELP)
@@ -42,81 +36,10 @@ class PredictOutput(Result):
 
 def run(spec: PredictSpec, events: Events | Reporter | None = None) -> PredictOutput:
     """Classify the files or texts."""
-    if not spec.files and not spec.texts:
-        raise InvalidInput(f"give image files or texts ({opt('text')}) to predict", field="files")
-    bundle = load_bundle(Path(spec.bundle))
-    if spec.texts:
-        names, inputs = list(spec.texts), bundle_inputs_for_texts(bundle, list(spec.texts))
-    else:
-        names, inputs = list(spec.files), bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])
-    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", spec.precision, reporter(events))
-    preds = top_k(replace(bundle, model=model), inputs, spec.top_k)
-    rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
-            for n, pr in zip(names, preds, strict=True)]
-    return PredictOutput(rows, choice.to_json())
+    from robustune.jobs.work.predict import predict
+
+    return PredictOutput(**predict(spec, events))
 
 
-class Predictor:
-    """A bundle loaded once for many predictions (the service keeps these warm).
-
-    ``prepare`` turns one input (an image's bytes or a text) into what ``predict`` batches;
-    ``predict`` runs one batch and returns the top-k labels per input.
-    """
-
-    def __init__(self, bundle: str | Path, runtime: str = "torch") -> None:
-        import torch
-
-        from plugins.bundle import load_bundle
-
-        self.bundle = load_bundle(Path(bundle))
-        self.modality = self.bundle.modality
-        self.runtime = "torch"
-        if runtime == "onnx":  # exported now (or found on disk); its session opens on the first batch
-            from plugins.export import sample_inputs
-            from plugins.numerics import ONNX_RUNTIME, apply
-
-            model: Any = apply(self.bundle.model, ONNX_RUNTIME)
-            try:
-                model.graph("logits", tuple(sample_inputs(self.bundle, 2).values()))
-                self.bundle, self.runtime = replace(self.bundle, model=model), "onnx"
-            except Exception:  # noqa: BLE001 - a model ONNX cannot express is answered by torch
-                pass
-        self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
-        self._torch = torch
-
-    def prepare(self, item: bytes | str) -> Any:
-        """An image (bytes) as uint8 pixels at the model's size, or a text as itself."""
-        import io
-
-        from finetune.data.images import read_image
-        from finetune.preprocess import prepare_images
-
-        if self.modality == "text":
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidInput("texts must be non-empty strings", field="texts")
-            return item
-        if not isinstance(item, bytes):
-            raise InvalidInput("this is an image model: send images, not texts", field="images")
-        size = int(self.bundle.meta["preprocessing"]["input_size"][-1])
-        try:
-            pixels = read_image(io.BytesIO(item), size)  # type: ignore[arg-type]
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise InvalidInput(
-                f"an image cannot be read ({type(exc).__name__}); send png, jpg, bmp, gif or webp",
-                field="images",
-            ) from exc
-        return prepare_images([pixels], size)[0]
-
-    def predict(self, items: list[Any], k: int = 3) -> list[list[dict[str, Any]]]:
-        """Top-k labels with probabilities for prepared items (one batch)."""
-        from finetune.predict import tokenize
-
-        torch = self._torch
-        if self.modality == "text":
-            inputs = tokenize(
-                items, self.bundle.tokenizer, int(self.bundle.meta["preprocessing"]["max_length"])
-            )
-        else:
-            inputs = {"pixels": torch.stack(items)}
-        preds = top_k(self.bundle, inputs, k)
-        return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]
+JOB = Job("predict", PredictSpec, run, "Top-k labels with probabilities for image files or texts.",
+          service=False)

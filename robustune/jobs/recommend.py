@@ -4,21 +4,39 @@ real training steps on this machine, and rank them (within the budget first)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from finetune.selection.recommend import Profile, Suggestion, parse_budget, recommend
+from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option
-from robustune.jobs.selection import check_options
+from robustune.jobs import Job
+from robustune.jobs.selection import SELECT_OPTIONS, check_options
+
+if TYPE_CHECKING:
+    from finetune.selection.recommend import Profile, Suggestion
+
+
+def parse_budget(text: str) -> float:
+    """``"90s"``, ``"20m"``, ``"1.5h"`` or plain seconds -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    scale = units.get(text[-1:], 1)
+    try:
+        value = float(text[:-1] if text[-1:] in units else text)
+    except ValueError as exc:
+        raise InvalidInput(f"cannot read the budget {text!r}; write e.g. 90s, 20m or 1h") from exc
+    if value <= 0:
+        raise InvalidInput(f"{opt('budget')} must be positive", field='budget')
+    return value * scale
 
 
 @dataclass(frozen=True)
 class RecommendSpec(Spec):
     """The data (and train options) to recommend for, the time budget, the need for interpretability."""
 
-    options: dict[str, Any] = option(help="train options: data, epochs, per class, ...", cli=False,
-                                     default_factory=dict)
+    options: dict[str, Any] = option(help="train options: data, epochs, per class, ...", ref="options:train",
+                                     only=SELECT_OPTIONS, cli=False, default_factory=dict)
     budget: str | None = option(None, help="training time you can spend on this machine: 90s, 20m, 1h")
     interpretable: bool = option(False, help="prefer models whose explanations are easiest to trust")
     probe: bool = option(True, help="time each suggestion with a few real training steps")
@@ -45,8 +63,14 @@ class RecommendOutput(Result):
 
 def run(spec: RecommendSpec, events: Events | Reporter | None = None) -> RecommendOutput:
     """Profile, score and time."""
+    from finetune.selection.recommend import recommend
+
     report = reporter(events)
     report.progress("profiling the data and timing each suggestion", 0)
     prof, rows = recommend(dict(spec.options), spec.budget_s, spec.interpretable, spec.probe)
     report.progress("profiling the data and timing each suggestion", 1, 1)
     return RecommendOutput(prof, rows, spec.budget_s)
+
+
+JOB = Job("recommend", RecommendSpec, run, "Ranked model + adapter suggestions for this data, with reasons "
+          "and measured time estimates.")

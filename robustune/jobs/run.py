@@ -7,25 +7,20 @@ interrupted training resumes from its last epoch; delete a step's output to redo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explain.sections.card import model_identity
-from finetune.driver import resume_config, run_training, work_dir
 from finetune.run_config import RunConfig, from_options
-from plugins.atomic import output_lock
 from plugins.backbones import backbone_modality
-from plugins.bundle import read_meta
-from plugins.events import Events, Reporter, reporter
+from plugins.events import Events, Reporter
 from plugins.records import Result, Spec
 from plugins.registry import registry
 from plugins.schema import option, require
-from robustness.audit import AuditConfig, validate
+from robustness.config import AuditConfig
 from robustness.defaults import default_attacks, default_eps
-from robustness.report import read_audit_report
-from robustune.jobs import audit as audit_job
-from robustune.jobs import report as report_job
+from robustune.jobs import Job
+from robustune.jobs.audit import attack_options
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
                 "n_steps", "gallery_method", "independent")
@@ -35,7 +30,7 @@ STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", 
 class RunSpec(Spec):
     """The training run (its bundle goes to OUT/model), then the audit and the report."""
 
-    out: str = option(help="folder for model/, audit/ and report.html")
+    out: str = option(ref="output:", help="folder for model/, audit/ and report.html")
     run: RunConfig = option(help="the training run (every train option)")
     attacks: tuple[str, ...] | None = option(None, help="audit attacks (by modality, as for audit)",
                                              parse="names")
@@ -93,9 +88,11 @@ class RunSpec(Spec):
             eps=self.eps or default_eps(modality),
             steps=self.steps,
             seed=self.run.train.seed,
-            options=audit_job.attack_options(attacks, self.attack_options),
+            options=attack_options(attacks, self.attack_options),
             independent=self.independent,
         )
+        from robustness.audit import validate
+
         validate(cfg, modality)
         return cfg
 
@@ -115,95 +112,11 @@ class RunOutput(Result):
 
 def run(spec: RunSpec, events: Events | Reporter | None = None) -> RunOutput:
     """Fine-tune, audit and report into ``spec.out``; finished steps are kept."""
-    report = reporter(events)
-    out = Path(spec.out)
-    bundle, audit, page = out / "model", out / "audit", out / "report.html"
-    spec.audit_config()  # bad attack names fail before any training
-    ran: list[str] = []
-    skipped: list[str] = []
-    with output_lock(out):
-        report.log(f"{spec.run.backbone} ({spec.run.adapter}) on {spec.run.data}")
-        for name, step in (
-            ("train", lambda: _train(spec, bundle, report)),
-            ("audit", lambda: _audit(spec, bundle, audit, report)),
-            ("report", lambda: _report(spec, bundle, audit, page, report)),
-        ):
-            (ran if step() else skipped).append(name)
-    metrics = read_meta(bundle).get("metrics", {})
-    return RunOutput(bundle, audit, page, ran, skipped, metrics, read_audit_report(audit / "audit.json"))
+    from robustune.jobs.work.run import run_all
+
+    return RunOutput(**run_all(spec, events))
 
 
-def out_name(spec: RunSpec) -> str:
-    """The run folder's name (``.`` resolved)."""
-    return Path(spec.out).resolve().name
-
-
-def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
-    if (bundle / "robustune.json").is_file():
-        report.log(f"train: done earlier ({bundle})")
-        return False
-    if (work_dir(bundle) / "run.json").is_file():
-        report.log(f"train: resuming the unfinished run in {work_dir(bundle)}")
-        run_training(resume_config(bundle), resume=True, events=report)
-    else:
-        run_training(replace(spec.run, out=str(bundle)), events=report)
-    return True
-
-
-def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
-    if (target / "audit.json").is_file():
-        report.log(f"audit: done earlier ({target})")
-        return False
-    cfg = spec.audit_config(str(read_meta(bundle)["modality"]))
-    assert cfg is not None
-    opts = spec.run.data_options
-    audit_job.run(
-        audit_job.AuditSpec(
-            str(bundle),
-            spec.run.data,
-            cfg.attacks,
-            cfg.eps,
-            None,
-            cfg.steps,
-            seed=cfg.seed,
-            out=str(target),
-            overwrite=True,
-            default_n=spec.n,
-            text_column=opts.text_column,
-            label_column=opts.label_column,
-            attack_options=dict(spec.attack_options),
-            independent=cfg.independent,
-        ),
-        report,
-    )
-    return True
-
-
-def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter) -> bool:
-    if page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
-        report.log(f"report: done earlier ({page})")
-        return False
-    opts = spec.run.data_options
-    report_job.run(
-        report_job.ReportSpec(
-            str(bundle),
-            spec.run.data,
-            str(page),
-            str(audit),
-            spec.pdf,
-            opts.group_column,
-            opts.groups_file,
-            None,
-            opts.text_column,
-            opts.label_column,
-            spec.gallery,
-            spec.n_steps,
-            spec.quality_n,
-            overwrite=True,
-            gallery_method=spec.gallery_method,
-            title=f"{model_identity(read_meta(bundle))} on {report_job.data_name(spec.run.data)}: "
-                  f"run {out_name(spec)}",
-        ),
-        report,
-    )
-    return True
+JOB = Job("run", RunSpec, run,
+          "The whole job: fine-tune, audit, report; a rerun resumes and skips finished steps.",
+          produces={"bundle": "bundle", "audit": "audit", "report": "report"}, tracked=True)

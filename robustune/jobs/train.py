@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from finetune.driver import RUN_FILE, TrainResult, resume_config, run_training, work_dir
+from finetune.run.workdir import RUN_FILE, resume_config, work_dir
 from finetune.run_config import RunConfig, from_options
 from plugins.events import Events, Reporter
 from plugins.records import Spec
 from plugins.schema import option
+from robustune.jobs import Job
+
+if TYPE_CHECKING:
+    from finetune.driver import TrainResult
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,8 @@ class TrainSpec(Spec):
     """A run config, or the unfinished run to resume."""
 
     run: RunConfig = option(help="the run: data, model, adapter and their settings")
-    resume: bool = option(False, help="continue the unfinished run whose out folder is run.out")
+    resume: bool = option(False, help="continue the unfinished run whose out folder is run.out", cli=False,
+                          service=False)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> TrainSpec:
@@ -38,4 +43,10 @@ class TrainSpec(Spec):
 
 def run(spec: TrainSpec, events: Events | Reporter | None = None) -> TrainResult:
     """Train and write the bundle; a cancel keeps the last finished epoch for a resume."""
+    from finetune.driver import run_training
+
     return run_training(spec.run, resume=spec.resume, events=events)
+
+
+JOB = Job("train", TrainSpec, run, "Fine-tune a backbone on labeled data and write a bundle.",
+          produces={"bundle": "bundle"}, resumes=True, tracked=True)

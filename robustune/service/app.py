@@ -34,7 +34,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.add_exception_handler(RobustuneError, robustune_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for router in (system.router, datasets.router, jobs.router, models.router, page.router):
+    for router in (system.router, datasets.router, jobs.submit_router(), jobs.router, models.router,
+                   page.router):
         app.include_router(router)
 
     @app.middleware("http")

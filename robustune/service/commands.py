@@ -141,7 +141,8 @@ def remote_submit(
     kind: Annotated[
         str,
         typer.Argument(
-            help="train, run, audit, explain, report, compare, tune, import, evaluate or recommend"
+            help="a job kind the server offers: train, run, audit, explain, report, compare, tune, import, "
+                 "evaluate, recommend, or a plugin's (GET /openapi.json lists them)"
         ),
     ],
     spec: Annotated[Path, Opt(help="the job's spec as a JSON or YAML file")],
@@ -237,16 +238,10 @@ def remote_predict(
     print(json.dumps(out, indent=2))
 
 
-def client_app() -> typer.Typer:
-    """Only ``token`` and ``remote``: quick to start, for scripts that talk to a server."""
-    app = typer.Typer(no_args_is_help=True, add_completion=False, help="robustune's service client commands.")
-    app.add_typer(token_app, name="token")
-    app.add_typer(remote_app, name="remote")
-    return app
-
-
 def register(app: typer.Typer) -> None:
-    """Add serve, token and remote to the robustune command line."""
+    """Add serve, token and remote to the robustune command line (once)."""
+    if any(c.name == "serve" for c in app.registered_commands):
+        return
     app.command("serve")(serve)
     app.add_typer(token_app, name="token")
     app.add_typer(remote_app, name="remote")

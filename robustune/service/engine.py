@@ -15,9 +15,10 @@ import time
 from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from robustune.jobs.predict import Predictor
+if TYPE_CHECKING:
+    from robustune.jobs.work.predict import Predictor
 
 
 @dataclass
@@ -155,6 +156,8 @@ class Engine:
             if version_id in self.models:
                 self.models.move_to_end(version_id)
                 return self.models[version_id]
+            from robustune.jobs.work.predict import Predictor  # PyTorch loads with the first model
+
             predictor = await asyncio.to_thread(Predictor, bundle, self.runtime)
             if not self.shared:
                 self._share_cores()

@@ -24,8 +24,11 @@ class ApiError(Exception):
 
 
 def body(message: str, kind: str, field: str | None) -> dict[str, Any]:
-    """The error body: ``{"error", "kind", "field"}``."""
-    return {"error": message, "kind": kind, "field": field}
+    """The error body: ``{"error", "kind", "field", "pointer"}``; ``pointer`` is the field as a JSON
+    pointer into the request (``options.lr`` -> ``/options/lr``)."""
+    pointer = "/" + "/".join(part.replace("~", "~0").replace("/", "~1") for part in field.split(".")) \
+        if field else None
+    return {"error": message, "kind": kind, "field": field, "pointer": pointer}
 
 
 async def api_error(_: Request, exc: Exception) -> JSONResponse:

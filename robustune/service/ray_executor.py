@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from plugins.errors import InvalidInput, Unsupported, brief
-from robustune.jobs.cluster import init_ray
+from robustune.jobs.cluster import EXECUTOR_ENV, init_ray
 from robustune.service.models import FINAL, Job
 from robustune.service.settings import Settings
 from robustune.service.store import Store
@@ -67,6 +67,7 @@ class JobActor:
             from robustune.service.runner import run
             from robustune.service.storage import Storage
 
+            os.environ[EXECUTOR_ENV] = "ray"  # its trainings with nproc > 1 launch as Ray Train jobs
             settings = Settings(home=Path(home), db=db)
             log = Storage(settings.artifacts).job(job_id) / "job.log"
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from plugins.errors import Interrupted, RobustuneError, brief
+from plugins.errors import Interrupted, RobustuneError, brief, render
 from plugins.events import Event, Log, Metric, Progress
-from robustune.jobs import JOBS
+from robustune.jobs import job
 from robustune.service.procs import die_with_parent
 from robustune.service.settings import Settings
 from robustune.service.store import Store
 
-EPOCH = re.compile(r"epoch (\d+)/(\d+)")
 EXIT = {"SUCCEEDED": 0, "FAILED": 1, "CANCELLED": 130}
 
 
@@ -45,19 +43,19 @@ class DatabaseEvents:
             self._progress(event)
             self.pending.append(("progress", {"stage": event.stage, "step": event.step, "total": event.total,
                                               "message": event.message}))
-        elif isinstance(event, Log):
-            self.pending.append(("log", {"message": event.message, "level": event.level}))
+        elif isinstance(event, Log):  # options named in it by their names
+            self.pending.append(("log", {"message": render(event.message), "level": event.level}))
         elif isinstance(event, Metric):
             self.pending.append(("metric", {"name": event.name, "step": event.step, "values": event.values}))
         if time.monotonic() - self.flushed >= self.interval:
             self.flush()
 
     def _progress(self, event: Progress) -> None:
-        """Training: epochs done of all; other jobs: stages done, each new one closing part of the gap."""
-        m = EPOCH.search(event.stage)
+        """The work's own share done when its events carry one (a training: epochs done of all); else
+        stages done, each new one closing part of the gap."""
         part = min(event.step / event.total, 1.0) if event.total else 0.0
-        if m:
-            fraction = (int(m.group(1)) - 1 + part) / int(m.group(2))
+        if event.overall is not None:
+            fraction = event.overall
         else:
             if event.total is not None and event.step >= event.total:
                 self.stages_done.add(event.stage)
@@ -101,13 +99,13 @@ def run(job_id: str, settings: Settings) -> str:
     """Run the job; return its final state."""
     store = Store(settings, create=False)
     row = store.job(job_id)
-    spec_type, fn = JOBS[row.kind].load()
-    spec = spec_type.from_json(row.resolved)
-    if row.kind == "train":
+    declared = job(row.kind)
+    spec = declared.spec.from_json(row.resolved)
+    if declared.resumes:
         spec = spec.or_resume()  # an earlier attempt may have left a checkpoint
     sink = DatabaseEvents(store, job_id)
     try:
-        result = fn(spec, sink)
+        result = declared.run(spec, sink)
         sink.pending.append(("log", {"message": "finished", "level": "info"}))
         sink.flush()
         store.finish(job_id, "SUCCEEDED", relative(result.to_json(), settings.artifacts))

@@ -10,22 +10,27 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from robustune.jobs.fields import SpecField, job_fields
-from robustune.service.resolve import SERVER_SET, SERVICE_KINDS
+from robustune.service.resolve import service_kinds
 
-REFERENCES = {  # what a field names in a request (the server resolves it)
-    "data": "a dataset id from POST /v1/datasets, or digits, fashion-mnist, rotten-tomatoes",
-    "bundle": "a registered model: name, name@VERSION, name:ALIAS or a version id",
-    "audit": "the id of a finished audit or run job",
+REQUEST_REFS = {  # what a field that refers to something takes in a request
+    "dataset": "a dataset id from POST /v1/datasets, or digits, fashion-mnist, rotten-tomatoes",
+    "model": "a registered model: name, name@VERSION, name:ALIAS or a version id",
+    "upload": "the id of uploaded files (POST /v1/datasets)",
     "weights": "auto, hub, packaged, none, or the id of uploaded weights",
-    "groups": "the id of an uploaded CSV of path,group",
-    "hf": "the id of an uploaded Hugging Face folder",
+    "architecture": "registered model or timm names, or the id of an uploaded Hugging Face folder",
+    "job-output": "the id of a finished job that wrote it",
+    "inline": "the value itself (paths on the server are refused)",
+    "options": "options of that job kind, by name",
 }
 
 
 def _annotation(f: SpecField) -> Any:
+    base = (f.ref or "").partition(":")[0]
     tp = f.type
-    if f.parse == "kv" or typing.get_origin(tp) is dict:
+    if base == "options" or f.parse == "kv" or typing.get_origin(tp) is dict:
         tp = dict[str, Any]
+    elif base in REQUEST_REFS:
+        tp = str
     elif f.parse in ("numbers", "names") or typing.get_origin(tp) in (tuple, list):
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
         tp = list[inner] | str  # type: ignore[valid-type]
@@ -34,39 +39,36 @@ def _annotation(f: SpecField) -> Any:
     return tp | None if f.optional or not f.required else tp
 
 
+def _description(f: SpecField) -> str:
+    base, _, arg = (f.ref or "").partition(":")
+    if base not in REQUEST_REFS:
+        return f.help
+    what = f"{REQUEST_REFS[base]}" + (f" ({arg})" if arg else "")
+    return f"{f.help}; in a request: {what}"
+
+
 @cache
 def spec_model(kind: str) -> type[BaseModel]:
-    """The request schema of a job kind's spec, from its spec dataclass (server-set fields left out)."""
+    """The request schema of a job kind's spec, from its declared fields (server-set ones left out)."""
     fields: dict[str, Any] = {}
-    for f in job_fields(kind):
-        name = f.flag.replace("-", "_") if f.alias else f.name
-        if name in SERVER_SET or name in fields:
-            continue
-        help_text = REFERENCES.get(f.name, f.help)
-        default = ... if f.required else None
-        fields[name] = (_annotation(f), Field(default, description=help_text))
-    if kind in ("compare", "tune", "recommend"):
-        fields["options"] = (
-            dict[str, Any] | None,
-            Field(None, description="train options (data, epochs, ...)"),
-        )
-    if kind == "explain":
-        fields.pop("files", None)
-        fields["images"] = (
-            list[dict[str, str]] | None,
-            Field(None, description="images to explain: [{name, data (base64)}]"),
-        )
-    model = create_model(f"{kind.capitalize()}Spec", __config__=ConfigDict(extra="forbid"), **fields)
-    return model
+    for f in job_fields(kind, "service"):
+        if f.request_name not in fields:
+            fields[f.request_name] = (_annotation(f), Field(... if f.required else None,
+                                                            description=_description(f)))
+    return create_model(f"{kind.capitalize()}Spec", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-class JobSubmit(BaseModel):
-    """A job: its kind and spec (see the per-kind schemas), and the name to register a model under."""
+def job_submit() -> type[BaseModel]:
+    """A job of any kind the service offers: its kind and spec, and the name to register a model under."""
+    kinds = tuple(service_kinds())
+    return create_model(
+        "JobSubmit", __config__=ConfigDict(extra="forbid"), __doc__=JOB_SUBMIT_DOC,
+        kind=(Literal[kinds], ...),  # type: ignore[valid-type,arg-type]
+        spec=(dict[str, Any], ...),
+        model_name=(str | None, Field(None, description="register the trained model under this name")))
 
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal[SERVICE_KINDS]  # type: ignore[valid-type]
-    spec: dict[str, Any]
-    model_name: str | None = Field(None, description="register the trained model under this name")
+
+JOB_SUBMIT_DOC = "A job: its kind and spec (see the per-kind schemas), and a name to register a model under."
 
 
 class JobOut(BaseModel):
@@ -175,3 +177,4 @@ class ErrorOut(BaseModel):
     error: str
     kind: str
     field: str | None = None
+    pointer: str | None = Field(None, description="the field as a JSON pointer into the request")

@@ -12,12 +12,13 @@ import os
 import socket
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError
+from robustune.jobs import job as job_kind
 from robustune.jobs.catalog import bundle_summary
 from robustune.service.db import Database, migrate
 from robustune.service.models import (
@@ -36,8 +37,10 @@ from robustune.service.resolve import MODEL_REF, Context, resolve
 from robustune.service.settings import Settings
 from robustune.service.storage import Storage
 
+if TYPE_CHECKING:
+    from robustune.jobs.catalog import BundleMeta
+
 ACTIVE = ("QUEUED", "RUNNING", "CANCELLING")
-REGISTERS = {"train": "bundle", "import": "bundle", "run": "bundle"}  # job kind -> result key of its bundle
 
 
 def worker_name() -> str:
@@ -111,31 +114,36 @@ class Store:
             version=latest + 1,
             job_id=job.id,
             path=self.storage.relative(bundle),
-            modality=str(meta["modality"]),
+            modality=meta.modality,
             spec=job.spec,
-            metrics=meta.get("metrics", {}),
+            metrics=meta.metrics,
             data_fingerprint=self._fingerprint(s, job, meta),
             report=self.storage.relative(report) if report and report.is_file() else None,
         )
         s.add(row)
         return row
 
-    def _fingerprint(self, s: Session, job: Job, meta: dict[str, Any]) -> str:
+    def _fingerprint(self, s: Session, job: Job, meta: BundleMeta) -> str:
         data = str(job.spec.get("data") or job.spec.get("options", {}).get("data") or "")
         if data.startswith("ds_"):
             row = s.get(Dataset, data)
             if row is not None:
                 return str(row.info.get("fingerprint", ""))
-        source = str((meta.get("data") or {}).get("source", data))
+        source = meta.data.source if meta.data is not None else data
         return hashlib.sha256(source.encode()).hexdigest()
 
     def job_output(self, ident: str, what: str) -> Path:
-        """An earlier job's output folder (``audit``) for a later job to read."""
+        """An earlier job's output of kind ``what`` (``audit``: its folder) for a later job to read: the
+        result field its job kind declares it in."""
         with self.db.begin() as s:
             row = s.get(Job, ident)
             if row is None or row.state != "SUCCEEDED":
                 raise NotFound(f"no finished job {ident!r} with {what}", field=what)
-            path = self.storage.job(ident) / what
+            key = job_kind(row.kind).produces.get(what)
+            value = row.result.get(key) if key else None
+        if not isinstance(value, str):
+            raise InvalidInput(f"job {ident} ({row.kind}) produces no {what}", field=what)
+        path = self.storage.absolute(value)
         if not path.exists():
             raise NotFound(f"job {ident} wrote no {what}", field=what)
         return path
@@ -257,9 +265,10 @@ class Store:
             if state == "SUCCEEDED":
                 row.progress, row.message = 1.0, "done"
                 row.result = result or {}
-                bundle_key = REGISTERS.get(row.kind)
+                produces = job_kind(row.kind).produces
+                bundle_key, report_key = produces.get("bundle"), produces.get("report")
                 if bundle_key and row.result.get(bundle_key):
-                    report = row.result.get("report")
+                    report = row.result.get(report_key) if report_key else None
                     version = self.register(
                         s,
                         row,
@@ -369,21 +378,26 @@ class Store:
                 row.value = value
 
 
-def _default_name(job: Job, meta: dict[str, Any]) -> str:
-    backbone = str(meta["model"]["backbone"])
+def _default_name(job: Job, meta: BundleMeta) -> str:
+    backbone = meta.model.backbone
     data = str(job.spec.get("data") or job.spec.get("options", {}).get("data") or "model")
     raw = f"{backbone}-{data}" if job.kind != "import" else f"imported-{backbone}"
     return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in raw)[:200]
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check is all there is
+    return state not in ("Z", "X")
 
 
 def _aware(value: Any) -> Any:

@@ -72,7 +72,7 @@ def test_plugins_lists_everything(cli: Cli) -> None:
 
 TRAIN = ["train", "--data", "digits", "--backbone", "resnet18", "--weights", "none", "--adapter",
          "full", "--image-size", "16", "--per-class", "60", "--epochs", "6", "--patience", "6",
-         "--augment", "shift", "--seed", "7", "--quiet"]
+         "--augment", "shift", "--seed", "7", "--precision", "fp32", "--quiet"]
 
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
@@ -93,6 +93,7 @@ def _checkpoint_epoch(work: Path) -> int:
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     killed, straight = tmp_path / "killed", tmp_path / "straight"
     proc = _spawn(*TRAIN, "--out", str(killed))
+    uninterrupted = _spawn(*TRAIN, "--out", str(straight))  # alongside: one thread each, two cores
     deadline = time.time() + 240
     while _checkpoint_epoch(tmp_path / "killed.work") < 2:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -105,8 +106,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
                               "--quiet"], cwd=REPO, capture_output=True, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert resumed.returncode == 0, resumed.stderr
-    proc = _spawn(*TRAIN, "--out", str(straight))
-    assert proc.wait() == 0
+    assert uninterrupted.wait() == 0
     a = json.loads((killed / "robustune.json").read_text())
     b = json.loads((straight / "robustune.json").read_text())
     assert a["metrics"] == b["metrics"]

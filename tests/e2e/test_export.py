@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from finetune.export import sample_inputs
 from plugins.bundle import load_bundle
-from plugins.export import sample_inputs
+from plugins.meta import ImagePreprocessing
 from tests.conftest import CliResult
 from tests.e2e.test_errors import assert_error
 
@@ -101,23 +102,25 @@ def test_hf_export_of_a_timm_bundle_loads_in_timm(name: str, bundles: dict[str, 
     assert cli("export", bundles[name], "--format", "hf", "--out", out).code == 0
     bundle = load_bundle(bundles[name])
     config = json.loads((out / "config.json").read_text())
-    pre = bundle.meta["preprocessing"]
+    pre = bundle.meta.preprocessing
+    assert isinstance(pre, ImagePreprocessing)
     cfg = config["pretrained_cfg"]
     assert config["num_classes"] == len(bundle.labels) and config["label_names"] == bundle.labels
-    assert cfg["mean"] == pre["mean"] and cfg["std"] == pre["std"] and cfg["input_size"] == pre["input_size"]
-    model = timm.create_model(bundle.meta["arch"]["timm_name"], pretrained=True,
+    assert cfg["mean"] == list(pre.mean) and cfg["std"] == list(pre.std)
+    assert cfg["input_size"] == list(pre.input_size)
+    model = timm.create_model(bundle.meta.arch["timm_name"], pretrained=True,
                               num_classes=len(bundle.labels),
                               pretrained_cfg_overlay={"file": str(out / "model.safetensors"),
                                                       "num_classes": len(bundle.labels)}).eval()
     pixels = sample_inputs(bundle, 8, seed=3)["pixels"]
-    mean, std = (torch.tensor(pre[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in (pre.mean, pre.std))
     with torch.inference_mode():
         assert torch.allclose(model((pixels - mean) / std), bundle.model(pixels), atol=1e-4)
     # and robustune reads it back: import --timm with the exported weights gives the same model
     labels = ",".join(bundle.labels)
-    r = cli("import", "--timm", bundle.meta["arch"]["timm_name"], "--weights", out / "model.safetensors",
-            "--labels", labels, "--image-size", pre["input_size"][-1],
-            "--mean", ",".join(map(str, pre["mean"])), "--std", ",".join(map(str, pre["std"])),
+    r = cli("import", "--timm", bundle.meta.arch["timm_name"], "--weights", out / "model.safetensors",
+            "--labels", labels, "--image-size", pre.size,
+            "--mean", ",".join(map(str, pre.mean)), "--std", ",".join(map(str, pre.std)),
             "--out", tmp_path / "back")
     assert r.code == 0, r.err
     with torch.inference_mode():

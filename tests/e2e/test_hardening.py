@@ -125,6 +125,32 @@ def test_ctrl_c_during_an_audit(tmp_path: Path, digits_cnn: Path) -> None:
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []  # no half-written audit, no lock
 
 
+@pytest.mark.parametrize("when", ["0.2s", "2s", "first epoch"])
+def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, when: str) -> None:
+    """Ctrl-C while the command is still starting (0.2 s: its imports), while it loads (2 s) and during
+    the first epoch: always one line and exit 130, and nothing left behind."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "robustune"), "train", "--data", "digits", "--model", "cnn",
+         "--epochs", "50", "--patience", "50", "--batch-size", "4", "--quiet", "--out", str(out)], cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if when == "first epoch":  # the run config is written once every check passed, just before epoch 1
+        run_file = Path(f"{out}.work") / "run.json"
+        deadline = time.time() + 120
+        while not run_file.is_file() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert run_file.is_file()
+    else:
+        time.sleep(float(when.removesuffix("s")))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("error: interrupted"), err
+    kept = "the last finished epoch is kept" in err  # a slow machine may be past epoch 1: resumable
+    assert not out.exists() and Path(f"{out}.work").exists() == kept, err
+
+
 # 3. usage errors: one line plus typer's hint, exit 2 (see also test_usage_errors_of_every_command)
 
 
@@ -475,9 +501,9 @@ def test_csv_with_a_byte_order_mark(cli: Cli, tmp_path: Path, text_bundle: Path)
 def _commands() -> list[str]:
     import typer
 
-    from robustune.cli import app
+    from robustune.cli import full_cli
 
-    return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    return sorted(typer.main.get_command(full_cli()).commands)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("command", _commands())

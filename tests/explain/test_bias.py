@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from explain.bias import group_report
+from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
-from finetune.data.splits import SplitConfig, make_splits
-from finetune.data.types import DataOptions
+from finetune.data.splits import make_splits
 from plugins import RobustuneError
 
 

@@ -18,7 +18,8 @@ from captum.attr import (
 )
 from torch import Tensor, nn
 
-from explain.base import ExplainConfig, activation_bytes, auto_internal_batch
+from explain.base import activation_bytes, auto_internal_batch
+from explain.config import ExplainConfig
 from explain.methods.deeplift import without_inplace
 from explain.methods.gradcam import find_layer
 from explain.methods.lrp import unsupported_layers
@@ -141,8 +142,9 @@ def test_internal_batch_follows_the_memory_budget(model: ImageClassifier, batch:
 
 
 def test_bad_settings() -> None:
-    with pytest.raises(RobustuneError, match="--n-steps must be at least 1"):
+    with pytest.raises(RobustuneError, match="n_steps must be at least 1") as caught:
         ExplainConfig(n_steps=0)
+    assert caught.value.field == "n_steps" and "--" not in str(caught.value)
     with pytest.raises(RobustuneError, match="smoothgrad cannot wrap gradcam"):
         smooth = registry.get("explainer", "smoothgrad")(ExplainConfig(base="gradcam"))
         smooth(SmallCNN(), torch.rand(1, 3, 8, 8), torch.tensor([0]))

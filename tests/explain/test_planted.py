@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from explain.base import ExplainConfig
+from explain.config import ExplainConfig
 from explain.quality import QualityConfig, deletion_insertion, perturbation_metrics
 from explain.sections.config import ReportConfig
 from explain.sections.gallery import image_overlays

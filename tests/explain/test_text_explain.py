@@ -8,7 +8,7 @@ import pytest
 import torch
 from captum.attr import LayerIntegratedGradients
 
-from explain.base import ExplainConfig
+from explain.config import ExplainConfig
 from explain.methods.attention_rollout import rollout
 from explain.text import encode, explain_texts, merge_words
 from plugins import RobustuneError

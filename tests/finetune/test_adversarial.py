@@ -10,7 +10,8 @@ from finetune.inference import predict_logits
 from finetune.run_config import from_options
 from plugins import RobustuneError
 from plugins.bundle import load_bundle
-from robustness.audit import AuditConfig, run_audit
+from robustness.audit import run_audit
+from robustness.config import AuditConfig
 
 EPS = 16 / 255
 BASE = {"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full", "image_size": 16,
@@ -24,7 +25,7 @@ def _robust(bundle_dir: str) -> tuple[float, float]:
     from finetune.preprocess import prepare_inputs
 
     _, data = bundle_data(bundle, "digits")
-    x = prepare_inputs(data, bundle.meta["preprocessing"])["pixels"][:120].float() / 255
+    x = prepare_inputs(data, bundle.meta.preprocessing)["pixels"][:120].float() / 255
     y = bundle_labels(data, bundle)[:120]
     report = run_audit(bundle.model, x, y, bundle.labels,
                        AuditConfig(attacks=("pgd",), eps=(EPS,), steps=10)).report

@@ -8,9 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
-from finetune.data.splits import SplitConfig, make_splits
-from finetune.data.types import DataOptions, class_counts
+from finetune.data.splits import make_splits
+from finetune.data.types import class_counts
 from plugins import RobustuneError
 from tests.conftest import make_image_folder, write_csv
 
@@ -91,3 +92,29 @@ def test_seed_option_sets_split_and_training_seed() -> None:
                         "image-size": 16})
     assert cfg.split.seed == 5 and cfg.train.seed == 5
     assert cfg.train.lr == 0.1 and cfg.backbone_config.image_size == 16
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metrics_match_scikit_learn(seed: int) -> None:
+    """Accuracy, macro-F1, per-class precision, recall, F1, support and the confusion matrix equal
+    scikit-learn's (zero_division=0), a class absent from the split and one never predicted included."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    from finetune.metrics import classification_metrics
+
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randint(0, 4, (60,), generator=g)  # class 4 never occurs
+    p = torch.where(torch.rand(60, generator=g) < 0.6, t, torch.randint(0, 5, (60,), generator=g))
+    p[p == 2] = 3  # class 2 is never predicted
+    classes = ["a", "b", "c", "d", "e"]
+    ours = classification_metrics(t, p, classes)
+    labels = list(range(5))
+    prec, rec, f1, sup = precision_recall_fscore_support(t, p, labels=labels, zero_division=0)
+    assert ours["accuracy"] == pytest.approx(float((t == p).float().mean()))
+    assert ours["macro_f1"] == pytest.approx(f1_score(t, p, labels=labels, average="macro", zero_division=0))
+    assert ours["confusion_matrix"] == confusion_matrix(t, p, labels=labels).tolist()
+    for i, c in enumerate(classes):
+        row = ours["per_class"][c]
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((prec[i], rec[i], f1[i]))
+        assert row["support"] == sup[i]
+    assert ours["per_class"]["e"]["support"] == 0 and ours["per_class"]["c"]["precision"] == 0.0

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from finetune.adapters.base import AdapterConfig
+from finetune.adapters.config import AdapterConfig
 from finetune.config import TrainConfig
+from finetune.data.config import SplitConfig
 from finetune.data.spec import load_data
-from finetune.data.splits import SplitConfig, make_splits
+from finetune.data.splits import make_splits
 from finetune.inference import compute_features
 from finetune.preprocess import prepare_inputs
 from finetune.trainer import Trainer, balanced_weights, warmup_cosine

@@ -11,7 +11,8 @@ import torch
 
 from plugins import RobustuneError
 from plugins.backbones import BackboneConfig
-from plugins.bundle import load_bundle, save_bundle
+from plugins.bundle import load_bundle, read_meta, save_bundle, validate_meta
+from plugins.meta import BundleMeta, ImagePreprocessing
 from plugins.model import ModelSpec, build_classifier
 
 
@@ -40,6 +41,13 @@ def test_image_bundle_round_trip(tmp_path: Path) -> None:
     assert loaded.labels == ["a", "b", "c"] and loaded.modality == "image"
     info = json.loads((tmp_path / "b" / "robustune.json").read_text())
     assert info["format_version"] == 1 and "torch" in info["versions"]
+    assert isinstance(loaded.meta, BundleMeta) and read_meta(tmp_path / "b") == loaded.meta
+    assert info.items() <= loaded.meta.to_json().items()  # the file, plus the defaults it left out
+    assert validate_meta(loaded.meta.to_json(), "again") == loaded.meta
+    assert isinstance(loaded.meta.preprocessing, ImagePreprocessing) and loaded.meta.image_size == 32
+    assert loaded.meta.preprocessing.to_json() == info["preprocessing"] and loaded.meta.data_source is None
+    with pytest.raises(RobustuneError, match="image model"):
+        _ = loaded.meta.max_length
 
 
 def test_text_bundle_round_trip(tmp_path: Path) -> None:
@@ -56,6 +64,11 @@ def test_text_bundle_round_trip(tmp_path: Path) -> None:
         c = loaded.model.forward_embeddings(emb, enc["attention_mask"])
     assert torch.equal(a, b)
     assert torch.allclose(b, c, atol=1e-5)
+    info = json.loads((tmp_path / "t" / "robustune.json").read_text())
+    assert loaded.meta.max_length == 32 and info.items() <= loaded.meta.to_json().items()
+    assert loaded.meta.preprocessing.to_json() == info["preprocessing"]
+    with pytest.raises(RobustuneError, match="text model"):
+        _ = loaded.meta.image_size
     assert a.shape == (2, 2) and isinstance(a, torch.Tensor)
 
 

@@ -33,7 +33,7 @@ def test_mlp_head_trains_and_round_trips(tmp_path: Path) -> None:
             "image_size": 16, "per_class": 20, "epochs": 2, "out": str(out)}
     run_training(from_options(opts))
     bundle = load_bundle(out)
-    assert bundle.meta["model"]["head"] == "mlp"
+    assert bundle.meta.model.head == "mlp"
     hidden = [m for m in bundle.model.head.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in hidden] == [(512, 256), (256, 10)]
     x = torch.rand(4, 3, 16, 16)

@@ -9,19 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from plugins.backbones.base import BackboneConfig
+from finetune.numerics import apply, cache_file, candidates, choose, native_half
+from finetune.numerics.cache import CACHE_VERSION
+from plugins.backbones.config import BackboneConfig
 from plugins.model import ModelSpec, build_classifier
-from plugins.numerics import (
-    CACHE_VERSION,
-    FP32,
-    ONNX_RUNTIME,
-    Numerics,
-    apply,
-    cache_file,
-    candidates,
-    choose,
-    native_half,
-)
+from plugins.numerics import FP32, ONNX_RUNTIME, Numerics
 
 
 def _cnn(seed: int = 0) -> nn.Module:

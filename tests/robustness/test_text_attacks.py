@@ -12,7 +12,7 @@ from plugins.registry import registry
 from robustness.attacks.embedding_pgd import perturb_embeddings
 from robustness.attacks.text_base import TextAttackConfig, TextTarget
 from robustness.attacks.word_level import WordLevel, allowed_words, char_edits
-from robustness.audit import AuditConfig
+from robustness.config import AuditConfig
 from robustness.text_audit import run_text_audit
 from tests.conftest import NEGATIVE, POSITIVE
 

@@ -48,7 +48,7 @@ def test_upload_run_register_predict_report(server: Server) -> None:
     spec = {
         "data": ds["id"],
         "model": "cnn",
-        "epochs": 6,
+        "epochs": 3,
         "attacks": ["fgsm"],
         "eps": [0.03],
         "n": 16,

@@ -15,7 +15,7 @@ import pytest
 
 from tests.service.conftest import Server, fresh_postgres, postgres_or_skip, wait_job
 
-TRAIN = {"data": "digits", "model": "cnn", "seed": 3}
+TRAIN = {"data": "digits", "model": "cnn", "seed": 3, "precision": "fp32"}  # runs compared exactly
 
 
 def runner_pids(job_id: str) -> list[int]:

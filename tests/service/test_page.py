@@ -67,7 +67,7 @@ def test_page_flow_in_a_real_browser(browser, tmp_path: Path) -> None:  # noqa: 
         dataset = page.get_attribute("#datasets tr:has(td:has-text('digits-upload'))", "data-id")
         page.select_option("#run-data", dataset)
         page.select_option("#run-model", "cnn")
-        page.fill("#run-epochs", "6")
+        page.fill("#run-epochs", "2")
         page.check("input[name=attacks][value=fgsm]")
         page.fill("#run-name", "page-digits")
         page.click("#run-submit")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from finetune.adapters.base import AdapterConfig
+from finetune.adapters.config import AdapterConfig
 from plugins import RobustuneError
 from plugins.backbones import BackboneConfig
 from plugins.bundle import load_bundle, save_bundle

@@ -38,7 +38,7 @@ def test_text_models_train_and_predict(cli: CliResult, tmp_path: Path, text_csv:
         assert res.code == 0, res.err
         bundle = load_bundle(out)
         assert bundle.modality == "text" and (out / "tokenizer").is_dir()
-        assert bundle.meta["arch"]["modality"] == "text"
+        assert bundle.meta.arch["modality"] == "text"
         res = cli("predict", out, "--text", "a wonderful film", "--json")
         assert res.code == 0 and len(json.loads(res.out)[0]["top"]) == 2
 
@@ -77,7 +77,7 @@ def test_dbn_recipe_reports_reconstruction_error_per_layer(tmp_path: Path) -> No
     rbm = result.extra["rbm"]
     assert [(r["visible"], r["hidden"]) for r in rbm] == [(64, 64), (64, 32)]
     assert all(r["reconstruction_error"] < 0.7 * r["reconstruction_error_first"] for r in rbm), rbm
-    assert load_bundle(tmp_path / "d").meta["training"]["rbm"] == rbm
+    assert load_bundle(tmp_path / "d").meta.training["rbm"] == rbm
 
 
 def test_k_plus_one_loss_equals_explicit_softmax() -> None:
@@ -133,3 +133,29 @@ def test_zoo_bad_input(cli: CliResult, tmp_path: Path, text_csv: Path, args: lis
     assert res.code != 0
     assert fragment in res.err and res.err.startswith("error: ") and len(res.err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.work").exists()
+
+
+def test_semi_gan_keeps_each_groups_learning_rate() -> None:
+    """The discriminator's optimizer takes the adapter's parameter groups at their own rates, and the
+    linear decay of the second half scales each group without changing their ratio."""
+    import torch
+    from torch import nn
+
+    from finetune.recipes.semi_gan import adam, decay
+
+    backbone, head = nn.Linear(4, 3), nn.Linear(3, 2)
+    groups = [{"params": list(backbone.parameters()), "lr": 1e-4, "name": "backbone"},
+              {"params": list(head.parameters()), "lr": 1e-3, "name": "head"}]
+    opt = adam(groups, 5e-4)
+    assert [g["lr"] for g in opt.param_groups] == [1e-4, 1e-3]
+    decay(opt, 0.5)
+    assert [g["lr"] for g in opt.param_groups] == [5e-5, 5e-4]
+    restored = adam(groups, 5e-4)
+    restored.load_state_dict(opt.state_dict())  # a resumed run decays from the same starting rates
+    decay(restored, 1.0)
+    assert [g["lr"] for g in restored.param_groups] == [1e-4, 1e-3]
+    x = torch.rand(5, 4)
+    head(backbone(x)).sum().backward()
+    before = [p.detach().clone() for p in backbone.parameters()]
+    restored.step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, backbone.parameters(), strict=True))

@@ -13,8 +13,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from robustune.service.deps import read, store, write
 from robustune.service.models import FINAL, Job, JobEvent, Token
-from robustune.service.resolve import SERVICE_KINDS
-from robustune.service.schemas import JobOut, JobSubmit, spec_model
+from robustune.service.resolve import service_kinds
+from robustune.service.schemas import JobOut, job_submit, spec_model
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -48,18 +48,29 @@ def _submit(
     return out(s.submit(kind, spec, model_name, key, token.id))
 
 
-@router.post("", status_code=201, response_model=JobOut)
-def submit(
-    body: JobSubmit,
-    s: Annotated[Store, Depends(store)],
-    token: Annotated[Token, Depends(write)],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> JobOut:
-    """Queue a job of any kind; a retried request with the same Idempotency-Key returns the first job."""
-    return _submit(s, body.kind, body.spec, body.model_name, idempotency_key, token)
+def submit_router() -> APIRouter:
+    """``POST /v1/jobs`` (any kind) and ``POST /v1/jobs/KIND`` (its spec typed), for the job kinds the
+    service offers now (built-ins and plugins'), built with the app."""
+    submits = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+    body_type = job_submit()
+
+    def submit(
+        body: body_type,  # type: ignore[valid-type]
+        s: Annotated[Store, Depends(store)],
+        token: Annotated[Token, Depends(write)],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> JobOut:
+        """Queue a job of any kind; a retried request with the same Idempotency-Key returns the first job."""
+        return _submit(s, body.kind, body.spec, body.model_name, idempotency_key, token)  # type: ignore[attr-defined]
+
+    submit.__annotations__["body"] = body_type  # the class itself (annotations are strings here)
+    submits.post("", status_code=201, response_model=JobOut)(submit)
+    for kind in service_kinds():
+        _typed_route(submits, kind)
+    return submits
 
 
-def _typed_route(kind: str) -> None:
+def _typed_route(submits: APIRouter, kind: str) -> None:
     model = spec_model(kind)
 
     def submit_kind(
@@ -75,11 +86,7 @@ def _typed_route(kind: str) -> None:
     submit_kind.__annotations__["body"] = model  # the class itself (annotations are strings here)
     submit_kind.__name__ = f"submit_{kind}"
     submit_kind.__doc__ = f"Queue a {kind} job (its spec typed)."
-    router.post(f"/{kind}", status_code=201, response_model=JobOut)(submit_kind)
-
-
-for _kind in SERVICE_KINDS:
-    _typed_route(_kind)
+    submits.post(f"/{kind}", status_code=201, response_model=JobOut)(submit_kind)
 
 
 @router.get("", response_model=list[JobOut])

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from plugins.numerics import ONNX_RUNTIME, Numerics
+
 KEEP_FILES = 16
 NAMES = {1: ["pixels"], 2: ["input_ids", "attention_mask"]}
 
@@ -61,11 +63,16 @@ class OnnxRuntimeClassifier(nn.Module):
         self.digest = weights_digest(model)
         self.sessions: dict[str, Any] = {}
         self.failed: set[str] = set()  # graphs torch.export could not trace: torch answers them
+        self.numerics = ONNX_RUNTIME
+
+    def use_numerics(self, numerics: Numerics) -> None:
+        """Record the numerics this wrapper stands for (always onnxruntime)."""
+        self.numerics = numerics
 
     def graph(self, graph: str, args: tuple[Tensor, ...]) -> Path:
         """The ONNX file of ``graph`` (logits or features), exported from inputs like ``args`` unless it is
         on disk already. Raises what torch.export raises for a model it cannot trace."""
-        from plugins.export.onnx import export_graph
+        from finetune.export.onnx import export_graph
 
         path = self.folder / f"{self.digest}-{graph}.onnx"
         if not path.is_file():

@@ -20,6 +20,7 @@ from plugins import jsonio
 from plugins.atomic import atomic_dir
 from plugins.bundle import Bundle, library_versions, load_bundle
 from plugins.errors import Unsupported
+from plugins.meta import ImagePreprocessing
 
 EXPORT_FILE = "export.json"
 CHECK_N = 32  # inputs compared with the bundle
@@ -44,16 +45,16 @@ def sample_inputs(bundle: Bundle, n: int = CHECK_N, seed: int = 0) -> dict[str, 
     Shape: -> pixels (n, C, H, W), or input_ids and attention_mask (n, L).
     """
     g = torch.Generator().manual_seed(seed)
-    pre = bundle.meta["preprocessing"]
-    if bundle.modality == "image":
-        c, h, w = (int(v) for v in pre["input_size"])
+    pre = bundle.meta.preprocessing
+    if isinstance(pre, ImagePreprocessing):
+        c, h, w = pre.input_size
         return {"pixels": torch.rand(n, c, h, w, generator=g)}
     tokenizer = bundle.tokenizer
     words = sorted(w for w in tokenizer.get_vocab() if w.isalpha() and w.isascii())
     picks = torch.randint(len(words), (n, 40), generator=g)
     lengths = torch.randint(1, 41, (n,), generator=g)
     texts = [" ".join(words[int(i)] for i in row[: int(k)]) for row, k in zip(picks, lengths, strict=True)]
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=int(pre["max_length"]),
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=pre.max_length,
                     return_tensors="pt")
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
@@ -83,7 +84,7 @@ def export_bundle(bundle: str | Path, fmt: str, out: str | Path, overwrite: bool
         check = exporter(loaded, tmp)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         record = {"format": fmt, "bundle": str(Path(bundle).resolve()), "labels": loaded.labels,
-                  "modality": loaded.modality, "preprocessing": loaded.meta["preprocessing"],
-                  "identity": loaded.meta.get("identity"), "check": check, "versions": library_versions()}
+                  "modality": loaded.modality, "preprocessing": loaded.meta.preprocessing.to_json(),
+                  "identity": loaded.meta.identity or None, "check": check, "versions": library_versions()}
         (tmp / EXPORT_FILE).write_text(jsonio.dumps(record))
     return Exported(Path(out), fmt, files + [EXPORT_FILE], check)

@@ -25,12 +25,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from finetune.export import compare, reference_logits, sample_inputs
 from plugins.backbones.bert import HFTextBackbone
 from plugins.backbones.hf_classifier import HFSequenceClassifier
 from plugins.backbones.timm_image import TimmBackbone
 from plugins.bundle import Bundle
 from plugins.errors import Unsupported, opt
-from plugins.export import compare, reference_logits, sample_inputs
+from plugins.meta import ImagePreprocessing
 
 MODELING = Path(__file__).with_name("modeling_robustune.py")
 
@@ -118,13 +119,14 @@ def _timm(bundle: Bundle, folder: Path) -> dict[str, Any]:
     if _linear_or_mlp(model.head, f"bundle {bundle.path}")[0] != "linear":
         raise Unsupported(f"bundle {bundle.path} has an mlp head, which a timm model has no place for; "
                           f"export it with {opt('format')} onnx")
-    labels, pre = bundle.labels, bundle.meta["preprocessing"]
+    labels, pre = bundle.labels, bundle.meta.preprocessing
     full: Any = timm.create_model(backbone.name, pretrained=False, num_classes=len(labels))
     classifier = full.pretrained_cfg.get("classifier", "fc")
     state = dict(backbone.model.state_dict())
     state.update({f"{classifier}.{k}": v for k, v in model.head[1].state_dict().items()})
     full.load_state_dict(state, strict=True)
-    data = {"input_size": tuple(pre["input_size"]), "mean": tuple(pre["mean"]), "std": tuple(pre["std"]),
+    assert isinstance(pre, ImagePreprocessing)  # a timm backbone is an image model
+    data = {"input_size": pre.input_size, "mean": pre.mean, "std": pre.std,
             "crop_pct": 1.0, "interpolation": "bilinear"}
     save_for_hf(full, str(folder), model_config={"label_names": labels}, safe_serialization=True,
                 data_config=data)
@@ -150,6 +152,6 @@ def exporter(bundle: Bundle, folder: Path) -> dict[str, Any]:
     for kind, layout in LAYOUTS.items():
         if isinstance(backbone, kind):
             return layout(bundle, folder)
-    raise Unsupported(f"bundle {bundle.path} is a {bundle.meta['model']['backbone']} model, which neither "
+    raise Unsupported(f"bundle {bundle.path} is a {bundle.meta.model.backbone} model, which neither "
                       f"transformers nor timm can load; export it with {opt('format')} onnx "
                       "(every image model and the BERT family)")

@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from finetune.export import compare, reference_logits, sample_inputs
 from plugins.bundle import TOKENIZER_DIR, Bundle
 from plugins.errors import Unsupported, brief, opt
-from plugins.export import compare, reference_logits, sample_inputs
+from plugins.numerics import FP32, Computes
 
 ONNX_FILE = "model.onnx"
 OPSET = 18
@@ -67,10 +68,9 @@ def export_graph(model: nn.Module, example: dict[str, torch.Tensor], path: Path,
                  features: bool = False) -> None:
     """Trace ``model``'s logits (or features) for inputs like ``example`` into ``path``, batch and text
     length dynamic, in fp32 whatever numerics the model was set to. Raises what torch.export raises."""
-    from plugins.numerics import FP32
-
-    was = getattr(model, "numerics", FP32)
-    model.numerics = FP32  # type: ignore[assignment]
+    was = model.numerics if isinstance(model, Computes) else FP32
+    if isinstance(model, Computes):
+        model.use_numerics(FP32)
     try:
         with _quietly(), torch.no_grad():
             torch.onnx.export(Graph(model, features).eval(), tuple(example.values()), str(path),
@@ -78,7 +78,8 @@ def export_graph(model: nn.Module, example: dict[str, torch.Tensor], path: Path,
                               dynamic_shapes=_dynamic(example), dynamo=True, external_data=False,
                               opset_version=OPSET)
     finally:
-        model.numerics = was  # type: ignore[assignment]
+        if isinstance(model, Computes):
+            model.use_numerics(was)
 
 
 def write_onnx(bundle: Bundle, path: Path) -> None:
@@ -86,7 +87,7 @@ def write_onnx(bundle: Bundle, path: Path) -> None:
     try:
         export_graph(bundle.model, sample_inputs(bundle, 2), path)
     except Exception as exc:  # noqa: BLE001 - torch.export and onnxscript raise many kinds
-        name = bundle.meta.get("identity") or bundle.meta["model"]["backbone"]
+        name = bundle.meta.identity or bundle.meta.model.backbone
         raise Unsupported(f"bundle {bundle.path} ({name}) cannot be exported to ONNX: {root_cause(exc)}; "
                           f"{opt('format')} hf covers timm and BERT-family bundles, or keep serving the "
                           "bundle itself") from exc

@@ -1,0 +1,85 @@
+"""The end of a training: evaluate on validation (and the holdout), then write the bundle."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from finetune.batches import num_examples
+from finetune.inference import evaluate
+from finetune.metrics import classification_metrics
+from finetune.numerics import apply
+from finetune.precision import pick
+from finetune.recipes.base import FitOutcome
+from finetune.run.prepare import Prepared, adapter_options, run_inputs
+from finetune.run_config import RunConfig
+from finetune.trainer import History
+from plugins.bundle import save_bundle
+from plugins.events import Reporter
+from plugins.numerics import FP32
+from plugins.records import Result, plain
+
+
+@dataclass
+class TrainResult(Result):
+    """What a run produced: the bundle, its metrics, the epochs, timings and sizes."""
+
+    bundle: Path
+    metrics: dict[str, Any]
+    history: History
+    seconds: dict[str, float]
+    trainable_params: int
+    split_sizes: dict[str, int]
+    config: RunConfig  # with the adapter and recipe resolved
+    extra: dict[str, Any]
+
+
+def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, resume: bool) -> TrainResult:
+    """Evaluate on validation (and the holdout) and write the bundle."""
+    cfg, model, splits, history = prep.cfg, prep.model, prep.splits, outcome.history
+    start = time.perf_counter()
+    events.progress("evaluating", 0)
+
+    n_inputs = num_examples(prep.inputs["val"]) + (num_examples(prep.inputs["test"]) if holdout else 0)
+    computing, choice = pick(model, prep.inputs["val"], prep.device, "infer", cfg.train.precision, events,
+                             log=True, examples=n_inputs)
+    prep.numerics["evaluation"] = choice.to_json()
+
+    def measure(split: str) -> dict[str, Any]:
+        return evaluate(computing, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
+                        cfg.train.eval_batch_size, prep.device)
+
+    if outcome.val_logits is not None:  # the final weights learned from validation too: before that
+        val = classification_metrics(splits.val.labels, outcome.val_logits.argmax(1), splits.train.classes)
+    else:
+        val = measure("val")
+    metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
+    apply(model, FP32)  # the bundle holds fp32 weights in the usual memory format
+    prep.clock["evaluate"] = time.perf_counter() - start
+    meta = {
+        "model": prep.spec.to_json(),
+        "arch": model.backbone.arch(),
+        "identity": model.backbone.identity(),
+        "adapter": {"name": cfg.adapter, "config": plain(adapter_options(cfg)) or {}},
+        "recipe": cfg.recipe,
+        "labels": splits.train.classes,
+        "preprocessing": prep.preprocessing,
+        "split": cfg.to_json()["split"],
+        "data": {"source": prep.source, "splits": splits.sizes(), "notes": splits.notes},
+        "training": {**cfg.to_json()["train"], "patience": cfg.train.stop_patience(),
+                     "defaults": {"source": cfg.defaults, "model": cfg.model_defaults},
+                     "best_epoch": history.best_epoch,
+                     "stopped_early": history.stopped_early, "history": history.epochs,
+                     "seconds": prep.clock, "trainable_params": prep.plan.trainable_count(),
+                     "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
+        "metrics": metrics,
+        "numerics": prep.numerics,
+    }
+    model.to("cpu")
+    events.progress("writing the bundle", 0)
+    out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
+                      overwrite=cfg.overwrite or resume, inputs=run_inputs(cfg))
+    return TrainResult(out, metrics, history, prep.clock, prep.plan.trainable_count(), splits.sizes(), cfg,
+                       outcome.extra)

@@ -1,0 +1,128 @@
+"""The ``explain`` job's work: attributions for image files (overlay PNGs) or texts (highlighted words)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors.torch import save_file
+
+from explain.base import Explainer
+from explain.config import ExplainConfig
+from explain.document import Highlighted
+from explain.explanations import explain_report
+from explain.render import overlay_png, top_words
+from explain.templating import render
+from explain.text import explain_texts
+from finetune.precision import pick
+from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts
+from plugins import jsonio
+from plugins.atomic import atomic_dir, check_writable_target
+from plugins.bundle import Bundle, load_bundle
+from plugins.errors import InvalidInput, Unsupported, opt
+from plugins.events import Events, Reporter, reporter
+from plugins.options import plugin_options
+from plugins.registry import registry
+
+if TYPE_CHECKING:
+    from robustune.jobs.explain import ExplainSpec
+
+
+def make_explainer(name: str, cfg: ExplainConfig, modality: str, options: dict[str, Any] | None = None
+                   ) -> Explainer:
+    """The explainer plugin ``name`` with its own options; one that cannot explain ``modality`` raises."""
+    own = plugin_options("explainer", name, dict(options or {}), field="explain_options")
+    explainer: Explainer = registry.get("explainer", name)(cfg, own)
+    if modality not in explainer.modalities:
+        usable = [n for n in registry.names("explainer") if modality in registry.get("explainer",
+                                                                                     n).modalities]
+        article = "an" if modality == "image" else "a"
+        raise Unsupported(f"{name} explains {', '.join(explainer.modalities)} models but this is {article} "
+                          f"{modality} model; use {opt('method')} {' or '.join(usable)}", field="method")
+    return explainer
+
+
+def _target(bundle: Bundle, label: str | None, predicted: torch.Tensor) -> torch.Tensor:
+    if label is None:
+        return predicted
+    if label not in bundle.labels:
+        raise InvalidInput(f"{opt('target')} {label!r} is not a class of this model; its classes are "
+                           f"{', '.join(bundle.labels)}", field="target")
+    return torch.full_like(predicted, bundle.labels.index(label))
+
+
+def explain(spec: ExplainSpec, events: Events | Reporter | None = None) -> dict[str, Any]:
+    """Explain each input for its predicted class (or ``target``) and write the folder atomically."""
+    report = reporter(events)
+    if not spec.files and not spec.texts:
+        raise InvalidInput(f"give image files or texts ({opt('text')}) to explain", field="files")
+    reads: list[Path | str | None] = [spec.bundle, *spec.files]
+    check_writable_target(spec.folder, spec.overwrite, reads)
+    bundle = load_bundle(Path(spec.bundle))
+    if bundle.modality == "text" and (spec.files or not spec.texts):
+        raise Unsupported(f"bundle {spec.bundle} is a text model; pass texts ({opt('text')}), not files",
+                          field="files")
+    if bundle.modality == "image" and (spec.texts or not spec.files):
+        raise Unsupported(f"bundle {spec.bundle} is an image model; pass image files, not texts",
+                          field="texts")
+    explainer = make_explainer(spec.method, spec.config(), bundle.modality, spec.explain_options)
+    inputs = (bundle_inputs_for_texts(bundle, list(spec.texts)) if bundle.modality == "text"
+              else bundle_inputs_for_files(bundle, [Path(f) for f in spec.files]))
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report)
+    bundle = replace(bundle, model=model)
+    report.progress("explaining", 0, 1)
+    rows = (_explain_texts if bundle.modality == "text" else _explain_images)(spec, bundle, explainer, reads,
+                                                                             choice.to_json())
+    report.progress("explaining", 1, 1)
+    return {"out": spec.folder, "method": explainer.name, "rows": rows}
+
+
+def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
+                    reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
+    x = bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])["pixels"].float() / 255.0
+    with torch.no_grad():
+        probs = torch.softmax(bundle.model(x), dim=1)
+    target = _target(bundle, spec.target, probs.argmax(1))
+    attributions = explainer(bundle.model, x, target)
+    rows = []
+    with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
+        for i, f in enumerate(spec.files):
+            name = f"{i:03d}-{Path(f).stem}.png"
+            pred = int(probs[i].argmax())
+            title = (f"{spec.method}: {bundle.labels[int(target[i])]}  (predicted {bundle.labels[pred]}, "
+                     f"p = {float(probs[i, pred]):.2f})")
+            overlay_png(x[i], attributions[i], title, tmp / name, method=spec.method)
+            rows.append({"input": str(f), "prediction": bundle.labels[pred], "probability": float(probs[i,
+                                                                                                        pred]),
+                         "explained_class": bundle.labels[int(target[i])], "overlay": name})
+        save_file({"inputs": x.contiguous(), "attributions": attributions.contiguous(), "target": target},
+                  str(tmp / "attributions.safetensors"))
+        (tmp / "explanations.json").write_text(jsonio.dumps(explain_report(spec.method, rows, numerics)))
+    return rows
+
+
+def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
+                   reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
+    texts = list(spec.texts)
+    inputs = bundle_inputs_for_texts(bundle, texts)
+    with torch.no_grad():
+        probs = torch.softmax(bundle.model(inputs["input_ids"], inputs["attention_mask"]), dim=1)
+    target = _target(bundle, spec.target, probs.argmax(1))
+    max_length = bundle.meta.max_length
+    scored = explain_texts(explainer, bundle.model, bundle.tokenizer, texts, target, max_length)
+    rows, items = [], []
+    for i, s in enumerate(scored):
+        pred = int(probs[i].argmax())
+        rows.append({"text": s.text, "prediction": bundle.labels[pred], "probability": float(probs[i, pred]),
+                     "explained_class": bundle.labels[s.target], "words": s.words, "scores": s.scores,
+                     "top_words": [w for w, _ in top_words(s.words, s.scores)]})
+        items.append(Highlighted(bundle.labels[s.target], s.words, s.scores,
+                                 f"(predicted {bundle.labels[pred]}, p = {float(probs[i, pred]):.2f})"))
+    page = render("explanations.html.j2", method=explainer.name, items=items)
+    with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
+        (tmp / "explanations.html").write_text(page)
+        payload = explain_report(explainer.name, rows, numerics)
+        (tmp / "explanations.json").write_text(jsonio.dumps(payload))
+    return rows

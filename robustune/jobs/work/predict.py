@@ -1,0 +1,99 @@
+"""The ``predict`` job's work, and the ``Predictor`` the service keeps warm: a bundle loaded once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from finetune.precision import pick
+from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
+from plugins.bundle import load_bundle
+from plugins.errors import InvalidInput, opt
+from plugins.events import Events, Reporter, reporter
+
+if TYPE_CHECKING:
+    from robustune.jobs.predict import PredictSpec
+
+
+def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[str, Any]:
+    """Classify the files or texts."""
+    if not spec.files and not spec.texts:
+        raise InvalidInput(f"give image files or texts ({opt('text')}) to predict", field="files")
+    bundle = load_bundle(Path(spec.bundle))
+    if spec.texts:
+        names, inputs = list(spec.texts), bundle_inputs_for_texts(bundle, list(spec.texts))
+    else:
+        names, inputs = list(spec.files), bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])
+    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", spec.precision, reporter(events))
+    preds = top_k(replace(bundle, model=model), inputs, spec.top_k)
+    rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
+            for n, pr in zip(names, preds, strict=True)]
+    return {"rows": rows, "numerics": choice.to_json()}
+
+
+class Predictor:
+    """A bundle loaded once for many predictions (the service keeps these warm).
+
+    ``prepare`` turns one input (an image's bytes or a text) into what ``predict`` batches;
+    ``predict`` runs one batch and returns the top-k labels per input.
+    """
+
+    def __init__(self, bundle: str | Path, runtime: str = "torch") -> None:
+        import torch
+
+        from plugins.bundle import load_bundle
+
+        self.bundle = load_bundle(Path(bundle))
+        self.modality = self.bundle.modality
+        self.runtime = "torch"
+        if runtime == "onnx":  # exported now (or found on disk); its session opens on the first batch
+            from finetune.export import sample_inputs
+            from finetune.numerics import apply
+            from plugins.numerics import ONNX_RUNTIME
+
+            model: Any = apply(self.bundle.model, ONNX_RUNTIME)
+            try:
+                model.graph("logits", tuple(sample_inputs(self.bundle, 2).values()))
+                self.bundle, self.runtime = replace(self.bundle, model=model), "onnx"
+            except Exception:  # noqa: BLE001 - a model ONNX cannot express is answered by torch
+                pass
+        self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
+        self._torch = torch
+
+    def prepare(self, item: bytes | str) -> Any:
+        """An image (bytes) as uint8 pixels at the model's size, or a text as itself."""
+        import io
+
+        from finetune.data.images import read_image
+        from finetune.preprocess import prepare_images
+
+        if self.modality == "text":
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidInput("texts must be non-empty strings", field="texts")
+            return item
+        if not isinstance(item, bytes):
+            raise InvalidInput("this is an image model: send images, not texts", field="images")
+        size = self.bundle.meta.image_size
+        try:
+            pixels = read_image(io.BytesIO(item), size)  # type: ignore[arg-type]
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InvalidInput(
+                f"an image cannot be read ({type(exc).__name__}); send png, jpg, bmp, gif or webp",
+                field="images",
+            ) from exc
+        return prepare_images([pixels], size)[0]
+
+    def predict(self, items: list[Any], k: int = 3) -> list[list[dict[str, Any]]]:
+        """Top-k labels with probabilities for prepared items (one batch)."""
+        from finetune.predict import tokenize
+
+        torch = self._torch
+        if self.modality == "text":
+            inputs = tokenize(items, self.bundle.tokenizer, self.bundle.meta.max_length)
+        else:
+            inputs = {"pixels": torch.stack(items)}
+        preds = top_k(self.bundle, inputs, k)
+        return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]

@@ -1,0 +1,126 @@
+"""The ``report`` job's work: one self-contained HTML report (model card, metrics, groups, robustness,
+explanations and their quality, clean versus adversarial), and optionally a PDF."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explain.base import Explainer
+from explain.document import Section
+from explain.pdf import find_browser, print_pdf
+from explain.sections.adversarial import adversarial_section
+from explain.sections.card import model_card, model_identity
+from explain.sections.gallery import gallery_sections
+from explain.sections.metrics import bias_section, metrics_sections
+from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
+from explain.sections.robustness import robustness_section
+from explain.templating import render
+from finetune.data.config import data_name
+from finetune.data.spec import data_paths
+from finetune.data.types import TextData
+from finetune.evaluation import bundle_data, bundle_labels
+from finetune.inference import predict_logits
+from finetune.metrics import classification_metrics
+from finetune.preprocess import prepare_inputs
+from plugins.atomic import atomic_write_text, check_writable_target, output_lock
+from plugins.bundle import load_bundle
+from plugins.errors import InvalidInput, NotFound, opt
+from plugins.events import Events, Reporter, reporter
+from plugins.registry import registry
+from robustness.plot import plot_curve
+from robustness.report import read_audit_report
+
+if TYPE_CHECKING:
+    from robustune.jobs.report import ReportSpec
+
+
+def write_report(spec: ReportSpec, events: Events | Reporter | None = None) -> dict[str, Any]:
+    """Write the report (and the PDF) atomically."""
+    report = reporter(events)
+    out = Path(spec.out)
+    inputs: list[Path | str | None] = [spec.bundle, spec.audit, *data_paths(spec.data, spec.data_options())]
+    targets = [out, *([out.with_suffix(".pdf")] if spec.pdf else [])]
+    for target in targets:
+        check_writable_target(target, spec.overwrite, inputs)
+    if spec.pdf:
+        find_browser()
+    with output_lock(out):
+        for target in targets:
+            check_writable_target(target, spec.overwrite, inputs)
+        page = render_report(spec, report)
+        atomic_write_text(out, page)
+        written = [out]
+        if spec.pdf:
+            report.progress("printing the PDF", 0)
+            written.append(print_pdf(out, out.with_suffix(".pdf")))
+    return {"files": written, "report": out}
+
+
+def read_audit(audit: Path) -> tuple[Path, dict[str, Any]]:
+    """(the audit folder, its checked audit.json)."""
+    folder = audit if audit.is_dir() else audit.parent
+    audit_file = folder / "audit.json"
+    if not audit_file.is_file():
+        raise NotFound(f"audit {audit} has no audit.json; run robustune audit first", field="audit")
+    return folder, read_audit_report(audit_file)
+
+
+def curve_png(audit: dict[str, Any]) -> bytes:
+    """The audit's robustness curve as PNG bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return plot_curve(audit, Path(tmp) / "curve")[0].read_bytes()
+
+
+def render_report(spec: ReportSpec, report: Reporter) -> str:
+    """The report's HTML."""
+    cfg = spec.config()
+    bundle = load_bundle(Path(spec.bundle))
+    if cfg.gallery_method is not None:
+        check_modality(cfg.gallery_explainer(), bundle.modality)  # before any work
+    audit_dir, audit = read_audit(Path(spec.audit)) if spec.audit else (None, None)
+    report.progress("report", 0, 6, "metrics")
+    used, dataset = bundle_data(bundle, spec.data, "auto", spec.data_options())
+    inputs = prepare_inputs(dataset, bundle.meta.preprocessing, bundle.tokenizer)
+    labels = bundle_labels(dataset, bundle)
+    pred = predict_logits(bundle.model, inputs).argmax(1)
+    metrics = classification_metrics(labels, pred, bundle.labels)
+    sections: list[Section] = [model_card(bundle, audit), *metrics_sections(bundle.labels, metrics, used)]
+    if dataset.groups is not None:
+        sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
+    if audit is not None:
+        sections.append(robustness_section(audit, curve_png(audit)))
+    report.progress("report", 1, 6, "attribution quality")
+    texts = dataset.texts if isinstance(dataset, TextData) else None
+    pixels = inputs["pixels"].float() / 255 if texts is None else None
+    n = min(cfg.quality_n, len(dataset))
+    if texts is not None:
+        rows = text_quality_rows(bundle, texts[:n], pred[:n], cfg)
+    else:
+        assert pixels is not None
+        rows = quality_rows(bundle.model, pixels[:n], pred[:n], cfg)
+    if cfg.gallery_method is None:
+        cfg = replace(cfg, gallery_method=best_method(rows))
+    report.progress("report", 3, 6, "galleries")
+    chosen = spec.gallery_method is not None
+    sections += gallery_sections(bundle, pixels, texts, labels, pred, cfg, chosen=chosen)
+    sections.append(quality_section(rows, n, bundle.modality))
+    if audit is not None and audit_dir is not None:
+        report.progress("report", 5, 6, "clean versus adversarial")
+        sections.append(adversarial_section(bundle, audit_dir, audit, cfg))
+    report.progress("report", 6, 6)
+    identity = model_identity(bundle.meta)
+    title = spec.title or f"{identity} on {data_name(spec.data)}"
+    plugin = bundle.meta.model.backbone
+    subtitle = f"The bundle {spec.bundle} (plugin {plugin}) evaluated on {spec.data}."
+    return render("report.html.j2", title=title, subtitle=subtitle, sections=sections)
+
+
+def check_modality(method: Explainer, modality: str) -> None:
+    """Refuse an explainer that cannot explain this bundle's inputs."""
+    if modality not in method.modalities:
+        fit = [n for n in registry.names("explainer") if modality in registry.get("explainer", n).modalities]
+        raise InvalidInput(f"{opt('gallery_method')} {method.name} explains {', '.join(method.modalities)}, "
+                           f"not {modality}; use one of {', '.join(fit)}", field="gallery_method")

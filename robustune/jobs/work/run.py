@@ -1,0 +1,118 @@
+"""The ``run`` job's work: train, audit and report into one folder, skipping the finished steps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from explain.sections.card import model_identity
+from finetune.data.config import data_name
+from finetune.driver import run_training
+from finetune.run.workdir import resume_config, work_dir
+from plugins.atomic import output_lock
+from plugins.bundle import read_meta
+from plugins.events import Events, Reporter, reporter
+from robustness.report import read_audit_report
+from robustune.jobs import audit as audit_job
+from robustune.jobs import report as report_job
+
+if TYPE_CHECKING:
+    from robustune.jobs.run import RunSpec
+
+
+def run_all(spec: RunSpec, events: Events | Reporter | None = None) -> dict[str, Any]:
+    """Fine-tune, audit and report into ``spec.out``; finished steps are kept."""
+    report = reporter(events)
+    out = Path(spec.out)
+    bundle, audit, page = out / "model", out / "audit", out / "report.html"
+    spec.audit_config()  # bad attack names fail before any training
+    ran: list[str] = []
+    skipped: list[str] = []
+    with output_lock(out):
+        report.log(f"{spec.run.backbone} ({spec.run.adapter}) on {spec.run.data}")
+        for name, step in (
+            ("train", lambda: _train(spec, bundle, report)),
+            ("audit", lambda: _audit(spec, bundle, audit, report)),
+            ("report", lambda: _report(spec, bundle, audit, page, report)),
+        ):
+            (ran if step() else skipped).append(name)
+    metrics = read_meta(bundle).metrics
+    return {"bundle": bundle, "audit": audit, "report": page, "ran": ran, "skipped": skipped,
+            "metrics": metrics, "audit_report": read_audit_report(audit / "audit.json")}
+
+
+def out_name(spec: RunSpec) -> str:
+    """The run folder's name (``.`` resolved)."""
+    return Path(spec.out).resolve().name
+
+
+def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
+    if (bundle / "robustune.json").is_file():
+        report.log(f"train: done earlier ({bundle})")
+        return False
+    if (work_dir(bundle) / "run.json").is_file():
+        report.log(f"train: resuming the unfinished run in {work_dir(bundle)}")
+        run_training(resume_config(bundle), resume=True, events=report)
+    else:
+        run_training(replace(spec.run, out=str(bundle)), events=report)
+    return True
+
+
+def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
+    if (target / "audit.json").is_file():
+        report.log(f"audit: done earlier ({target})")
+        return False
+    cfg = spec.audit_config(read_meta(bundle).modality)
+    assert cfg is not None
+    opts = spec.run.data_options
+    audit_job.run(
+        audit_job.AuditSpec(
+            str(bundle),
+            spec.run.data,
+            cfg.attacks,
+            cfg.eps,
+            None,
+            cfg.steps,
+            seed=cfg.seed,
+            out=str(target),
+            overwrite=True,
+            default_n=spec.n,
+            text_column=opts.text_column,
+            label_column=opts.label_column,
+            attack_options=dict(spec.attack_options),
+            independent=cfg.independent,
+        ),
+        report,
+    )
+    return True
+
+
+def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter) -> bool:
+    if page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
+        report.log(f"report: done earlier ({page})")
+        return False
+    opts = spec.run.data_options
+    report_job.run(
+        report_job.ReportSpec(
+            str(bundle),
+            spec.run.data,
+            str(page),
+            str(audit),
+            spec.pdf,
+            opts.group_column,
+            opts.groups_file,
+            None,
+            opts.text_column,
+            opts.label_column,
+            spec.gallery,
+            spec.n_steps,
+            spec.quality_n,
+            overwrite=True,
+            gallery_method=spec.gallery_method,
+            title=f"{model_identity(read_meta(bundle))} on {data_name(spec.run.data)}: "
+                  f"run {out_name(spec)}",
+        ),
+        report,
+    )
+    return True
