@@ -40,7 +40,8 @@ def test_selection_kinds_take_train_options(ctx: Context) -> None:
                       ctx)
     assert compare["out"] == str(ctx.job_dir) and "out" not in compare["options"]
     assert compare["options"]["data"].startswith("csv:") and compare["options"]["epochs"] == 1
-    tune = resolve("tune", {"model": "cnn", "data": "digits", "trials": 1, "seed": 4}, ctx)  # flat, as the CLI
+    # flat, as the CLI sends it
+    tune = resolve("tune", {"model": "cnn", "data": "digits", "trials": 1, "seed": 4}, ctx)
     assert tune["options"] == {"data": "digits", "seed": 4} and tune["seed"] == 4
     recommend = resolve("recommend", {"options": {"data": "digits"}, "budget": "90s"}, ctx)
     assert recommend["options"] == {"data": "digits"} and "out" not in recommend
