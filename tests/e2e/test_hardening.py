@@ -5,6 +5,7 @@ Every CLI call in the suite also fails on the word "Traceback" in stderr (see ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,18 +89,36 @@ def test_second_writer_gets_in_use(cli: Cli, tmp_path: Path) -> None:
 # 2. Ctrl-C prints "interrupted", exits 130 and leaves a resumable work folder
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def interruptible(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """A command that takes Ctrl-C as from a terminal, killed if the test fails. A shell's background job
+    (``make -j``, a CI runner) may start with SIGINT ignored, which a child inherits and Python then
+    leaves alone: its SIGINT is set back to the default first."""
+    proc = subprocess.Popen(args, cwd=REPO, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                            preexec_fn=_default_sigint, **kwargs)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
 def test_ctrl_c_exits_130_and_resumes(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "o"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "robustune", "train", "--data", "digits", "--model", "cnn", "--epochs", "12",
-         "--patience", "50", "--quiet", "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"})
     ckpt = Path(f"{out}.work") / "ckpt" / "checkpoint.json"
-    deadline = time.time() + 240
-    while not ckpt.is_file() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    with interruptible([sys.executable, "-m", "robustune", "train", "--data", "digits", "--model", "cnn",
+                        "--epochs", "12", "--patience", "50", "--quiet", "--out", str(out)],
+                       stderr=subprocess.PIPE) as proc:
+        deadline = time.time() + 240
+        while not ckpt.is_file() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("error: interrupted") and "--resume" in err
@@ -110,17 +130,16 @@ def test_ctrl_c_exits_130_and_resumes(cli: Cli, tmp_path: Path) -> None:
 
 def test_ctrl_c_during_an_audit(tmp_path: Path, digits_cnn: Path) -> None:
     out = tmp_path / "audit"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "robustune", "audit", str(digits_cnn), "--data", "digits", "--attacks", "pgd",
-         "--steps", "500", "--n", "300", "--out", str(out)], cwd=REPO, stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     lock = tmp_path / ".audit.lock"
-    deadline = time.time() + 120
-    while not lock.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(2)  # into the attacks
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    with interruptible([sys.executable, "-m", "robustune", "audit", str(digits_cnn), "--data", "digits",
+                        "--attacks", "pgd", "--steps", "500", "--n", "300", "--out", str(out)],
+                       stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc:
+        deadline = time.time() + 120
+        while not lock.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)  # into the attacks
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted", err
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []  # no half-written audit, no lock
 
@@ -130,21 +149,19 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, when: str) -> None:
     """Ctrl-C while the command is still starting (0.2 s: its imports), while it loads (2 s) and during
     the first epoch: always one line and exit 130, and nothing left behind."""
     out = tmp_path / "o"
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "robustune"), "train", "--data", "digits", "--model", "cnn",
-         "--epochs", "50", "--patience", "50", "--batch-size", "4", "--quiet", "--out", str(out)], cwd=REPO,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    if when == "first epoch":  # the run config is written once every check passed, just before epoch 1
-        run_file = Path(f"{out}.work") / "run.json"
-        deadline = time.time() + 120
-        while not run_file.is_file() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        assert run_file.is_file()
-    else:
-        time.sleep(float(when.removesuffix("s")))
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    command = [str(Path(sys.executable).parent / "robustune"), "train", "--data", "digits", "--model", "cnn",
+               "--epochs", "50", "--patience", "50", "--batch-size", "4", "--quiet", "--out", str(out)]
+    with interruptible(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL) as proc:
+        if when == "first epoch":  # the run config is written once every check passed, just before epoch 1
+            run_file = Path(f"{out}.work") / "run.json"
+            deadline = time.time() + 120
+            while not run_file.is_file() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.02)
+            assert run_file.is_file()
+        else:
+            time.sleep(float(when.removesuffix("s")))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     lines = err.strip().splitlines()
     assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("error: interrupted"), err
     kept = "the last finished epoch is kept" in err  # a slow machine may be past epoch 1: resumable
