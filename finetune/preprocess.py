@@ -51,10 +51,15 @@ def prepare_images(images: Tensor | list[Tensor], size: int) -> Tensor:
     return out
 
 
+CHARS_PER_TOKEN = 32  # a token is rarely longer: the text past max_length * this can never be read
+
+
 def tokenize(texts: list[str], tokenizer: Any, max_length: int) -> Inputs:
-    """Token ids and mask, padded to the longest text. Shape: -> (N, L), (N, L)."""
+    """Token ids and mask, padded to the longest text; each text is cut to ``CHARS_PER_TOKEN`` characters
+    per token first (a tokenizer reads a whole text before it truncates). Shape: -> (N, L), (N, L)."""
+    cut = max_length * CHARS_PER_TOKEN
     enc = tokenizer(
-        texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        [t[:cut] for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
     )
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 

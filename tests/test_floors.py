@@ -57,7 +57,8 @@ def test_jobs_below_cli_and_service(part: str) -> None:
     assert not bad, bad
 
 
-CONTRACTS = ("plugins.errors", "plugins.events", "plugins.schema")  # the jobs API's shared vocabulary
+# the jobs API's shared vocabulary
+CONTRACTS = ("plugins.errors", "plugins.events", "plugins.schema", "plugins.duration")
 LIBRARY = ("plugins", "finetune", "robustness", "explain")
 
 

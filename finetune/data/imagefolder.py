@@ -9,7 +9,7 @@ from torch import Tensor
 
 from finetune.data.config import DataOptions
 from finetune.data.images import DEFAULT_SIDE, IMAGE_SUFFIXES, try_read_image
-from finetune.data.types import ImageData, SourceData, check_classes
+from finetune.data.types import ImageData, SourceData, check_classes, class_name
 from plugins.errors import InvalidInput, NotFound, opt
 
 
@@ -18,10 +18,11 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
         raise NotFound(f"image folder {root} does not exist; pass imagefolder:PATH to a folder")
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a folder; imagefolder wants one subfolder per class")
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    check_classes([c.name for c in classes], f"image folder {root}")
-    files = {}
-    for folder in classes:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    where = f"image folder {root}"
+    check_classes(sorted({class_name(c.name, where) for c in folders}), where)
+    files: dict[str, list[Path]] = {}
+    for folder in folders:
         found = sorted(
             p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         )
@@ -30,8 +31,8 @@ def _class_files(root: Path) -> dict[str, list[Path]]:
             raise InvalidInput(
                 f"class folder {folder} has no images ({kinds}); add images or remove the folder"
             )
-        files[folder.name] = found
-    return files
+        files.setdefault(class_name(folder.name, where), []).extend(found)  # NFC twins: one class
+    return dict(sorted(files.items()))
 
 
 def load(arg: str | None, options: DataOptions) -> SourceData:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,8 +77,24 @@ class SourceData:
     test: Data | None = None
 
 
+def class_name(raw: str, where: str) -> str:
+    """A class name as kept: Unicode NFC (``café`` typed two ways is one class), without surrounding
+    spaces; a control character (a newline, a tab, a NUL) in it is refused."""
+    name = unicodedata.normalize("NFC", str(raw)).strip()
+    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Cf", "Cs")), None)
+    if bad is not None:
+        raise InvalidInput(f"{where} has a class name with a control character ({bad!r}): {name!r}; "
+                           "class names are one line of text")
+    if not name:
+        raise InvalidInput(f"{where} has an empty class name; give every example a label")
+    return name
+
+
 def labels_from_names(names: Sequence[str], where: str) -> tuple[Tensor, list[str]]:
-    """Class indices for string labels (classes sorted); one class only raises."""
+    """Class indices for string labels (classes sorted, names as ``class_name`` keeps them); one class
+    only raises."""
+    kept = {n: class_name(n, where) for n in set(names)}
+    names = [kept[n] for n in names]
     classes = sorted(set(names))
     check_classes(classes, where)
     lookup = {c: i for i, c in enumerate(classes)}

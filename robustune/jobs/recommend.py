@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plugins.errors import InvalidInput, opt
+from plugins.duration import parse_duration
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option
@@ -19,16 +19,7 @@ if TYPE_CHECKING:
 
 def parse_budget(text: str) -> float:
     """``"90s"``, ``"20m"``, ``"1.5h"`` or plain seconds -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip().lower()
-    scale = units.get(text[-1:], 1)
-    try:
-        value = float(text[:-1] if text[-1:] in units else text)
-    except ValueError as exc:
-        raise InvalidInput(f"cannot read the budget {text!r}; write e.g. 90s, 20m or 1h") from exc
-    if value <= 0:
-        raise InvalidInput(f"{opt('budget')} must be positive", field='budget')
-    return value * scale
+    return parse_duration(text, "budget")
 
 
 @dataclass(frozen=True)

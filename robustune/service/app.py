@@ -14,6 +14,8 @@ from plugins.errors import RobustuneError
 from robustune import __version__
 from robustune.service.engine import Engine
 from robustune.service.errors import ApiError, api_error, http_error, robustune_error, validation_error
+from robustune.service.guard import Guard
+from robustune.service.limits import TokenSlots
 from robustune.service.metrics import Metrics
 from robustune.service.routers import datasets, jobs, models, page, system
 from robustune.service.schemas import ErrorOut
@@ -30,6 +32,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.engine = Engine(settings.predict_batch, settings.predict_wait_ms, settings.model_cache_bytes,
                               settings.predict_lanes, settings.runtime)
     app.state.metrics = Metrics()
+    app.state.slots = TokenSlots(settings.predict_per_token)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RobustuneError, robustune_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -45,6 +48,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         app.state.metrics.request(request.method, getattr(route, "path", "unmatched"), response.status_code)
         return response
 
+    app.add_middleware(Guard, max_body=settings.max_body_bytes)  # type: ignore[arg-type]
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -55,6 +59,7 @@ ERRORS = {
     "403": "the token's scope does not allow this",
     "404": "no such job, dataset or model",
     "409": "refused in the current state (a job uses it, a job has ended, ...)",
+    "413": "the request is over one of the service's limits (GET /v1/limits), named in the body",
 }
 
 

@@ -48,6 +48,26 @@ def serve(
         D["max_ratio"]),
     max_attempts: Annotated[int, Opt(min=1, help="runs of a job killed by a crash before it fails")] = (
         D["max_attempts"]),
+    max_body_mb: Annotated[int, Opt(min=1, help="largest request body but a dataset upload's")] = (
+        D["max_body_bytes"] // MB),
+    max_inputs: Annotated[int, Opt(min=1, help="predict: most texts or images in one request")] = (
+        D["max_inputs"]),
+    max_text_chars: Annotated[int, Opt(min=1, help="predict: most characters in one text")] = (
+        D["max_text_chars"]),
+    max_image_pixels: Annotated[int, Opt(min=1, help="predict: most pixels in one image (read from its "
+                                                      "header, before decoding)")] = D["max_image_pixels"],
+    max_request_pixels: Annotated[int, Opt(min=1, help="predict: most pixels in all images of a request")] = (
+        D["max_request_pixels"]),
+    predict_per_token: Annotated[int, Opt(min=1, help="predict: requests of one token answered at once "
+                                                       "(more wait, up to 4x as many, then 429)")] = (
+        D["predict_per_token"]),
+    time_limit: Annotated[str, Opt(help="longest a job may run: 90s, 20m, 6h")] = D["time_limit"],
+    time_limits: Annotated[str, Opt(help="per job kind: KIND=DURATION,... (predict=10m,train=12h)")] = (
+        D["time_limits"]),
+    max_time_limit: Annotated[str, Opt(help="the most a job's own time_limit may ask for")] = (
+        D["max_time_limit"]),
+    idempotency_ttl: Annotated[str, Opt(help="how long an Idempotency-Key is remembered")] = (
+        D["idempotency_ttl"]),
     predict_batch: Annotated[int, Opt(min=1, help="predict: most requests batched together (1: off)")] = (
         D["predict_batch"]),
     predict_wait_ms: Annotated[float, Opt(min=0, help="predict: longest wait for a batch to fill")] = (
@@ -75,7 +95,12 @@ def serve(
                          max_attempts=max_attempts, predict_batch=predict_batch,
                          predict_wait_ms=predict_wait_ms, predict_lanes=predict_lanes,
                          model_cache_bytes=model_cache_mb * MB, runtime=runtime, executor=executor,
-                         ray_address=ray_address, ray_cpus=ray_cpus, ray_gpus=ray_gpus)
+                         ray_address=ray_address, ray_cpus=ray_cpus, ray_gpus=ray_gpus,
+                         max_body_bytes=max_body_mb * MB, max_inputs=max_inputs,
+                         max_text_chars=max_text_chars, max_image_pixels=max_image_pixels,
+                         max_request_pixels=max_request_pixels,
+                         predict_per_token=predict_per_token, time_limit=time_limit, time_limits=time_limits,
+                         max_time_limit=max_time_limit, idempotency_ttl=idempotency_ttl)
     ray = ray_address or "RAY_ADDRESS"
     where = f"{workers} worker(s)" if executor == "local" else f"jobs on Ray at {ray}"
     print(f"robustune serving on http://{host}:{port} (home {settings.home}, {where})", file=sys.stderr)

@@ -11,7 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugins.errors import RobustuneError
 
-STATUS = {"invalid": 400, "unsupported": 400, "not_found": 404, "conflict": 409, "interrupted": 409}
+STATUS = {"invalid": 400, "unsupported": 400, "not_found": 404, "conflict": 409, "interrupted": 409,
+          "key_reused": 422}
 
 
 class ApiError(Exception):
@@ -31,14 +32,22 @@ def body(message: str, kind: str, field: str | None) -> dict[str, Any]:
     return {"error": message, "kind": kind, "field": field, "pointer": pointer}
 
 
-async def api_error(_: Request, exc: Exception) -> JSONResponse:
+def _scrub(request: Request, message: str) -> str:
+    """No server path or object address in what a client reads."""
+    store = getattr(request.app.state, "store", None)
+    return store.storage.scrub(message) if store is not None else message
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(body(exc.message, exc.kind, exc.field), status_code=exc.status, headers=exc.headers)
+    return JSONResponse(body(_scrub(request, exc.message), exc.kind, exc.field), status_code=exc.status,
+                        headers=exc.headers)
 
 
-async def robustune_error(_: Request, exc: Exception) -> JSONResponse:
+async def robustune_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RobustuneError)
-    return JSONResponse(body(exc.message, exc.kind, exc.field), status_code=STATUS.get(exc.kind, 400))
+    return JSONResponse(body(_scrub(request, exc.message), exc.kind, exc.field),
+                        status_code=STATUS.get(exc.kind, 400))
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -47,6 +56,8 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form", "header")]
     field = ".".join(loc) or None
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    if first.get("type") == "extra_forbidden":
+        message = f"{field} is not accepted here (see this endpoint's schema in /openapi.json); leave it out"
     return JSONResponse(body(message, "invalid", field), status_code=400)
 
 
@@ -59,19 +70,39 @@ HTTP_KINDS = {
     409: "conflict",
     413: "too_large",
     415: "unsupported",
+    422: "invalid",
+    429: "too_many",
     503: "unavailable",
 }
 
 
-async def http_error(_: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors (a body that does not parse, an unknown route) in robustune's body."""
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (a body that does not parse, an unknown route, a method the route does not
+    take: its Allow header lists every method of the path) in robustune's body."""
     assert isinstance(exc, StarletteHTTPException)
     field = "body" if exc.status_code == 400 else None
     message = str(exc.detail)
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 400 and "pars" in message.lower():
         message = "the request body cannot be parsed: send JSON (or the documented upload form)"
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; use {', '.join(allowed)}"
     return JSONResponse(
         body(message, HTTP_KINDS.get(exc.status_code, "error"), field),
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this request's path takes (Starlette names only the first route's)."""
+    from starlette.routing import Match
+
+    allowed = []
+    for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed

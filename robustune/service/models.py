@@ -83,6 +83,8 @@ class Job(Base):
     error_field: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)  # the keyed request
+    time_limit: Mapped[float | None] = mapped_column(nullable=True)  # seconds a run may take
     created_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

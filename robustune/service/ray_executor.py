@@ -260,6 +260,12 @@ class RayJobs:
             return
         except RayError as exc:
             died = brief(exc)
+        deadline = self.store.deadline(self.store.job(job_id)) if state is None and died is None else None
+        if deadline is not None and time.time() > deadline and not cancel:
+            _kill(r.actor)
+            del self.running[job_id]
+            self.store.time_out(job_id)
+            return
         if cancel and state is None and died is None:
             if r.cancel_at is None:
                 r.cancel_at = time.monotonic()  # the job reads its flag and stops by itself

@@ -22,7 +22,7 @@ from robustune.jobs.fields import SpecField, job_fields
 
 BUILTIN_DATA = ("digits", "fashion-mnist", "rotten-tomatoes")
 MODEL_REF = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,199})(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$"
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,199})(?:@(?P<version>\d{1,9})|:(?P<alias>[A-Za-z0-9._-]+))?$"
 )
 
 
@@ -175,8 +175,12 @@ def resolve_options(declared: Job, spec: Any, ctx: Context, prefix: str = "", ou
         if f is None:
             raise InvalidInput(f"{prefix}{key} is not an option of {declared.kind}; see its schema "
                                f"(POST /v1/jobs/{declared.kind})", field=f"{prefix}{key}")
-        if f.name not in offered:
+        if f.name not in offered and (f.ref or "").startswith("output"):
             raise InvalidInput(f"{prefix}{key} is set by the server; leave it out", field=f"{prefix}{key}")
+        if f.name not in offered:
+            raise InvalidInput(f"{prefix}{key} cannot be used here: the service runs each job on its own "
+                               "workers (no multi-machine launch, no files of its own); leave it out",
+                               field=f"{prefix}{key}")
         out[name] = _resolve_value(ctx, f, value, f"{prefix}{key}") if value is not None else value
     for f in every if outputs else ():  # outputs: the job's own folder, whatever the request said
         if (f.ref or "").startswith("output") and f.name not in out:

@@ -65,9 +65,12 @@ def job_submit() -> type[BaseModel]:
         "JobSubmit", __config__=ConfigDict(extra="forbid"), __doc__=JOB_SUBMIT_DOC,
         kind=(Literal[kinds], ...),  # type: ignore[valid-type,arg-type]
         spec=(dict[str, Any], ...),
-        model_name=(str | None, Field(None, description="register the trained model under this name")))
+        model_name=(str | None, Field(None, description="register the trained model under this name")),
+        time_limit=(str | float | None, Field(None, description=TIME_LIMIT)))
 
 
+TIME_LIMIT = ("how long the job may run (90s, 20m, 6h; default: the service's limit for its kind, at most "
+              "its cap: GET /v1/limits); then it is stopped and FAILED")
 JOB_SUBMIT_DOC = "A job: its kind and spec (see the per-kind schemas), and a name to register a model under."
 
 
@@ -87,6 +90,7 @@ class JobOut(BaseModel):
     error: str | None
     error_kind: str | None
     error_field: str | None
+    time_limit: float | None = Field(None, description="seconds the job may run")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -132,7 +136,7 @@ class AliasIn(BaseModel):
     """Point an alias at a version number."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class TagIn(BaseModel):

@@ -65,6 +65,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from robustune.service.app import create_app
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store(settings)
+    swept = store.storage.sweep()
+    if swept:
+        print(f"removed {len(swept)} unfinished upload(s) left by an earlier run", file=sys.stderr)
     executor = EXECUTORS[settings.executor](settings, store)
     # jobs of a Ray executor are Ray's to account for; local ones (and stale Ray ones under local workers)
     # whose worker is gone are queued again

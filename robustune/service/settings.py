@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugins.duration import parse_duration
 from plugins.errors import InvalidInput, opt
 from plugins.schema import option
 
@@ -32,6 +33,19 @@ class Settings:
     max_files: int = option(100_000, help="most files in an archive")
     max_ratio: float = option(200.0, help="largest unpacked / packed size ratio of an archive")
     max_attempts: int = option(3, help="runs of a job killed by a crash before it fails")
+    max_body_bytes: int = option(16 << 20, help="largest request body but a dataset upload's (413 above)")
+    max_inputs: int = option(256, help="predict: most texts or images in one request")
+    max_text_chars: int = option(100_000, help="predict: most characters in one text (each is cut to the "
+                                               "model's max length before tokenizing)")
+    max_image_pixels: int = option(4096 * 4096, help="predict: most pixels in one image, read from its "
+                                                     "header before it is decoded")
+    max_request_pixels: int = option(64 << 20, help="predict: most pixels in all the images of one request")
+    predict_per_token: int = option(4, help="predict: requests of one token answered at once; more wait "
+                                            "(up to 4 times as many, then 429)")
+    time_limit: str = option("6h", help="longest a job may run (90s, 20m, 6h); then it is stopped, FAILED")
+    time_limits: str = option("", help="per job kind: KIND=DURATION,... (e.g. predict=10m,train=12h)")
+    max_time_limit: str = option("24h", help="the most a job's own time_limit may ask for")
+    idempotency_ttl: str = option("24h", help="how long an Idempotency-Key of a token is remembered")
     predict_batch: int = option(32, help="predict: most requests batched together")
     predict_wait_ms: float = option(5.0, help="predict: longest wait for a batch to fill")
     predict_lanes: int = option(0, help="predict: batches of one model run at once, each on its own thread "
@@ -54,9 +68,36 @@ class Settings:
                                field="executor")
         if self.ray_cpus < 0 or self.ray_gpus < 0:
             raise InvalidInput("--ray-cpus and --ray-gpus must be 0 or more", field="ray_cpus")
+        for name in ("max_body_bytes", "max_inputs", "max_text_chars", "max_image_pixels",
+                     "max_request_pixels", "predict_per_token"):
+            if getattr(self, name) < 1:
+                raise InvalidInput(f"{opt(name)} must be at least 1", field=name)
+        self.limits()  # the durations read
         if self.runtime not in RUNTIMES:
             raise InvalidInput(f"{opt('runtime')} {self.runtime!r} is unknown; use torch or onnx",
                                field="runtime")
+
+    def limits(self) -> dict[str, float]:
+        """Job time limits in seconds: ``*`` (any kind), each kind's own, ``cap`` (the most a job may ask)."""
+        out = {"*": parse_duration(self.time_limit, "time_limit"),
+               "cap": parse_duration(self.max_time_limit, "max_time_limit")}
+        for part in filter(None, (p.strip() for p in self.time_limits.split(","))):
+            kind, sep, value = part.partition("=")
+            if not sep or not kind.strip():
+                raise InvalidInput(f"{opt('time_limits')} takes KIND=DURATION,...; got {part!r}",
+                                   field="time_limits")
+            out[kind.strip()] = parse_duration(value, "time_limits")
+        return out
+
+    def time_limit_of(self, kind: str, asked: float | None = None) -> float:
+        """The time limit of a job of ``kind`` (``asked``: the job's own, at most the cap)."""
+        limits = self.limits()
+        if asked is not None:
+            if asked > limits["cap"]:
+                raise InvalidInput(f"time_limit {asked:g}s is over this service's cap of {limits['cap']:g}s",
+                                   field="time_limit")
+            return asked
+        return min(limits.get(kind, limits["*"]), limits["cap"])
 
     @property
     def url(self) -> str:

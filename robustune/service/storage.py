@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from plugins.errors import InvalidInput
 
 ID = re.compile(r"^(ds|job|mv|tok)_[0-9a-f]{16}$")
+
+
+OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
 class Storage:
@@ -35,6 +40,32 @@ class Storage:
     def staging(self, name: str) -> Path:
         """A scratch folder for an upload in progress (removed when it is refused)."""
         return self.root / "uploads" / name
+
+    @contextmanager
+    def made(self, path: Path) -> Iterator[Path]:
+        """Make the folder ``path``, and remove it again when the block fails: the one cleanup path of every
+        write, so a refused request leaves nothing on disk."""
+        path.mkdir(parents=True)
+        try:
+            yield path
+        except BaseException:
+            self.remove(path)
+            raise
+
+    def sweep(self) -> list[str]:
+        """Remove the staging folders of uploads that never finished (the server stopped during them); run
+        at start, before any upload begins."""
+        left = sorted(p.name for p in (self.root / "uploads").iterdir())
+        for name in left:
+            shutil.rmtree(self.root / "uploads" / name, ignore_errors=True)
+        return left
+
+    def scrub(self, text: str) -> str:
+        """``text`` for a client: paths under the service's home relative to it, no object addresses."""
+        for root in sorted({str(self.root.resolve()), str(self.root), str(self.root.parent.resolve()),
+                            str(self.root.parent)}, key=len, reverse=True):
+            text = text.replace(root + "/", "").replace(root, ".")
+        return OBJECT.sub("the uploaded data", text)
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the artifact root (what the database stores)."""

@@ -8,6 +8,7 @@ job.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from datetime import timedelta
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from plugins.duration import parse_duration
 from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError
 from robustune.jobs import job as job_kind
 from robustune.jobs.catalog import bundle_summary
+from robustune.service import deployment
 from robustune.service.db import Database, migrate
 from robustune.service.models import (
     FINAL,
@@ -41,6 +44,18 @@ if TYPE_CHECKING:
     from robustune.jobs.catalog import BundleMeta
 
 ACTIVE = ("QUEUED", "RUNNING", "CANCELLING")
+
+
+class KeyReused(RobustuneError):
+    """An Idempotency-Key sent again with a different request (HTTP 422)."""
+
+    kind = "key_reused"
+
+
+class TimeLimitReached(RobustuneError):
+    """A job stopped at its time limit."""
+
+    kind = "time_limit"
 
 
 def worker_name() -> str:
@@ -149,47 +164,67 @@ class Store:
         return path
 
     # jobs -----------------------------------------------------------------------------------------------
-    def submit(self, kind: str, spec: Any, model_name: str | None, key: str | None, token: str | None) -> Job:
-        """Check and queue a job; a repeated ``key`` from the same token returns the first job."""
+    def submit(self, kind: str, spec: Any, model_name: str | None, key: str | None, token: str | None,
+               time_limit: float | None = None) -> Job:
+        """Check and queue a job. A repeated ``key`` from the same token within the key's lifetime returns the
+        first job when the request is the same, and is refused when it is not."""
+        digest = request_hash(kind, spec, model_name, time_limit)
         if key is not None:
-            with self.db.begin() as s:
-                earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
-                if earlier is not None:
-                    return earlier
+            key = key.strip()
+            if not key:
+                raise InvalidInput("Idempotency-Key is empty; send a unique key per request, or none",
+                                   field="idempotency-key")
+            earlier = self._keyed(token, key, digest)
+            if earlier is not None:
+                return earlier
         if model_name is not None and not MODEL_REF.match(model_name):
             raise InvalidInput(
                 "model_name must be letters, digits, '.', '_' or '-' (at most 200)", field="model_name"
             )
+        limit = self.settings.time_limit_of(kind, time_limit)
         ident = new_id("job")
         folder = self.storage.job(ident)
-        folder.mkdir(parents=True)
         try:
-            ctx = Context(self.dataset, self.model_path, self.job_output, folder)
-            resolved = resolve(kind, spec, ctx)
-            with self.db.begin() as s:
-                row = Job(
-                    id=ident,
-                    kind=kind,
-                    spec=dict(spec),
-                    resolved=resolved,
-                    model_name=model_name,
-                    idempotency_key=key,
-                    created_by=token,
-                    max_attempts=self.settings.max_attempts,
-                )
-                s.add(row)
-                s.add(JobEvent(job_id=ident, type="state", data={"state": "QUEUED"}))
-        except RobustuneError:
-            self.storage.remove(folder)
-            raise
+            with self.storage.made(folder):  # any failure from here on removes the folder
+                ctx = Context(self.dataset, self.model_path, self.job_output, folder)
+                resolved = resolve(kind, spec, ctx)
+                deployment.check(resolved, self.settings.executor)
+                with self.db.begin() as s:
+                    row = Job(
+                        id=ident,
+                        kind=kind,
+                        spec=dict(spec),
+                        resolved=resolved,
+                        model_name=model_name,
+                        idempotency_key=key,
+                        request_hash=digest if key is not None else None,
+                        created_by=token,
+                        max_attempts=self.settings.max_attempts,
+                        time_limit=limit,
+                    )
+                    s.add(row)
+                    s.add(JobEvent(job_id=ident, type="state", data={"state": "QUEUED"}))
         except sa.exc.IntegrityError:  # the same key submitted twice at once
-            self.storage.remove(folder)
-            with self.db.begin() as s:
-                earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
+            earlier = self._keyed(token, key, digest) if key is not None else None
             if earlier is None:
                 raise
             return earlier
         return row
+
+    def _keyed(self, token: str | None, key: str, digest: str) -> Job | None:
+        """The job first submitted with ``key`` (None: none, or its key expired and is now free)."""
+        ttl = parse_duration(self.settings.idempotency_ttl, "idempotency_ttl")
+        with self.db.begin() as s:
+            earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
+            if earlier is None:
+                return None
+            if now() - _aware(earlier.created_at) > timedelta(seconds=ttl):
+                earlier.idempotency_key = None  # expired: the key may name a new request
+                return None
+            if earlier.request_hash not in (None, digest):
+                raise KeyReused("Idempotency-Key was used before with a different request; use a new key "
+                                "for a new request", field="idempotency-key")
+            return earlier
 
     def claim(self, worker: str) -> Job | None:
         """The oldest queued job, now RUNNING under ``worker`` (None when the queue is empty)."""
@@ -224,6 +259,20 @@ class Store:
             if row is None:
                 raise NotFound(f"no job {ident!r}", field="job_id")
             return row
+
+    def deadline(self, row: Job) -> float | None:
+        """When (``time.time()``) a running job's time limit ends (None: it has none)."""
+        if row.time_limit is None or row.started_at is None:
+            return None
+        return float(_aware(row.started_at).timestamp() + row.time_limit)
+
+    def time_out(self, ident: str) -> None:
+        """FAILED at its time limit (its processes are gone already)."""
+        row = self.job(ident)
+        limit = row.time_limit or 0.0
+        self.finish(ident, "FAILED", error=TimeLimitReached(
+            f"stopped at its time limit of {_duration(limit)}; submit it with a longer time_limit (at most "
+            f"{self.settings.max_time_limit}) or with less work", field="time_limit"))
 
     def heartbeat(self, ident: str) -> bool:
         """Mark the job alive; True when a cancel was asked for."""
@@ -280,7 +329,7 @@ class Store:
                         "model": {"id": version.id, "name": version.name, "version": version.version},
                     }
             elif error is not None:
-                row.error = str(error)[:4000]
+                row.error = self.storage.scrub(str(error))[:4000]
                 row.error_kind = getattr(error, "kind", "internal")
                 row.error_field = getattr(error, "field", None)
                 row.message = row.error[:500]
@@ -376,6 +425,19 @@ class Store:
                 s.add(Tag(version_id=version_id, key=key, value=value))
             else:
                 row.value = value
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def request_hash(kind: str, spec: Any, model_name: str | None, time_limit: float | None) -> str:
+    """What identifies a submitted request (the same key must come with the same one)."""
+    canonical = json.dumps([kind, spec, model_name, time_limit], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _default_name(job: Job, meta: BundleMeta) -> str:

@@ -9,6 +9,7 @@ upload leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
 import stat
@@ -104,23 +105,44 @@ def _zip_members(zf: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, PurePos
         yield info, path
 
 
-def extract(archive: Path, dest: Path, caps: Caps) -> None:
-    """Unpack a zip or tar archive into ``dest`` (which must not exist), checking every member."""
+NESTED = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".zst")
+
+
+def archive_type(path: Path) -> str | None:
+    """``zip`` or ``tar`` by the file's leading bytes (a tar holding a small zip is a tar), None: neither.
+    A compressed file counts as a tar: opening it says whether it is one."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head[257:262] == b"ustar" or head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
+        return "tar"
+    return "tar" if tarfile.is_tarfile(path) and not zipfile.is_zipfile(path) else None
+
+
+def extract(archive: Path, dest: Path, caps: Caps) -> list[str]:
+    """Unpack a zip or tar archive into ``dest`` (which must not exist), checking every member; members
+    that are archives themselves are left out, and their names returned."""
     budget = _Budget(caps, archive.stat().st_size)
     dest.mkdir(parents=True)
     root = dest.resolve()
+    skipped: list[str] = []
+    kind = archive_type(archive)
     try:
-        if zipfile.is_zipfile(archive):
+        if kind == "zip":
             with zipfile.ZipFile(archive) as zf:
                 for info, path in _zip_members(zf):
                     target = _inside(root, path)
                     if info.is_dir():
                         target.mkdir(parents=True, exist_ok=True)
                         continue
+                    if path.name.lower().endswith(NESTED):
+                        skipped.append(str(path))
+                        continue
                     budget.file()
                     with zf.open(info) as src:
                         _copy(src, target, budget)
-        elif tarfile.is_tarfile(archive):
+        elif kind == "tar":
             with tarfile.open(archive) as tf:
                 for member in tf:
                     path = _safe_name(member.name)
@@ -134,6 +156,9 @@ def extract(archive: Path, dest: Path, caps: Caps) -> None:
                     if member.isdir():
                         target.mkdir(parents=True, exist_ok=True)
                         continue
+                    if path.name.lower().endswith(NESTED):
+                        skipped.append(str(path))
+                        continue
                     budget.file()
                     member_file = tf.extractfile(member)
                     if member_file is None:
@@ -146,10 +171,14 @@ def extract(archive: Path, dest: Path, caps: Caps) -> None:
         shutil.rmtree(dest, ignore_errors=True)
         if isinstance(exc, FileExistsError):
             raise refuse("the archive names one file twice") from None
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            raise refuse("an archive member's name is too long for a file name (at most 255 bytes a "
+                         "part)") from None
         raise refuse(f"the archive is damaged ({type(exc).__name__})") from None
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
+    return skipped
 
 
 def _inside(root: Path, path: PurePosixPath) -> Path:

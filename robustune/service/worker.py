@@ -1,7 +1,8 @@
 """A worker process: claims queued jobs one at a time and runs each in its own process group.
 
-While a job runs the worker beats its heartbeat and watches its cancel flag; on a cancel it
-stops the whole process group (SIGTERM, then SIGKILL). A runner that dies without recording an
+While a job runs the worker beats its heartbeat and watches its cancel flag and its time limit; on a
+cancel, or at the limit, it stops the whole process group (SIGTERM, then SIGKILL); a job stopped at its
+limit is FAILED with that reason. A runner that dies without recording an
 end is queued again (or failed after its last attempt). The worker dies with the server.
 """
 
@@ -33,12 +34,18 @@ def run_one(store: Store, settings: Settings, poll: float = 0.25) -> bool:
     with open(folder / "job.log", "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=dict(os.environ))
-        stopping = False
+        stopping = timed_out = False
+        deadline = store.deadline(job)
         while proc.poll() is None:
-            if store.heartbeat(job.id) and not stopping:
-                stopping = True
+            cancel = store.heartbeat(job.id)
+            late = deadline is not None and time.time() > deadline
+            if (cancel or late) and not stopping:
+                stopping, timed_out = True, late and not cancel
                 stop_group(proc.pid, reap=proc.poll)
             time.sleep(poll)
+    if timed_out:
+        store.time_out(job.id)
+        return True
     row = store.job(job.id)
     if row.state not in FINAL:
         with store.db.begin() as s:

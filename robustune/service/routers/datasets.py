@@ -64,17 +64,11 @@ async def upload(
     if declared and declared.isdigit() and int(declared) > caps.upload_bytes:
         raise refuse(f"the upload is larger than the {caps.upload_bytes // (1 << 20)} MB limit")
     ident = new_id("ds")
-    staging = s.storage.staging(ident)
-    staging.mkdir(parents=True)
-    try:
+    with s.storage.made(s.storage.staging(ident)) as staging:  # removed again when anything fails
         raw = staging / "upload"
         size, digest = await save_stream(request.stream(), raw, caps.upload_bytes)
         kind, info = await _unpack(raw, staging, filename, purpose, caps, text_column, label_column)
         raw.unlink(missing_ok=True)
-        staging.rename(s.storage.dataset(ident))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     row = Dataset(
         id=ident,
         name=name or PurePosixPath(filename).name,
@@ -83,8 +77,11 @@ async def upload(
         info={**info, "fingerprint": digest, "text_column": text_column, "label_column": label_column},
         created_by=token.id,
     )
-    with s.db.begin() as ses:
-        ses.add(row)
+    with s.storage.made(s.storage.dataset(ident)) as folder:  # the row and the folder land together
+        folder.rmdir()
+        staging.rename(folder)
+        with s.db.begin() as ses:
+            ses.add(row)
     return out(row)
 
 
@@ -96,8 +93,8 @@ async def _unpack(
     lower = filename.lower()
     if purpose == "files":
         if lower.endswith(ARCHIVES):
-            await asyncio.to_thread(extract, raw, staging / "data", caps)
-            return "files", {"single": None}
+            skipped = await asyncio.to_thread(extract, raw, staging / "data", caps)
+            return "files", {"single": None, **_notes(skipped)}
         safe = PurePosixPath(filename).name
         if not safe or safe.startswith("."):
             raise InvalidInput("filename must name a file", field="filename")
@@ -116,17 +113,25 @@ async def _unpack(
             )
             return "csv", info
         if lower.endswith(ARCHIVES):
-            await asyncio.to_thread(extract, raw, staging / "unpacked", caps)
+            skipped = await asyncio.to_thread(extract, raw, staging / "unpacked", caps)
             root = image_root(staging / "unpacked")
             root.rename(staging / "data")
             shutil.rmtree(staging / "unpacked", ignore_errors=True)
             info = await asyncio.to_thread(describe_dataset, "imagefolder", staging / "data")
-            return "imagefolder", info
+            return "imagefolder", {**info, **_notes(skipped)}
     except RobustuneError as exc:
         if exc.field == "file":
             raise
         raise InvalidInput(f"file: {exc.message}", field="file") from exc
     raise refuse("filename must end in .csv, or .zip / .tar(.gz) for an image folder")
+
+
+def _notes(skipped: list[str]) -> dict[str, Any]:
+    """The dataset's notes on archive members left out (archives inside the archive are not opened)."""
+    if not skipped:
+        return {}
+    shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+    return {"notes": [f"left out {len(skipped)} archive(s) inside the archive: {shown}"]}
 
 
 @router.get("", response_model=list[DatasetOut])

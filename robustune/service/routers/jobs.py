@@ -11,13 +11,16 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
+from plugins.duration import parse_duration
+from plugins.errors import InvalidInput
 from robustune.service.deps import read, store, write
 from robustune.service.models import FINAL, Job, JobEvent, Token
 from robustune.service.resolve import service_kinds
-from robustune.service.schemas import JobOut, job_submit, spec_model
+from robustune.service.schemas import TIME_LIMIT, JobOut, job_submit, spec_model
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+MAX_EVENT_ID = 2**62  # every database stores it
 
 
 def out(row: Job) -> JobOut:
@@ -36,16 +39,17 @@ def out(row: Job) -> JobOut:
         error=row.error,
         error_kind=row.error_kind,
         error_field=row.error_field,
+        time_limit=row.time_limit,
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
     )
 
 
-def _submit(
-    s: Store, kind: str, spec: dict[str, Any], model_name: str | None, key: str | None, token: Token
-) -> JobOut:
-    return out(s.submit(kind, spec, model_name, key, token.id))
+def _submit(s: Store, kind: str, spec: dict[str, Any], model_name: str | None, key: str | None, token: Token,
+            time_limit: str | float | None) -> JobOut:
+    limit = parse_duration(time_limit, "time_limit") if time_limit is not None else None
+    return out(s.submit(kind, spec, model_name, key, token.id, limit))
 
 
 def submit_router() -> APIRouter:
@@ -61,7 +65,8 @@ def submit_router() -> APIRouter:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JobOut:
         """Queue a job of any kind; a retried request with the same Idempotency-Key returns the first job."""
-        return _submit(s, body.kind, body.spec, body.model_name, idempotency_key, token)  # type: ignore[attr-defined]
+        return _submit(s, body.kind, body.spec, body.model_name, idempotency_key, token,  # type: ignore[attr-defined]
+                       body.time_limit)  # type: ignore[attr-defined]
 
     submit.__annotations__["body"] = body_type  # the class itself (annotations are strings here)
     submits.post("", status_code=201, response_model=JobOut)(submit)
@@ -78,10 +83,11 @@ def _typed_route(submits: APIRouter, kind: str) -> None:
         s: Annotated[Store, Depends(store)],
         token: Annotated[Token, Depends(write)],
         model_name: Annotated[str | None, Query(max_length=200)] = None,
+        time_limit: Annotated[str | None, Query(max_length=20, description=TIME_LIMIT)] = None,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JobOut:
         spec = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
-        return _submit(s, kind, spec, model_name, idempotency_key, token)
+        return _submit(s, kind, spec, model_name, idempotency_key, token, time_limit)
 
     submit_kind.__annotations__["body"] = model  # the class itself (annotations are strings here)
     submit_kind.__name__ = f"submit_{kind}"
@@ -146,12 +152,14 @@ async def events(
     request: Request,
     s: Annotated[Store, Depends(store)],
     _: Annotated[Token, Depends(read)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
 ) -> StreamingResponse:
     """The job's events as Server-Sent Events, until it ends (``after``: the last event id seen)."""
     s.job(job_id)
     resumed = request.headers.get("last-event-id", "").strip()
-    last = max(after, int(resumed) if resumed.isdigit() else 0)
+    if resumed and not (resumed.isdigit() and int(resumed) <= MAX_EVENT_ID):
+        raise InvalidInput("Last-Event-ID must be the id of an event this stream sent", field="last-event-id")
+    last = max(after, int(resumed) if resumed else 0)
 
     async def stream() -> AsyncIterator[bytes]:
         nonlocal last

@@ -18,14 +18,13 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from plugins.errors import Conflict, InvalidInput, NotFound
 from robustune.service.deps import read, store, write
+from robustune.service.limits import check_count, check_images, check_texts
 from robustune.service.models import Alias, AliasMove, ModelVersion, Tag, Token
 from robustune.service.schemas import AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-MAX_INPUTS = 256
 VERSION = Annotated[int, Path(ge=1, le=2**31 - 1, description="the version number")]
-MAX_IMAGE_BYTES = 32 << 20
 
 
 def _versions(ses: Any, name: str) -> list[ModelVersion]:
@@ -166,7 +165,21 @@ def remove_tag(
         return _version_out(ses, _one(ses, name, version))
 
 
-@router.get("/{name}/versions/{version}/bundle")
+class ZipResponse(StreamingResponse):
+    """A zip file (so the schema says so)."""
+
+    media_type = "application/zip"
+
+
+class HtmlFile(FileResponse):
+    """An HTML file (so the schema says so)."""
+
+    media_type = "text/html"
+
+
+@router.get("/{name}/versions/{version}/bundle", response_class=ZipResponse,
+            responses={200: {"description": "the bundle as a zip", "content": {"application/zip": {
+                "schema": {"type": "string", "format": "binary"}}}}})
 def download(
     name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
 ) -> StreamingResponse:
@@ -180,10 +193,12 @@ def download(
                 zf.write(path, f"{name}-{version}/{path.relative_to(folder).as_posix()}")
     buf.seek(0)
     headers = {"Content-Disposition": f'attachment; filename="{name}-{version}.zip"'}
-    return StreamingResponse(buf, media_type="application/zip", headers=headers)
+    return ZipResponse(buf, media_type="application/zip", headers=headers)
 
 
-@router.get("/{name}/versions/{version}/report")
+@router.get("/{name}/versions/{version}/report", response_class=HtmlFile,
+            responses={200: {"description": "the report", "content": {"text/html": {"schema": {
+                "type": "string"}}}}})
 def version_report(
     name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
 ) -> FileResponse:
@@ -193,17 +208,17 @@ def version_report(
         if row.report is None:
             raise NotFound(f"model {name}@{version} has no report; submit a report job", field="version")
         path = s.storage.absolute(row.report)
-    return FileResponse(path, media_type="text/html")
+    return HtmlFile(path, media_type="text/html")
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
 def delete_version(
     name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(write)]
 ) -> Response:
-    """Delete a version (refused while a job uses it)."""
+    """Delete a version and its bundle (refused while a job uses it)."""
     with s.db.begin() as ses:
         row = _one(ses, name, version)
-        ident = row.id
+        ident, path = row.id, row.path
     users = s.uses(ident)
     if users:
         raise Conflict(
@@ -214,6 +229,9 @@ def delete_version(
         ses.execute(sa.delete(Tag).where(Tag.version_id == ident))
         ses.execute(sa.delete(ModelVersion).where(ModelVersion.id == ident))
         ses.add(AliasMove(name=name, alias="(version deleted)", version_id=None))
+        shared = ses.scalar(sa.select(sa.func.count()).where(ModelVersion.path == path))
+    if not shared:  # no other version reads these files
+        s.storage.remove(s.storage.absolute(path))
     return Response(status_code=204)
 
 
@@ -223,20 +241,25 @@ async def predict(
     body: PredictIn,
     request: Request,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(read)],
+    token: Annotated[Token, Depends(read)],
     version: Annotated[str | None, Query(max_length=100)] = None,
 ) -> PredictOut:
     """Top-k labels for texts or base64 images; ``version`` is a number or an alias (default: newest).
-    Concurrent requests are batched over a warm model."""
+    Concurrent requests are batched over a warm model. Limits: see GET /v1/limits (413 above them)."""
     if bool(body.texts) == bool(body.images):
-        raise InvalidInput("send either texts or images (base64)", field="texts")
+        raise InvalidInput("send either texts or images (base64), at least one", field="texts")
     raw: list[Any] = list(body.texts or [])
-    for i, item in enumerate(body.images or []):
-        try:
-            raw.append(base64.b64decode(item, validate=True))
-        except (binascii.Error, ValueError):
-            raise InvalidInput(f"images[{i}] is not base64", field="images") from None
-    return await _predict(request, s, name, version, raw, body.top_k)
+    if body.texts:
+        check_texts(s.settings, raw)
+    else:
+        check_count(s.settings, len(body.images or []), "images")
+        for i, item in enumerate(body.images or []):
+            try:
+                raw.append(base64.b64decode(item, validate=True))
+            except (binascii.Error, ValueError):
+                raise InvalidInput(f"images[{i}] is not base64", field=f"images.{i}") from None
+        await asyncio.to_thread(check_images, s.settings, raw)
+    return await _predict(request, s, token, name, version, raw, body.top_k)
 
 
 @router.post("/{name}/predict/files", response_model=PredictOut)
@@ -244,27 +267,29 @@ async def predict_files(
     name: str,
     request: Request,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(read)],
+    token: Annotated[Token, Depends(read)],
     files: Annotated[list[UploadFile], File(description="image files (multipart)")],
     top_k: Annotated[int, Form(ge=1, le=1000)] = 3,
     version: Annotated[str | None, Query(max_length=100)] = None,
 ) -> PredictOut:
     """Top-k labels for image files sent as multipart/form-data (``files``, repeated)."""
-    if not 1 <= len(files) <= MAX_INPUTS:
-        raise InvalidInput(f"send 1 to {MAX_INPUTS} files", field="files")
-    raw: list[Any] = [await f.read(MAX_IMAGE_BYTES + 1) for f in files]
-    if any(len(b) > MAX_IMAGE_BYTES for b in raw):
-        raise InvalidInput(f"an image file is larger than {MAX_IMAGE_BYTES >> 20} MB", field="files")
-    return await _predict(request, s, name, version, raw, top_k)
+    check_count(s.settings, len(files), "files")
+    raw: list[Any] = [await f.read() for f in files]  # the request body is capped already
+    await asyncio.to_thread(check_images, s.settings, raw, "files")
+    return await _predict(request, s, token, name, version, raw, top_k)
 
 
 async def _predict(
-    request: Request, s: Store, name: str, version: str | None, raw: list[Any], top_k: int
+    request: Request, s: Store, token: Token, name: str, version: str | None, raw: list[Any], top_k: int
 ) -> PredictOut:
+    if version is not None and version.isdigit() and int(version) > 2**31 - 1:
+        raise InvalidInput(f"version {version} is not a version of any model; give a number or an alias",
+                           field="version")
     ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
     row = await asyncio.to_thread(_resolve, s, ref)
-    start = time.perf_counter()
-    preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
+    async with request.app.state.slots.hold(token.id):
+        start = time.perf_counter()
+        preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
     request.app.state.metrics.observe_predict(time.perf_counter() - start, len(raw))
     return PredictOut(model=row.name, version=row.version, predictions=preds)
 

@@ -7,6 +7,8 @@ JSON API as any client; writes made with the cookie must carry ``X-Robustune-Pag
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +24,7 @@ from robustune.service.routers.models import list_models
 from robustune.service.store import Store
 
 router = APIRouter(include_in_schema=False)
+CSRF = "robustune_signin"
 HERE = Path(__file__).resolve().parents[1]
 STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 SECURITY = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -50,7 +53,7 @@ def home(request: Request, s: Annotated[Store, Depends(store)]) -> HTMLResponse:
     token = presented(request)
     row = verify(s.db, token) if token else None
     if row is None:
-        return _page("signin.html.j2")
+        return _signin()
     catalog = plugins()
     by_kind = {k: sorted((p for p in catalog if p["kind"] == k), key=lambda p: p["name"])
                for k in ("backbone", "adapter", "attack")}
@@ -60,13 +63,28 @@ def home(request: Request, s: Annotated[Store, Depends(store)]) -> HTMLResponse:
                  adapters=by_kind["adapter"], attacks=by_kind["attack"], default_models=DEFAULT_MODELS)
 
 
+def _signin(error: str | None = None, status: int = 200) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF value, also kept in a cookie: a form posted from another site
+    cannot know it, so it cannot sign the visitor in as someone else (login CSRF)."""
+    csrf = secrets.token_urlsafe(24)
+    response = _page("signin.html.j2", status, error=error, csrf=csrf)
+    response.set_cookie(CSRF, csrf, httponly=True, samesite="strict", path="/signin", max_age=3600)
+    return response
+
+
 @router.post("/signin", response_class=HTMLResponse)
-def signin(s: Annotated[Store, Depends(store)], token: Annotated[str, Form(max_length=500)] = "") -> Response:
-    """Check the token; keep it in the page's cookie."""
+def signin(request: Request, s: Annotated[Store, Depends(store)],
+           token: Annotated[str, Form(max_length=500)] = "", csrf: Annotated[str, Form(max_length=100)] = ""
+           ) -> Response:
+    """Check the form's CSRF value and the token; keep the token in the page's cookie."""
+    kept = request.cookies.get(CSRF, "")
+    if not csrf or not kept or not hmac.compare_digest(csrf, kept):
+        return _signin("The sign-in form expired or came from another site; sign in again here.", 403)
     if not token.strip() or verify(s.db, token.strip()) is None:
-        return _page("signin.html.j2", error="That token is unknown or revoked.")  # a form, not an API: 200
+        return _signin("That token is unknown or revoked.")  # a form, not an API: 200
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", max_age=7 * 24 * 3600)
+    response.delete_cookie(CSRF, path="/signin")
     return response
 
 

@@ -13,6 +13,7 @@ from robustune.jobs.catalog import plugins
 from robustune.service.auth import create_token, list_tokens, revoke
 from robustune.service.deps import admin, read, store
 from robustune.service.errors import ApiError
+from robustune.service.limits import summary
 from robustune.service.models import STATES, Job, Token
 from robustune.service.schemas import TokenIn
 from robustune.service.store import Store
@@ -52,6 +53,12 @@ def list_plugins(_: Annotated[Token, Depends(read)]) -> list[dict[str, str]]:
     return plugins()
 
 
+@router.get("/v1/limits")
+def limits(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> dict[str, Any]:
+    """What one request and one job may be: body bytes, inputs, characters, pixels, time (serve's flags)."""
+    return summary(s.settings)
+
+
 @router.get("/v1/tokens")
 def tokens(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]) -> list[dict[str, Any]]:
     """Every token (never the token itself)."""
@@ -74,7 +81,10 @@ def revoke_token(token_id: str, s: Annotated[Store, Depends(store)], _: Annotate
     return Response(status_code=204)
 
 
-@router.get("/v1/reports/{job_id}/{name}")
+@router.get("/v1/reports/{job_id}/{name}", response_class=FileResponse,
+            responses={200: {"description": "the report", "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def job_report(job_id: str, name: str, s: Annotated[Store, Depends(store)],
                _: Annotated[Token, Depends(read)]) -> FileResponse:
     """The HTML (report.html) or PDF (report.pdf) a report or run job wrote."""
