@@ -21,7 +21,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # measured numerics choices (--precision auto) go to a cache of this test session, not the user's
 os.environ["ROBUSTUNE_CACHE_DIR"] = tempfile.mkdtemp(prefix="robustune-test-cache-")
-torch.set_num_threads(2)  # as a robustune process on this machine: in-process runs compare to subprocess ones
+# the cores shared among pytest-xdist's workers: each worker (and every command it starts, through
+# OMP_NUM_THREADS) computes on its share, as a process on an idle machine of that size would; two
+# workers of two threads each on two cores spin-wait at every operator's barrier and run several times
+# slower than one thread each. In-process runs and the commands they compare with use the same count.
+THREADS = max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+torch.set_num_threads(THREADS)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,8 @@ def digits_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("audit") / "digits"
     cfg = from_options({"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full",
-                        "image_size": 16, "per_class": 40, "epochs": 4, "lr": 3e-3, "out": str(out)})
+                        "image_size": 16, "per_class": 40, "epochs": 4, "lr": 3e-3, "precision": "fp32",
+                        "out": str(out)})
     run_training(cfg)
     return out
 
