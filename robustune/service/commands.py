@@ -68,6 +68,7 @@ def serve(
         D["max_time_limit"]),
     idempotency_ttl: Annotated[str, Opt(help="how long an Idempotency-Key is remembered")] = (
         D["idempotency_ttl"]),
+    max_tokens: Annotated[int, Opt(min=1, help="most live tokens of one project")] = D["max_tokens"],
     predict_batch: Annotated[int, Opt(min=1, help="predict: most requests batched together (1: off)")] = (
         D["predict_batch"]),
     predict_wait_ms: Annotated[float, Opt(min=0, help="predict: longest wait for a batch to fill")] = (
@@ -100,7 +101,8 @@ def serve(
                          max_text_chars=max_text_chars, max_image_pixels=max_image_pixels,
                          max_request_pixels=max_request_pixels,
                          predict_per_token=predict_per_token, time_limit=time_limit, time_limits=time_limits,
-                         max_time_limit=max_time_limit, idempotency_ttl=idempotency_ttl)
+                         max_time_limit=max_time_limit, idempotency_ttl=idempotency_ttl,
+                         max_tokens=max_tokens)
     ray = ray_address or "RAY_ADDRESS"
     where = f"{workers} worker(s)" if executor == "local" else f"jobs on Ray at {ray}"
     print(f"robustune serving on http://{host}:{port} (home {settings.home}, {where})", file=sys.stderr)
@@ -110,28 +112,38 @@ def serve(
 @token_app.command("create")
 def token_create(
     name: Annotated[str, Opt(help="who or what uses it")],
-    scope: Annotated[str, Opt(help="read | write | admin")] = "write",
+    scope: Annotated[str, Opt(help="read | write | admin (of its project)")] = "write",
+    project: Annotated[str, Opt(help="the project it belongs to (made when new)")] = "default",
+    server_admin: Annotated[bool, Opt(help="also admin of the whole server: projects, every project's "
+                                           "tokens")] = False,
     home: HOME = None,
     db: DB = None,
 ) -> None:
     """Create a token and print it (it is shown only this once; only its hash is kept)."""
     from robustune.service.auth import create_token
+    from robustune.service.auth import project as project_id
     from robustune.service.store import Store
 
     store = Store(_settings(home, db))
-    ident, token = create_token(store.db, name, scope)
+    ident, token = create_token(store.db, name, scope, project_id(store.db, project, create=True),
+                                server_admin=server_admin)
     print(token)
-    print(f"token {ident} ({scope}) created; it is shown only this once", file=sys.stderr)
+    admin = ", server admin" if server_admin else ""
+    print(f"token {ident} ({scope} in project {project}{admin}) created; it is shown only this once",
+          file=sys.stderr)
 
 
 @token_app.command("list")
 def token_list(home: HOME = None, db: DB = None) -> None:
-    """Every token's id, name and scope (never the token)."""
+    """Every token's id, project, scope and name, and who made it (never the token)."""
     from robustune.service.auth import list_tokens
     from robustune.service.store import Store
 
     for row in list_tokens(Store(_settings(home, db)).db):
-        print(f"{row['id']}  {row['scope']:<5}  {'revoked' if row['revoked'] else 'live':<7}  {row['name']}")
+        scope = f"{row['scope']}+server" if row["server_admin"] else row["scope"]
+        state = "revoked" if row["revoked"] else "live"
+        print(f"{row['id']}  {row['project']:<12}  {scope:<12}  {state:<7}  {row['name']}  "
+              f"(made {str(row['created_at'])[:19]} by {row['created_by'] or 'the command line'})")
 
 
 @token_app.command("revoke")

@@ -63,6 +63,10 @@ def require(scope: str) -> Callable[[Request], Any]:
                 "authorization",
                 {"WWW-Authenticate": "Bearer"},
             )
+        if scope == "server":
+            if not row.server_admin:
+                raise ApiError(403, "this needs a server admin token", "forbidden", "authorization")
+            return row
         if not allows(row, scope):
             raise ApiError(
                 403, f"this token's scope is {row.scope}; this needs {scope}", "forbidden", "authorization"
@@ -75,3 +79,4 @@ def require(scope: str) -> Callable[[Request], Any]:
 read = require("read")
 write = require("write")
 admin = require("admin")
+server = require("server")  # admin of the whole server: projects

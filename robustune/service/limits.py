@@ -109,5 +109,5 @@ def summary(settings: Settings) -> dict[str, Any]:
     """The limits a client may need to know (``GET /v1/limits``)."""
     return {name: getattr(settings, name) for name in (
         "max_body_bytes", "max_inputs", "max_text_chars", "max_image_pixels", "max_request_pixels",
-        "predict_per_token", "max_upload_bytes", "max_unpacked_bytes", "max_files")} | {
+        "predict_per_token", "max_upload_bytes", "max_unpacked_bytes", "max_files", "max_tokens")} | {
         "time_limits_s": settings.limits()}

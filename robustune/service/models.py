@@ -1,4 +1,5 @@
-"""The service's tables: tokens, datasets, jobs and their events, model versions, aliases and tags."""
+"""The service's tables: projects, tokens, datasets, jobs and their events, model versions, aliases and
+tags. Every dataset, job, model version and token belongs to one project; a token sees its own."""
 
 from __future__ import annotations
 
@@ -39,6 +40,24 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: sa.JSON, list[Any]: sa.JSON}
 
 
+DEFAULT_PROJECT = "prj_default"  # what a single-project install's things moved into
+
+
+def project_id() -> Mapped[str]:
+    """The project column every owned table has."""
+    return mapped_column(sa.String(40), index=True, default=DEFAULT_PROJECT, server_default=DEFAULT_PROJECT)
+
+
+class Project(Base):
+    """A team's own space: its datasets, jobs, models and tokens."""
+
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+
+
 class Token(Base):
     """An API token: only its SHA-256 hash is stored."""
 
@@ -46,8 +65,11 @@ class Token(Base):
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    scope: Mapped[str] = mapped_column(sa.String(10))  # read | write | admin
+    scope: Mapped[str] = mapped_column(sa.String(10))  # read | write | admin, in its project
+    project_id: Mapped[str] = project_id()
+    server_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())  # all projects
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)  # the token that made it
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
@@ -62,6 +84,7 @@ class Dataset(Base):
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # classes, counts, samples
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     created_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    project_id: Mapped[str] = project_id()
 
 
 class Job(Base):
@@ -92,6 +115,7 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     worker: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)  # host:pid of the worker
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    project_id: Mapped[str] = project_id()
     __table_args__ = (sa.UniqueConstraint("created_by", "idempotency_key", name="uq_jobs_idempotency"),)
 
 
@@ -122,13 +146,15 @@ class ModelVersion(Base):
     data_fingerprint: Mapped[str] = mapped_column(sa.String(64), default="")
     report: Mapped[str | None] = mapped_column(sa.Text, nullable=True)  # relative path of its report
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
-    __table_args__ = (sa.UniqueConstraint("name", "version", name="uq_model_versions"),)
+    project_id: Mapped[str] = project_id()
+    __table_args__ = (sa.UniqueConstraint("project_id", "name", "version", name="uq_model_versions"),)
 
 
 class Alias(Base):
     """A movable name for a version of a model (``production``)."""
 
     __tablename__ = "aliases"
+    project_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True, default=DEFAULT_PROJECT)
     name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     alias: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     version_id: Mapped[str] = mapped_column(sa.ForeignKey("model_versions.id", ondelete="CASCADE"))
@@ -145,6 +171,7 @@ class AliasMove(Base):
     version_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     moved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     moved_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    project_id: Mapped[str] = project_id()
 
 
 class Tag(Base):

@@ -173,6 +173,14 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     scope: Literal["read", "write", "admin"]
+    project: str | None = Field(None, max_length=100, description="a server admin: the project's name")
+
+
+class ProjectIn(BaseModel):
+    """A new project."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", description="lowercase letters, digits, . _ -")
 
 
 class ErrorOut(BaseModel):

@@ -45,6 +45,7 @@ class Settings:
     time_limit: str = option("6h", help="longest a job may run (90s, 20m, 6h); then it is stopped, FAILED")
     time_limits: str = option("", help="per job kind: KIND=DURATION,... (e.g. predict=10m,train=12h)")
     max_time_limit: str = option("24h", help="the most a job's own time_limit may ask for")
+    max_tokens: int = option(100, help="most live tokens of one project (a new one is refused past it)")
     idempotency_ttl: str = option("24h", help="how long an Idempotency-Key of a token is remembered")
     predict_batch: int = option(32, help="predict: most requests batched together")
     predict_wait_ms: float = option(5.0, help="predict: longest wait for a batch to fill")
@@ -69,7 +70,7 @@ class Settings:
         if self.ray_cpus < 0 or self.ray_gpus < 0:
             raise InvalidInput("--ray-cpus and --ray-gpus must be 0 or more", field="ray_cpus")
         for name in ("max_body_bytes", "max_inputs", "max_text_chars", "max_image_pixels",
-                     "max_request_pixels", "predict_per_token"):
+                     "max_request_pixels", "predict_per_token", "max_tokens"):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"{opt(name)} must be at least 1", field=name)
         self.limits()  # the durations read

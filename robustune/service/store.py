@@ -12,6 +12,7 @@ import json
 import os
 import socket
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from robustune.jobs.catalog import bundle_summary
 from robustune.service import deployment
 from robustune.service.db import Database, migrate
 from robustune.service.models import (
+    DEFAULT_PROJECT,
     FINAL,
     Alias,
     AliasMove,
@@ -75,11 +77,12 @@ class Store:
         self.storage = Storage(settings.artifacts)
 
     # datasets ---------------------------------------------------------------------------------------
-    def dataset(self, ident: str, field: str = "data") -> tuple[str, Path]:
-        """(kind, path) of an uploaded dataset or file set (``field``: the request's name for it)."""
+    def dataset(self, ident: str, field: str = "data", project: str = DEFAULT_PROJECT) -> tuple[str, Path]:
+        """(kind, path) of an uploaded dataset or file set of ``project`` (``field``: the request's name for
+        it)."""
         with self.db.begin() as s:
             row = s.get(Dataset, ident)
-            if row is None:
+            if row is None or row.project_id != project:
                 raise NotFound(f"{field}: no uploaded dataset {ident!r}; see GET /v1/datasets", field=field)
             path = self.storage.dataset(row.id)
             if row.kind == "csv":
@@ -89,22 +92,25 @@ class Store:
             return row.kind, path / "data"
 
     # models ---------------------------------------------------------------------------------------------
-    def version(self, s: Session, ref: str, field: str = "model") -> ModelVersion:
-        """The model version ``ref`` names: an id, ``name``, ``name@N`` or ``name:alias`` (``field``: the
-        request's name for it)."""
+    def version(self, s: Session, ref: str, field: str = "model", project: str = DEFAULT_PROJECT
+                ) -> ModelVersion:
+        """The model version of ``project`` that ``ref`` names: an id, ``name``, ``name@N`` or ``name:alias``
+        (``field``: the request's name for it)."""
         if ref.startswith("mv_"):
             row = s.get(ModelVersion, ref)
+            row = row if row is not None and row.project_id == project else None
         else:
             m = MODEL_REF.match(ref)
             if m is None:
                 raise InvalidInput(
                     f"{ref!r} is not a model reference (name, name@N, name:alias)", field=field
                 )
-            q = sa.select(ModelVersion).where(ModelVersion.name == m["name"])
+            q = sa.select(ModelVersion).where(ModelVersion.project_id == project,
+                                              ModelVersion.name == m["name"])
             if m["version"]:
                 q = q.where(ModelVersion.version == int(m["version"]))
             elif m["alias"]:
-                alias = s.get(Alias, (m["name"], m["alias"]))
+                alias = s.get(Alias, (project, m["name"], m["alias"]))
                 if alias is None:
                     raise NotFound(f"model {m['name']!r} has no alias {m['alias']!r}", field=field)
                 q = q.where(ModelVersion.id == alias.version_id)
@@ -113,16 +119,17 @@ class Store:
             raise NotFound(f"no model {ref!r}; see GET /v1/models", field=field)
         return row
 
-    def model_path(self, ref: str, field: str = "model") -> Path:
-        """The bundle folder of model ``ref``."""
+    def model_path(self, ref: str, field: str = "model", project: str = DEFAULT_PROJECT) -> Path:
+        """The bundle folder of model ``ref`` of ``project``."""
         with self.db.begin() as s:
-            return self.storage.absolute(self.version(s, ref, field).path)
+            return self.storage.absolute(self.version(s, ref, field, project).path)
 
     def register(self, s: Session, job: Job, bundle: Path, report: Path | None) -> ModelVersion:
         """A new version of the job's model (its name, or one made from the spec)."""
         meta = bundle_summary(bundle)
         name = job.model_name or _default_name(job, meta)
-        latest = s.scalar(sa.select(sa.func.max(ModelVersion.version)).where(ModelVersion.name == name)) or 0
+        latest = s.scalar(sa.select(sa.func.max(ModelVersion.version)).where(
+            ModelVersion.project_id == job.project_id, ModelVersion.name == name)) or 0
         row = ModelVersion(
             id=new_id("mv"),
             name=name,
@@ -134,6 +141,7 @@ class Store:
             metrics=meta.metrics,
             data_fingerprint=self._fingerprint(s, job, meta),
             report=self.storage.relative(report) if report and report.is_file() else None,
+            project_id=job.project_id,
         )
         s.add(row)
         return row
@@ -147,12 +155,12 @@ class Store:
         source = meta.data.source if meta.data is not None else data
         return hashlib.sha256(source.encode()).hexdigest()
 
-    def job_output(self, ident: str, what: str) -> Path:
-        """An earlier job's output of kind ``what`` (``audit``: its folder) for a later job to read: the
-        result field its job kind declares it in."""
+    def job_output(self, ident: str, what: str, project: str = DEFAULT_PROJECT) -> Path:
+        """An earlier job's output of kind ``what`` (``audit``: its folder) for a later job of ``project``
+        to read: the result field its job kind declares it in."""
         with self.db.begin() as s:
             row = s.get(Job, ident)
-            if row is None or row.state != "SUCCEEDED":
+            if row is None or row.state != "SUCCEEDED" or row.project_id != project:
                 raise NotFound(f"no finished job {ident!r} with {what}", field=what)
             key = job_kind(row.kind).produces.get(what)
             value = row.result.get(key) if key else None
@@ -165,7 +173,7 @@ class Store:
 
     # jobs -----------------------------------------------------------------------------------------------
     def submit(self, kind: str, spec: Any, model_name: str | None, key: str | None, token: str | None,
-               time_limit: float | None = None) -> Job:
+               time_limit: float | None = None, project: str = DEFAULT_PROJECT) -> Job:
         """Check and queue a job. A repeated ``key`` from the same token within the key's lifetime returns the
         first job when the request is the same, and is refused when it is not."""
         digest = request_hash(kind, spec, model_name, time_limit)
@@ -186,7 +194,9 @@ class Store:
         folder = self.storage.job(ident)
         try:
             with self.storage.made(folder):  # any failure from here on removes the folder
-                ctx = Context(self.dataset, self.model_path, self.job_output, folder)
+                ctx = Context(partial(self.dataset, project=project),
+                              partial(self.model_path, project=project),
+                              partial(self.job_output, project=project), folder)
                 resolved = resolve(kind, spec, ctx)
                 deployment.check(resolved, self.settings.executor)
                 with self.db.begin() as s:
@@ -201,6 +211,7 @@ class Store:
                         created_by=token,
                         max_attempts=self.settings.max_attempts,
                         time_limit=limit,
+                        project_id=project,
                     )
                     s.add(row)
                     s.add(JobEvent(job_id=ident, type="state", data={"state": "QUEUED"}))
@@ -252,11 +263,11 @@ class Store:
             s.add(JobEvent(job_id=row.id, type="state", data={"state": "RUNNING", "worker": worker}))
         return self.job(row.id)
 
-    def job(self, ident: str) -> Job:
-        """The job row."""
+    def job(self, ident: str, project: str | None = None) -> Job:
+        """The job row (``project``: only one of that project's)."""
         with self.db.begin() as s:
             row = s.get(Job, ident)
-            if row is None:
+            if row is None or (project is not None and row.project_id != project):
                 raise NotFound(f"no job {ident!r}", field="job_id")
             return row
 
@@ -335,11 +346,11 @@ class Store:
                 row.message = row.error[:500]
             s.add(JobEvent(job_id=ident, type="state", data={"state": state, "error": row.error}))
 
-    def cancel(self, ident: str) -> Job:
+    def cancel(self, ident: str, project: str | None = None) -> Job:
         """QUEUED -> CANCELLED now; RUNNING -> CANCELLING (its worker stops the process group)."""
         with self.db.begin() as s:
             row = s.get(Job, ident)
-            if row is None:
+            if row is None or (project is not None and row.project_id != project):
                 raise NotFound(f"no job {ident!r}", field="job_id")
             if row.state == "QUEUED":
                 row.state, row.finished_at, row.cancel_requested = "CANCELLED", now(), True
@@ -394,23 +405,25 @@ class Store:
                 if j.resolved.get("bundle") == path
             ]
 
-    def move_alias(self, name: str, alias: str, version_id: str | None, by: str | None) -> None:
-        """Point ``alias`` of model ``name`` at a version (None: remove it), keeping the history."""
+    def move_alias(self, name: str, alias: str, version_id: str | None, by: str | None,
+                   project: str = DEFAULT_PROJECT) -> None:
+        """Point ``alias`` of model ``name`` of ``project`` at a version (None: remove it), keeping the
+        history."""
         with self.db.begin() as s:
-            current = s.get(Alias, (name, alias))
+            current = s.get(Alias, (project, name, alias))
             if version_id is None:
                 if current is None:
                     raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
                 s.delete(current)
             else:
                 version = s.get(ModelVersion, version_id)
-                if version is None or version.name != name:
+                if version is None or version.name != name or version.project_id != project:
                     raise NotFound(f"model {name!r} has no version {version_id!r}", field="version")
                 if current is None:
-                    s.add(Alias(name=name, alias=alias, version_id=version_id))
+                    s.add(Alias(project_id=project, name=name, alias=alias, version_id=version_id))
                 else:
                     current.version_id = version_id
-            s.add(AliasMove(name=name, alias=alias, version_id=version_id, moved_by=by))
+            s.add(AliasMove(name=name, alias=alias, version_id=version_id, moved_by=by, project_id=project))
 
     def tag(self, version_id: str, key: str, value: str | None) -> None:
         """Set (or with None remove) a tag on a version."""

@@ -154,15 +154,17 @@ class Server:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
-    def token(self, scope: str = "write", name: str | None = None) -> str:
-        """A new token of ``scope`` (made the way ``robustune token create`` makes it)."""
+    def token(self, scope: str = "write", name: str | None = None, project: str = "default",
+              server_admin: bool = False) -> str:
+        """A new token of ``scope`` in ``project`` (made the way ``robustune token create`` makes it)."""
         from robustune.service.auth import create_token
+        from robustune.service.auth import project as project_id
         from robustune.service.settings import Settings
         from robustune.service.store import Store
 
-        _, token = create_token(
-            Store(Settings(home=self.home, db=self.db)).db, name or f"test-{scope}", scope
-        )
+        db = Store(Settings(home=self.home, db=self.db)).db
+        _, token = create_token(db, name or f"test-{scope}", scope, project_id(db, project, create=True),
+                                server_admin=server_admin)
         return token
 
     def client(self, scope: str = "write") -> httpx.Client:
@@ -179,6 +181,38 @@ class Server:
             return True
         except ProcessLookupError:
             return False
+
+
+def client_of(server: Server, token: str) -> httpx.Client:
+    """An HTTP client carrying ``token``."""
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def register(server: Server, bundle: Path, name: str, project: str = "default") -> str:
+    """A copy of ``bundle`` registered as a new version of ``name`` in ``project`` (as a finished job
+    would); its folder."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    from robustune.jobs.catalog import bundle_summary
+    from robustune.service.auth import project as project_id
+    from robustune.service.models import ModelVersion, new_id
+    from robustune.service.settings import Settings
+    from robustune.service.store import Store
+
+    store = Store(Settings(home=server.home, db=server.db), create=False)
+    owner = project_id(store.db, project, create=True)
+    folder = store.storage.root / "jobs" / new_id("job") / "bundle"
+    shutil.copytree(bundle, folder)
+    meta = bundle_summary(folder)
+    with store.db.begin() as s:
+        latest = s.scalar(sa.select(sa.func.max(ModelVersion.version)).where(
+            ModelVersion.project_id == owner, ModelVersion.name == name)) or 0
+        s.add(ModelVersion(id=new_id("mv"), name=name, version=latest + 1, job_id=None,
+                           path=store.storage.relative(folder), modality=meta.modality, spec={},
+                           metrics={}, data_fingerprint="", project_id=owner))
+    return str(folder)
 
 
 def wait_job(

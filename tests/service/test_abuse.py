@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import io
-import shutil
 import statistics
 import struct
 import tarfile
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service.conftest import Server, digit_png, digits_zip, wait_job
+from tests.service.conftest import Server, digit_png, digits_zip, register, wait_job
 
 FLAGS = ("--max-body-mb", "8", "--max-inputs", "8", "--max-text-chars", "2000", "--max-image-pixels",
          "1000000", "--max-request-pixels", "2000000", "--predict-per-token", "2", "--time-limit", "10m",
@@ -40,25 +39,6 @@ def abused(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     register(srv, digits_cnn, "digits")
     yield srv
     srv.stop()
-
-
-def register(server: Server, bundle: Path, name: str) -> str:
-    """A copy of ``bundle`` registered as a new version of ``name`` (as a finished job would); its path."""
-    from robustune.jobs.catalog import bundle_summary
-    from robustune.service.models import ModelVersion, new_id
-    from robustune.service.settings import Settings
-    from robustune.service.store import Store
-
-    store = Store(Settings(home=server.home, db=server.db), create=False)
-    folder = store.storage.root / "jobs" / new_id("job") / "bundle"
-    shutil.copytree(bundle, folder)
-    meta = bundle_summary(folder)
-    with store.db.begin() as s:
-        versions = [v.version for v in s.query(ModelVersion).filter(ModelVersion.name == name)]
-        s.add(ModelVersion(id=new_id("mv"), name=name, version=max(versions, default=0) + 1, job_id=None,
-                           path=store.storage.relative(folder), modality=meta.modality, spec={},
-                           metrics={}, data_fingerprint=""))
-    return str(folder)
 
 
 def rss_mb(pid: int) -> float:

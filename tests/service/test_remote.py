@@ -57,7 +57,7 @@ def test_token_and_remote_commands(tmp_path: Path) -> None:
         assert again.returncode != 0 and again.stderr.startswith("error: server:") and "409" in again.stderr
 
         listed = robustune("token", "list", "--home", str(home))
-        ident = next(line.split()[0] for line in listed.stdout.splitlines() if line.endswith("ci"))
+        ident = next(line.split()[0] for line in listed.stdout.splitlines() if "  ci  (made " in line)
         assert token not in listed.stdout
         assert robustune("token", "revoke", ident, "--home", str(home)).returncode == 0
         refused = robustune("remote", "status", env=env)

@@ -76,6 +76,7 @@ async def upload(
         size_bytes=size,
         info={**info, "fingerprint": digest, "text_column": text_column, "label_column": label_column},
         created_by=token.id,
+        project_id=token.project_id,
     )
     with s.storage.made(s.storage.dataset(ident)) as folder:  # the row and the folder land together
         folder.rmdir()
@@ -136,7 +137,7 @@ def _notes(skipped: list[str]) -> dict[str, Any]:
 
 @router.get("", response_model=list[DatasetOut])
 def list_datasets(
-    s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+    s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
 ) -> list[DatasetOut]:
     """The built-in datasets, then every upload (newest first)."""
     builtins = [
@@ -145,30 +146,31 @@ def list_datasets(
     ]
     with s.db.begin() as ses:
         return builtins + [
-            out(r) for r in ses.scalars(sa.select(Dataset).order_by(Dataset.created_at.desc()))
+            out(r) for r in ses.scalars(sa.select(Dataset).where(Dataset.project_id == token.project_id)
+                                        .order_by(Dataset.created_at.desc()))
         ]
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
 def get_dataset(
-    dataset_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+    dataset_id: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
 ) -> DatasetOut:
     """One dataset: classes, counts per class, a few samples."""
     with s.db.begin() as ses:
         row = ses.get(Dataset, dataset_id)
-        if row is None:
+        if row is None or row.project_id != token.project_id:
             raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         return out(row)
 
 
 @router.delete("/{dataset_id}", status_code=204)
 def delete_dataset(
-    dataset_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(write)]
+    dataset_id: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
 ) -> Response:
     """Delete an upload (refused while a queued or running job uses it)."""
     with s.db.begin() as ses:
         row = ses.get(Dataset, dataset_id)
-        if row is None:
+        if row is None or row.project_id != token.project_id:
             raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         users = [
             j.id

@@ -49,7 +49,7 @@ def out(row: Job) -> JobOut:
 def _submit(s: Store, kind: str, spec: dict[str, Any], model_name: str | None, key: str | None, token: Token,
             time_limit: str | float | None) -> JobOut:
     limit = parse_duration(time_limit, "time_limit") if time_limit is not None else None
-    return out(s.submit(kind, spec, model_name, key, token.id, limit))
+    return out(s.submit(kind, spec, model_name, key, token.id, limit, token.project_id))
 
 
 def submit_router() -> APIRouter:
@@ -98,39 +98,42 @@ def _typed_route(submits: APIRouter, kind: str) -> None:
 @router.get("", response_model=list[JobOut])
 def list_jobs(
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(read)],
+    token: Annotated[Token, Depends(read)],
     state: Annotated[str | None, Query(max_length=12)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[JobOut]:
     """The newest jobs first (optionally in one state)."""
     with s.db.begin() as ses:
-        q = sa.select(Job).order_by(Job.created_at.desc()).limit(limit)
+        q = (sa.select(Job).where(Job.project_id == token.project_id).order_by(Job.created_at.desc())
+             .limit(limit))
         if state:
             q = q.where(Job.state == state.upper())
         return [out(r) for r in ses.scalars(q)]
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> JobOut:
+def get_job(job_id: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+            ) -> JobOut:
     """One job."""
-    return out(s.job(job_id))
+    return out(s.job(job_id, token.project_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel(job_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(write)]) -> JobOut:
+def cancel(job_id: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
+           ) -> JobOut:
     """Stop a job: a queued one at once, a running one through its process group."""
-    return out(s.cancel(job_id))
+    return out(s.cancel(job_id, token.project_id))
 
 
 @router.get("/{job_id}/logs", response_class=PlainTextResponse)
 def logs(
     job_id: str,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(read)],
+    token: Annotated[Token, Depends(read)],
     tail: Annotated[int, Query(ge=1, le=100_000)] = 2000,
 ) -> str:
     """The job's log lines (its events of kind log, then its process output)."""
-    s.job(job_id)
+    s.job(job_id, token.project_id)
     with s.db.begin() as ses:
         lines = [
             f"{e.at.isoformat()} {e.data.get('message', '')}"
@@ -151,11 +154,11 @@ async def events(
     job_id: str,
     request: Request,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(read)],
+    token: Annotated[Token, Depends(read)],
     after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
 ) -> StreamingResponse:
     """The job's events as Server-Sent Events, until it ends (``after``: the last event id seen)."""
-    s.job(job_id)
+    s.job(job_id, token.project_id)
     resumed = request.headers.get("last-event-id", "").strip()
     if resumed and not (resumed.isdigit() and int(resumed) <= MAX_EVENT_ID):
         raise InvalidInput("Last-Event-ID must be the id of an event this stream sent", field="last-event-id")

@@ -27,8 +27,9 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 VERSION = Annotated[int, Path(ge=1, le=2**31 - 1, description="the version number")]
 
 
-def _versions(ses: Any, name: str) -> list[ModelVersion]:
-    rows = list(ses.scalars(sa.select(ModelVersion).where(ModelVersion.name == name)
+def _versions(ses: Any, project: str, name: str) -> list[ModelVersion]:
+    rows = list(ses.scalars(sa.select(ModelVersion).where(ModelVersion.project_id == project,
+                                                          ModelVersion.name == name)
                             .order_by(ModelVersion.version)))
     if not rows:
         raise NotFound(f"no model {name!r}; see GET /v1/models", field="name")
@@ -53,10 +54,11 @@ def _version_out(ses: Any, row: ModelVersion) -> VersionOut:
     )
 
 
-def _model_out(ses: Any, name: str) -> ModelOut:
-    rows = _versions(ses, name)
+def _model_out(ses: Any, project: str, name: str) -> ModelOut:
+    rows = _versions(ses, project, name)
     by_id = {r.id: r.version for r in rows}
-    aliases = {a.alias: by_id[a.version_id] for a in ses.scalars(sa.select(Alias).where(Alias.name == name))}
+    aliases = {a.alias: by_id[a.version_id]
+               for a in ses.scalars(sa.select(Alias).where(Alias.project_id == project, Alias.name == name))}
     history = [
         {
             "alias": m.alias,
@@ -64,7 +66,9 @@ def _model_out(ses: Any, name: str) -> ModelOut:
             "moved_at": m.moved_at.isoformat(),
             "by": m.moved_by,
         }
-        for m in ses.scalars(sa.select(AliasMove).where(AliasMove.name == name).order_by(AliasMove.id))
+        for m in ses.scalars(sa.select(AliasMove)
+                             .where(AliasMove.project_id == project, AliasMove.name == name)
+                             .order_by(AliasMove.id))
     ]
     return ModelOut(
         name=name, versions=[_version_out(ses, r) for r in rows], aliases=aliases, alias_history=history
@@ -72,23 +76,28 @@ def _model_out(ses: Any, name: str) -> ModelOut:
 
 
 @router.get("", response_model=list[ModelOut])
-def list_models(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> list[ModelOut]:
+def list_models(s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+                ) -> list[ModelOut]:
     """Every model with its versions and aliases."""
     with s.db.begin() as ses:
-        names = list(ses.scalars(sa.select(ModelVersion.name).distinct().order_by(ModelVersion.name)))
-        return [_model_out(ses, n) for n in names]
+        names = list(ses.scalars(sa.select(ModelVersion.name)
+                                 .where(ModelVersion.project_id == token.project_id)
+                                 .distinct().order_by(ModelVersion.name)))
+        return [_model_out(ses, token.project_id, n) for n in names]
 
 
 @router.get("/{name}", response_model=ModelOut)
-def get_model(name: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]) -> ModelOut:
+def get_model(name: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+              ) -> ModelOut:
     """A model: versions, aliases and their history, tags, metrics."""
     with s.db.begin() as ses:
-        return _model_out(ses, name)
+        return _model_out(ses, token.project_id, name)
 
 
-def _one(ses: Any, name: str, version: int) -> ModelVersion:
+def _one(ses: Any, project: str, name: str, version: int) -> ModelVersion:
     row = ses.scalar(
-        sa.select(ModelVersion).where(ModelVersion.name == name, ModelVersion.version == version)
+        sa.select(ModelVersion).where(ModelVersion.project_id == project, ModelVersion.name == name,
+                                      ModelVersion.version == version)
     )
     if row is None:
         raise NotFound(f"model {name!r} has no version {version}", field="version")
@@ -97,11 +106,11 @@ def _one(ses: Any, name: str, version: int) -> ModelVersion:
 
 @router.get("/{name}/versions/{version}", response_model=VersionOut)
 def get_version(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
 ) -> VersionOut:
     """One version with its metrics."""
     with s.db.begin() as ses:
-        return _version_out(ses, _one(ses, name, version))
+        return _version_out(ses, _one(ses, token.project_id, name, version))
 
 
 @router.put("/{name}/aliases/{alias}", response_model=ModelOut)
@@ -115,10 +124,10 @@ def set_alias(
     """Point an alias (``production``) at a version; the move is kept in the history."""
     _check_label(alias, "alias")
     with s.db.begin() as ses:
-        target = _one(ses, name, body.version).id
-    s.move_alias(name, alias, target, token.id)
+        target = _one(ses, token.project_id, name, body.version).id
+    s.move_alias(name, alias, target, token.id, token.project_id)
     with s.db.begin() as ses:
-        return _model_out(ses, name)
+        return _model_out(ses, token.project_id, name)
 
 
 @router.delete("/{name}/aliases/{alias}", response_model=ModelOut)
@@ -126,9 +135,9 @@ def remove_alias(
     name: str, alias: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
 ) -> ModelOut:
     """Remove an alias (kept in the history)."""
-    s.move_alias(name, alias, None, token.id)
+    s.move_alias(name, alias, None, token.id, token.project_id)
     with s.db.begin() as ses:
-        return _model_out(ses, name)
+        return _model_out(ses, token.project_id, name)
 
 
 @router.put("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
@@ -138,15 +147,15 @@ def set_tag(
     key: str,
     body: TagIn,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(write)],
+    token: Annotated[Token, Depends(write)],
 ) -> VersionOut:
     """Set a tag on a version."""
     _check_label(key, "key")
     with s.db.begin() as ses:
-        ident = _one(ses, name, version).id
+        ident = _one(ses, token.project_id, name, version).id
     s.tag(ident, key, body.value)
     with s.db.begin() as ses:
-        return _version_out(ses, _one(ses, name, version))
+        return _version_out(ses, _one(ses, token.project_id, name, version))
 
 
 @router.delete("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
@@ -155,14 +164,14 @@ def remove_tag(
     version: VERSION,
     key: str,
     s: Annotated[Store, Depends(store)],
-    _: Annotated[Token, Depends(write)],
+    token: Annotated[Token, Depends(write)],
 ) -> VersionOut:
     """Remove a tag."""
     with s.db.begin() as ses:
-        ident = _one(ses, name, version).id
+        ident = _one(ses, token.project_id, name, version).id
     s.tag(ident, key, None)
     with s.db.begin() as ses:
-        return _version_out(ses, _one(ses, name, version))
+        return _version_out(ses, _one(ses, token.project_id, name, version))
 
 
 class ZipResponse(StreamingResponse):
@@ -181,11 +190,11 @@ class HtmlFile(FileResponse):
             responses={200: {"description": "the bundle as a zip", "content": {"application/zip": {
                 "schema": {"type": "string", "format": "binary"}}}}})
 def download(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
 ) -> StreamingResponse:
     """The bundle as a zip (model.safetensors, robustune.json, tokenizer/)."""
     with s.db.begin() as ses:
-        folder = s.storage.absolute(_one(ses, name, version).path)
+        folder = s.storage.absolute(_one(ses, token.project_id, name, version).path)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
@@ -200,11 +209,11 @@ def download(
             responses={200: {"description": "the report", "content": {"text/html": {"schema": {
                 "type": "string"}}}}})
 def version_report(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read)]
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
 ) -> FileResponse:
     """The version's HTML report (models made by a run job have one)."""
     with s.db.begin() as ses:
-        row = _one(ses, name, version)
+        row = _one(ses, token.project_id, name, version)
         if row.report is None:
             raise NotFound(f"model {name}@{version} has no report; submit a report job", field="version")
         path = s.storage.absolute(row.report)
@@ -213,11 +222,11 @@ def version_report(
 
 @router.delete("/{name}/versions/{version}", status_code=204)
 def delete_version(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(write)]
+    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
 ) -> Response:
     """Delete a version and its bundle (refused while a job uses it)."""
     with s.db.begin() as ses:
-        row = _one(ses, name, version)
+        row = _one(ses, token.project_id, name, version)
         ident, path = row.id, row.path
     users = s.uses(ident)
     if users:
@@ -228,7 +237,8 @@ def delete_version(
         ses.execute(sa.delete(Alias).where(Alias.version_id == ident))
         ses.execute(sa.delete(Tag).where(Tag.version_id == ident))
         ses.execute(sa.delete(ModelVersion).where(ModelVersion.id == ident))
-        ses.add(AliasMove(name=name, alias="(version deleted)", version_id=None))
+        ses.add(AliasMove(name=name, alias="(version deleted)", version_id=None, moved_by=token.id,
+                          project_id=token.project_id))
         shared = ses.scalar(sa.select(sa.func.count()).where(ModelVersion.path == path))
     if not shared:  # no other version reads these files
         s.storage.remove(s.storage.absolute(path))
@@ -286,7 +296,7 @@ async def _predict(
         raise InvalidInput(f"version {version} is not a version of any model; give a number or an alias",
                            field="version")
     ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
-    row = await asyncio.to_thread(_resolve, s, ref)
+    row = await asyncio.to_thread(_resolve, s, ref, token.project_id)
     async with request.app.state.slots.hold(token.id):
         start = time.perf_counter()
         preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
@@ -294,9 +304,9 @@ async def _predict(
     return PredictOut(model=row.name, version=row.version, predictions=preds)
 
 
-def _resolve(s: Store, ref: str) -> ModelVersion:
+def _resolve(s: Store, ref: str, project: str) -> ModelVersion:
     with s.db.begin() as ses:
-        return s.version(ses, ref, "name")
+        return s.version(ses, ref, "name", project)
 
 
 def _check_label(value: str, field: str) -> None:

@@ -10,12 +10,12 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from plugins.errors import NotFound
 from robustune.jobs.catalog import plugins
-from robustune.service.auth import create_token, list_tokens, revoke
-from robustune.service.deps import admin, read, store
+from robustune.service.auth import create_token, list_projects, list_tokens, project, revoke
+from robustune.service.deps import admin, read, server, store
 from robustune.service.errors import ApiError
 from robustune.service.limits import summary
-from robustune.service.models import STATES, Job, Token
-from robustune.service.schemas import TokenIn
+from robustune.service.models import STATES, Job, Project, Token
+from robustune.service.schemas import ProjectIn, TokenIn
 from robustune.service.store import Store
 
 router = APIRouter(tags=["system"])
@@ -59,26 +59,61 @@ def limits(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read
     return summary(s.settings)
 
 
+@router.get("/v1/me")
+def me(s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]) -> dict[str, Any]:
+    """The token asking: its id, name, scope and project."""
+    with s.db.begin() as ses:
+        project = ses.get(Project, token.project_id)
+    return {"id": token.id, "name": token.name, "scope": token.scope, "server_admin": token.server_admin,
+            "project": project.name if project else token.project_id}
+
+
 @router.get("/v1/tokens")
-def tokens(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]) -> list[dict[str, Any]]:
-    """Every token (never the token itself)."""
-    return list_tokens(s.db)
+def tokens(s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(admin)]
+           ) -> list[dict[str, Any]]:
+    """The project's tokens (a server admin: every token), with who made each and when; never a token."""
+    return list_tokens(s.db, None if token.server_admin else token.project_id)
 
 
 @router.post("/v1/tokens", status_code=201)
-def new_token(body: TokenIn, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]
+def new_token(body: TokenIn, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(admin)]
               ) -> dict[str, str]:
-    """A new token; it is shown this once."""
-    ident, token = create_token(s.db, body.name, body.scope)
-    return {"id": ident, "token": token, "scope": body.scope}
+    """A new token of the asking admin's project (a server admin may name another project); it is shown
+    this once. At most ``--max-tokens`` live tokens a project."""
+    project_id = token.project_id
+    if body.project is not None:
+        if not token.server_admin:
+            raise ApiError(403, "only a server admin makes tokens for another project; leave project out",
+                           "forbidden", "project")
+        project_id = project(s.db, body.project)
+    ident, made = create_token(s.db, body.name, body.scope, project_id, by=token.id,
+                               most=s.settings.max_tokens)
+    return {"id": ident, "token": made, "scope": body.scope}
 
 
 @router.delete("/v1/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: str, s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(admin)]
+def revoke_token(token_id: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(admin)]
                  ) -> Response:
-    """Revoke a token."""
-    revoke(s.db, token_id)
+    """Revoke a token of the project (a server admin: any token)."""
+    revoke(s.db, token_id, None if token.server_admin else token.project_id)
     return Response(status_code=204)
+
+
+@router.get("/v1/projects")
+def projects(s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+             ) -> list[dict[str, Any]]:
+    """Every project (a server admin), or the token's own."""
+    every = list_projects(s.db)
+    return every if token.server_admin else [p for p in every if p["id"] == token.project_id]
+
+
+@router.post("/v1/projects", status_code=201)
+def new_project(body: ProjectIn, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(server)]
+                ) -> dict[str, str]:
+    """A new project (server admins only); then make its first admin token with POST /v1/tokens."""
+    if any(p["name"] == body.name for p in list_projects(s.db)):
+        raise ApiError(409, f"project {body.name!r} exists", "conflict", "name")
+    return {"id": project(s.db, body.name, create=True, by=token.id), "name": body.name}
 
 
 @router.get("/v1/reports/{job_id}/{name}", response_class=FileResponse,
@@ -86,11 +121,11 @@ def revoke_token(token_id: str, s: Annotated[Store, Depends(store)], _: Annotate
                 "text/html": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 def job_report(job_id: str, name: str, s: Annotated[Store, Depends(store)],
-               _: Annotated[Token, Depends(read)]) -> FileResponse:
+               token: Annotated[Token, Depends(read)]) -> FileResponse:
     """The HTML (report.html) or PDF (report.pdf) a report or run job wrote."""
     if name not in ("report.html", "report.pdf"):
         raise NotFound(f"no report {name!r}; ask for report.html or report.pdf", field="name")
-    row = s.job(job_id)
+    row = s.job(job_id, token.project_id)
     path = s.storage.job(row.id) / name
     if row.state != "SUCCEEDED" or not path.is_file():
         raise NotFound(f"job {job_id} has no {name}", field="job_id")
