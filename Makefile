@@ -23,7 +23,7 @@ lint: setup
 
 # two workers (pytest-xdist), a module's tests on one of them (its trained fixtures stay shared)
 pytest: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=15 tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope --durations=25 tests
 
 # lint runs beside pytest (the suite leaves part of the two cores idle while it waits on its servers)
 test: setup

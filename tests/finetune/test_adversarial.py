@@ -16,7 +16,8 @@ from robustness.config import AuditConfig
 EPS = 16 / 255
 BASE = {"data": "digits", "backbone": "resnet18", "weights": "none", "adapter": "full", "image_size": 16,
         "per_class": 60, "epochs": 5, "lr": 3e-3, "backbone_lr_mult": 1.0, "patience": 5,
-        "adv_eps": "16/255", "adv_steps": 3}
+        "adv_eps": "16/255", "adv_steps": 3, "precision": "fp32"}  # what adversarial training does, not
+# which numerics --precision auto measures fastest (a bf16 choice diverged in TRADES' first epoch once)
 
 
 def _robust(bundle_dir: str) -> tuple[float, float]:

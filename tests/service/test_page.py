@@ -94,7 +94,7 @@ def test_page_flow_in_a_real_browser(browser, tmp_path: Path) -> None:  # noqa: 
         page.click("#run-submit")
         page.wait_for_selector("#jobs tr[data-state=RUNNING] button.cancel", timeout=120_000)
         page.click("#jobs tr[data-state=RUNNING] button.cancel")
-        page.wait_for_selector("#jobs tr[data-state=CANCELLED]", timeout=15_000)
+        page.wait_for_selector("#jobs tr[data-state=CANCELLED]", timeout=60_000)  # a loaded CI machine
         page.screenshot(path=str(SHOTS / "6-cancelled.png"), full_page=True)
 
         page.once("dialog", lambda d: d.accept("production"))
