@@ -97,12 +97,26 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of this request's path takes (Starlette names only the first route's)."""
+    """Every method the path's own routes take (Starlette names only the first route's). A path matched by
+    a literal route (``/v1/jobs/audit``) is that route's, not also a template's (``/v1/jobs/{job_id}``)."""
     from starlette.routing import Match
 
-    allowed = []
+    found: list[tuple[int, str]] = []  # (path parameters of the matching route, method)
     for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
         scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return allowed
+        for route in _leaves(request.app.router.routes):
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                found.append((len(child.get("path_params", {})), method))
+                break
+    fewest = min((n for n, _ in found), default=0)
+    return [method for n, method in found if n == fewest]
+
+
+def _leaves(routes: list[Any]) -> list[Any]:
+    """The routes themselves, inside the routers FastAPI includes (in the order they are matched)."""
+    out: list[Any] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        out += _leaves(list(inner.routes)) if inner is not None else [route]
+    return out
