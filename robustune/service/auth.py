@@ -42,6 +42,13 @@ def project(db: Database, name: str, create: bool = False, by: str | None = None
         return row.id
 
 
+def project_name(db: Database, project_id: str) -> str:
+    """The name of a project (its id when it has none)."""
+    with db.begin() as s:
+        row = s.get(Project, project_id)
+        return row.name if row is not None else project_id
+
+
 def list_projects(db: Database) -> list[dict[str, Any]]:
     """Every project with its live token count."""
     with db.begin() as s:

@@ -17,13 +17,13 @@ def local_gpus() -> int:
     return sum(1 for p in dev.glob("nvidia*") if re.fullmatch(r"nvidia\d+", p.name)) if dev.is_dir() else 0
 
 
-def _training(value: Any, at: str = "") -> tuple[dict[str, Any], str] | None:
+def training_options(value: Any, at: str = "") -> tuple[dict[str, Any], str] | None:
     """The training options inside a resolved spec and where they sit (``options.``)."""
     if isinstance(value, dict):
         if "nproc" in value and "device" in value:
             return value, at
         for key, item in value.items():
-            found = _training(item, f"{at}{key}.")
+            found = training_options(item, f"{at}{key}.")
             if found is not None:
                 return found
     return None
@@ -32,7 +32,7 @@ def _training(value: Any, at: str = "") -> tuple[dict[str, Any], str] | None:
 def check(resolved: dict[str, Any], executor: str, gpus: int | None = None) -> None:
     """Refuse a job that asks for more GPUs than the local workers have (``gpus``: how many; default:
     this machine's)."""
-    found = _training(resolved)
+    found = training_options(resolved)
     if executor != "local" or found is None:
         return
     train, at = found

@@ -61,8 +61,7 @@ def image_pixels(data: bytes, i: int, field: str = "images") -> int:
 
 def check_images(settings: Settings, raw: list[bytes], field: str = "images") -> None:
     """Every image at most ``max_image_pixels`` and all of them at most ``max_request_pixels``, read from
-    their headers."""
-    check_count(settings, len(raw), field)
+    their headers (their count is checked before they are read: ``check_count``)."""
     total = 0
     for i, data in enumerate(raw):
         pixels = image_pixels(data, i, field)

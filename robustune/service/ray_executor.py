@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from plugins.errors import InvalidInput, Unsupported, brief
 from robustune.jobs.cluster import EXECUTOR_ENV, init_ray
+from robustune.service.deployment import training_options
 from robustune.service.models import FINAL, Job
 from robustune.service.settings import Settings
 from robustune.service.store import Store
@@ -95,7 +96,7 @@ class JobActor:
 def needs(resolved: dict[str, Any], settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
     """(what a job's actor asks Ray for, what the job needs of the cluster in all), from its spec's
     training options when it has them."""
-    train = _find_train(resolved) or {}
+    train = (training_options(resolved) or ({}, ""))[0]
     cuda = train.get("device") == "cuda"
     workers = int(train.get("nproc", 1)) * int(train.get("nnodes", 1))
     if workers > 1:  # Ray Train's workers ask for theirs: one CPU, or one GPU, each
@@ -103,17 +104,6 @@ def needs(resolved: dict[str, Any], settings: Settings) -> tuple[dict[str, float
         return {"num_cpus": 0.0, "num_gpus": 0.0}, cluster
     gpus = settings.ray_gpus if cuda else 0.0
     return {"num_cpus": settings.ray_cpus, "num_gpus": gpus}, {"CPU": settings.ray_cpus, "GPU": gpus}
-
-
-def _find_train(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        if "nproc" in value and "device" in value:
-            return value
-        for item in value.values():
-            found = _find_train(item)
-            if found is not None:
-                return found
-    return None
 
 
 @dataclass
@@ -124,6 +114,7 @@ class Running:
     ref: Any = None
     ready: Any = None  # answers once Ray has placed the actor
     cancel_at: float | None = None
+    deadline: float | None = None  # time.time() at which its time limit ends
 
 
 class RayJobs:
@@ -188,7 +179,7 @@ class RayJobs:
                     self.store.requeue_or_fail(s, row, "its Ray actor is gone")
                     lost.append(row.id)
                     continue
-                self.running[row.id] = Running(actor)
+                self.running[row.id] = Running(actor, deadline=self.store.deadline(row))
         return lost
 
     # the loop ------------------------------------------------------------------------------------------
@@ -237,7 +228,7 @@ class RayJobs:
                 if row is not None and row.state not in FINAL:
                     self.store.requeue_or_fail(s, row, f"Ray could not start it ({brief(exc)})")
             return
-        self.running[job.id] = Running(actor, ref, ready)
+        self.running[job.id] = Running(actor, ref, ready, deadline=self.store.deadline(job))
 
     def _watch(self, job_id: str) -> None:
         """Beat the job's heartbeat; once its actor ended, record what the runner did not."""
@@ -260,8 +251,8 @@ class RayJobs:
             return
         except RayError as exc:
             died = brief(exc)
-        deadline = self.store.deadline(self.store.job(job_id)) if state is None and died is None else None
-        if deadline is not None and time.time() > deadline and not cancel:
+        late = r.deadline is not None and time.time() > r.deadline
+        if late and state is None and died is None and not cancel:
             _kill(r.actor)
             del self.running[job_id]
             self.store.time_out(job_id)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from robustune.jobs.catalog import DEFAULT_MODELS, plugins
-from robustune.service.auth import allows, list_projects, list_tokens, verify
+from robustune.service.auth import allows, list_tokens, project_name, verify
 from robustune.service.deps import COOKIE, presented, store
 from robustune.service.routers.datasets import list_datasets
 from robustune.service.routers.models import list_models
@@ -57,9 +57,8 @@ def home(request: Request, s: Annotated[Store, Depends(store)]) -> HTMLResponse:
     catalog = plugins()
     by_kind = {k: sorted((p for p in catalog if p["kind"] == k), key=lambda p: p["name"])
                for k in ("backbone", "adapter", "attack")}
-    projects = {p["id"]: p["name"] for p in list_projects(s.db)}
     tokens = list_tokens(s.db, row.project_id) if allows(row, "admin") else None
-    return _page("home.html.j2", who=row, project=projects.get(row.project_id, row.project_id), tokens=tokens,
+    return _page("home.html.j2", who=row, project=project_name(s.db, row.project_id), tokens=tokens,
                  can_write=allows(row, "write"), datasets=list_datasets(s, row),
                  models=list_models(s, row), backbones=[p for p in by_kind["backbone"]
                                                         if p["name"] != "hf-sequence-classifier"],

@@ -10,11 +10,11 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from plugins.errors import NotFound
 from robustune.jobs.catalog import plugins
-from robustune.service.auth import create_token, list_projects, list_tokens, project, revoke
+from robustune.service.auth import create_token, list_projects, list_tokens, project, project_name, revoke
 from robustune.service.deps import admin, read, server, store
 from robustune.service.errors import ApiError
 from robustune.service.limits import summary
-from robustune.service.models import STATES, Job, Project, Token
+from robustune.service.models import STATES, Job, Token
 from robustune.service.schemas import ProjectIn, TokenIn
 from robustune.service.store import Store
 
@@ -62,10 +62,8 @@ def limits(s: Annotated[Store, Depends(store)], _: Annotated[Token, Depends(read
 @router.get("/v1/me")
 def me(s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]) -> dict[str, Any]:
     """The token asking: its id, name, scope and project."""
-    with s.db.begin() as ses:
-        project = ses.get(Project, token.project_id)
     return {"id": token.id, "name": token.name, "scope": token.scope, "server_admin": token.server_admin,
-            "project": project.name if project else token.project_id}
+            "project": project_name(s.db, token.project_id)}
 
 
 @router.get("/v1/tokens")
