@@ -39,22 +39,25 @@ class RunConfig:
                                 "timm architecture name, or a Hugging Face model folder", flag="model",
                            alias=True)
     out: str = option(ref="output:model", help="the bundle folder to write")
-    adapter: str = option("auto", help="linear-probe, full, partial, scratch, lora, gradual or "
+    adapter: str = option("auto", min_length=1, help="linear-probe, full, partial, scratch, lora, gradual or "
                                        "discriminative (auto: linear-probe; scratch for from-scratch models)")
-    recipe: str = option("auto", help="supervised, dbn (RBM pretraining first), semi-gan or lbfgs (auto: "
-                                      "the model's own; lbfgs for a linear probe with a linear head)")
-    head: str = option("linear", help="head plugin: linear, mlp (one hidden layer of 256, GELU), lstm (a "
-                                      "bidirectional LSTM of 128 over a text backbone's token states) or "
-                                      "identity (the backbone's outputs are the logits)")
-    dropout: float = option(0.0, help="dropout before the head")
+    recipe: str = option("auto", min_length=1,
+                         help="supervised, dbn (RBM pretraining first), semi-gan or lbfgs (auto: "
+                              "the model's own; lbfgs for a linear probe with a linear head)")
+    head: str = option("linear", min_length=1,
+                       help="head plugin: linear, mlp (one hidden layer of 256, GELU), lstm (a "
+                            "bidirectional LSTM of 128 over a text backbone's token states) or "
+                            "identity (the backbone's outputs are the logits)")
+    dropout: float = option(0.0, ge=0, lt=1, help="dropout before the head")
     adapter_options: dict[str,
                           Any] = option(help="the adapter's own options, KEY=VALUE,... (a plugin adapter's, "
                                                   "or the built-ins' shared ones)", parse="kv",
                                              default_factory=dict)
     overwrite: bool = option(False, service=False, help="replace an existing out folder that robustune wrote")
-    defaults: str = option("model", help="model: the model's recommended training settings for its adapter "
-                                         "and the data (printed; your flags override them); generic: the "
-                                         "same settings for every model")
+    defaults: str = option("model", choices=DEFAULTS_SOURCES,
+                           help="model: the model's recommended training settings for its adapter "
+                                "and the data (printed; your flags override them); generic: the "
+                                "same settings for every model")
     model_defaults: dict[str, Any] = option(help="the model's recommended settings this run took (filled in "
                                                  "from the model plugin)", cli=False, default_factory=dict)
     backbone_config: BackboneConfig = field(default_factory=BackboneConfig)
@@ -65,10 +68,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         require(self, [(name, bool(getattr(self, name).strip()), "must not be empty")
-                       for name in ("data", "backbone", "out", "adapter", "recipe", "head")])
-        require(self, [("dropout", math.isfinite(self.dropout) and 0 <= self.dropout < 1,
-                        "must be in [0, 1)"),
-                       ("defaults", self.defaults in DEFAULTS_SOURCES, "must be model or generic")])
+                       for name in ("data", "backbone", "out")])
 
     def to_json(self) -> dict[str, Any]:
         """Nested JSON form (stored in the work folder and the bundle)."""

@@ -38,7 +38,7 @@ class RobustuneError(Exception):
     """
 
     exit_code = 2
-    kind = "invalid"  # invalid | not_found | conflict | unsupported | interrupted
+    kind = "invalid"  # invalid | not_found | conflict | unsupported | unreadable | interrupted
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -89,9 +89,15 @@ class Conflict(RobustuneError):
 
 
 class Unsupported(RobustuneError):
-    """Something this model, modality or method cannot do."""
+    """Something this model, modality, method or machine cannot do; options fine alone that conflict."""
 
     kind = "unsupported"
+
+
+class Unreadable(InvalidInput):
+    """A file whose content cannot be used: not the format its name says, damaged, one class."""
+
+    kind = "unreadable"
 
 
 class Interrupted(RobustuneError):

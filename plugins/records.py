@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from plugins import jsonio
-from plugins.schema import from_dict
+from plugins.schema import from_dict, require
 
 S = TypeVar("S", bound="Spec")
 
@@ -31,7 +31,11 @@ def plain(value: Any) -> Any:
 
 
 class Spec:
-    """A job's input (mixed into frozen dataclasses): checked when built and when read back."""
+    """A job's input (mixed into frozen dataclasses): checked when built and when read back (a spec's own
+    ``__post_init__`` calls ``require`` for the bounds its options declare)."""
+
+    def __post_init__(self) -> None:
+        require(self, [])
 
     def to_json(self) -> dict[str, Any]:
         """The spec as JSON-ready data."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from functools import cache
@@ -213,13 +214,88 @@ def read_value(tp: Any, data: Any, where: str, field: str, fix: str, lax: bool =
     return _Reader(where, fix, lax).read(tp, data, field)
 
 
-def require(obj: Any, rules: list[tuple[str, bool, str]]) -> None:
-    """Raise for the first rule that fails: ``(field, ok, "must be positive")`` gives the error
-    ``lr must be positive, got -1`` about ``lr`` (``--lr`` on the command line)."""
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """What one field takes on its own (declared with ``option``): a range, choices, a pattern, a least
+    length. The spec checks it (``require``) and the service's schema states it (JSON Schema's names)."""
 
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[str, ...] | None = None
+    pattern: str | None = None  # matched in full
+    min_length: int | None = None  # characters of a string, items of a list
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` (None: nothing; None values are the type's business)."""
+        if value is None:
+            return None
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {', '.join(self.choices)}"
+        if self.pattern is not None and isinstance(value, str) and not re.fullmatch(self.pattern, value):
+            return f"must match {self.pattern}"
+        if self.min_length is not None and hasattr(value, "__len__") and len(value) < self.min_length:
+            return "must not be empty" if self.min_length == 1 else f"needs at least {self.min_length} items"
+        numbers = value if isinstance(value, list | tuple) else [value]  # a range bounds each of a list
+        for x in numbers:
+            number = isinstance(x, int | float) and not isinstance(x, bool)
+            if number and self.ranged and not (math.isfinite(x) and self.holds(x)):
+                return f"must be {self.words()}" if x is value else f"must all be {self.words()}"
+        return None
+
+    @property
+    def ranged(self) -> bool:
+        """Whether a range is declared."""
+        return any(b is not None for b in (self.ge, self.gt, self.le, self.lt))
+
+    def holds(self, x: float) -> bool:
+        """Whether the number ``x`` is in the range."""
+        return ((self.ge is None or x >= self.ge) and (self.gt is None or x > self.gt)
+                and (self.le is None or x <= self.le) and (self.lt is None or x < self.lt))
+
+    def words(self) -> str:
+        """The range in words: ``at least 1``, ``in (0, 1]``, ``between 1 and 4096``."""
+        low, high = (self.ge, "[") if self.gt is None else (self.gt, "(")
+        top, end = (self.le, "]") if self.lt is None else (self.lt, ")")
+        if low is not None and top is not None:
+            if high == "[" and end == "]":
+                return f"between {low:g} and {top:g}"
+            return f"in {high}{low:g}, {top:g}{end}"
+        if low is not None:
+            return f"at least {low:g}" if high == "[" else f"more than {low:g}"
+        return f"at most {top:g}" if end == "]" else f"less than {top:g}"
+
+
+def given(value: Any) -> bool:
+    """Whether an optional field was given: not None, and a list not empty (``Spec.ONE_OF``)."""
+    return value is not None and not (isinstance(value, list | tuple) and not value)
+
+
+def bounds_of(f: dataclasses.Field[Any]) -> Bounds | None:
+    """A field's declared bounds."""
+    return f.metadata.get("bounds")
+
+
+def require(obj: Any, rules: list[tuple[str, bool, str]], kind: type[RobustuneError] = InvalidInput) -> None:
+    """Check ``obj``'s alternatives (``ONE_OF``: groups of fields of which exactly one is given, whole)
+    and declared bounds (``option(ge=...)``), then raise for the first rule that fails:
+    ``(field, ok, "must be positive")`` gives the error ``lr must be positive, got -1`` about ``lr``
+    (``--lr`` on the command line). Rules that relate fields (or the machine) pass ``kind=Unsupported``:
+    each value is fine alone, not together."""
+    groups = getattr(type(obj), "ONE_OF", ())
+    if groups and sum(all(given(getattr(obj, n)) for n in g) for g in groups) != 1:
+        said = " or ".join(opt(g[0]) + (f" (with {', '.join(map(opt, g[1:]))})" if g[1:] else "")
+                           for g in groups)
+        raise InvalidInput(f"give exactly one of {said}", field=groups[0][0])
+    for f in dataclasses.fields(obj):
+        bounds = bounds_of(f)
+        problem = bounds.problem(getattr(obj, f.name)) if bounds else None
+        if problem:
+            raise field_error(f.name, f"{problem}, got {_short(getattr(obj, f.name))}")
     for name, ok, problem in rules:
         if not ok:
-            raise field_error(name, f"{problem}, got {getattr(obj, name, None)!r}")
+            raise field_error(name, f"{problem}, got {getattr(obj, name, None)!r}", kind)
 
 
 REFS = {  # what a field's value refers to (``ref="output:model"``: the part after ":" is its argument)
@@ -247,7 +323,9 @@ def _in_requests(cli: bool, ref: str | None, service: bool | None) -> bool:
 def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None,
            parse: str | None = None, cli: bool = True, argument: bool = False, alias: bool = False,
            ref: str | None = None, service: bool | None = None, only: tuple[str, ...] | None = None,
-           default_factory: Any = dataclasses.MISSING) -> Any:
+           default_factory: Any = dataclasses.MISSING, ge: float | None = None, gt: float | None = None,
+           le: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,
+           pattern: str | None = None, min_length: int | None = None) -> Any:
     """A spec field with what the CLI, the service and the docs need to present it.
 
     ``help``: one line for people; ``flag``: the CLI name if not ``--field-name``; ``parse``: how a
@@ -257,12 +335,16 @@ def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = 
     values must agree). ``ref``: what the value refers to (``REFS``), which is how the service
     resolves it; ``service=False`` keeps it out of requests (the server decides it; default: as
     ``cli``, and outputs are always the server's); ``only``: for an
-    ``options:KIND`` field, the options the CLI offers as flags.
+    ``options:KIND`` field, the options the CLI offers as flags. ``ge``/``gt``/``le``/``lt``,
+    ``choices``, ``pattern``, ``min_length``: what the field takes alone (``Bounds``), checked by
+    ``require`` and stated in the service's schema.
     """
     if ref is not None and ref.partition(":")[0] not in REFS:
         raise ValueError(f"ref {ref!r} is not one of {', '.join(REFS)}")  # a programming error
     meta = {"help": help, "flag": flag, "parse": parse, "cli": cli, "argument": argument, "alias": alias,
-            "ref": ref, "service": _in_requests(cli, ref, service), "only": only}
+            "ref": ref, "service": _in_requests(cli, ref, service), "only": only,
+            "bounds": Bounds(ge, gt, le, lt, choices, pattern, min_length)
+            if any(b is not None for b in (ge, gt, le, lt, choices, pattern, min_length)) else None}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

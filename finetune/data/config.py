@@ -15,50 +15,38 @@ from plugins.schema import option, require
 class DataOptions:
     """Options for data sources: CSV column names and what to do with unreadable images."""
 
-    text_column: str = option("text", help="CSV: the text column")
-    label_column: str = option("label", help="CSV: the label column")
+    text_column: str = option("text", min_length=1, help="CSV: the text column")
+    label_column: str = option("label", min_length=1, help="CSV: the label column")
     skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported and stored)")
-    group_column: str | None = option(None, help="CSV: a column naming each row's group (bias metrics)",
+    group_column: str | None = option(None, min_length=1,
+                                      help="CSV: a column naming each row's group (bias metrics)",
                                       cli=False)
     groups_file: str | None = option(None, ref="upload", help="images: a CSV of path,group (bias metrics)",
                                      cli=False, service=True)
-    image_side: int | None = option(None, help="set by the run: images are reduced on load toward the "
+    image_side: int | None = option(None, ge=1, help="set by the run: images are reduced on load toward the "
                                                "model's input size", cli=False)
 
     def __post_init__(self) -> None:
-        def filled(name: str) -> bool:
-            value = getattr(self, name)
-            return value is None or bool(value.strip())
-
-        require(self, [(name, filled(name), "must not be empty")
-                       for name in ("text_column", "label_column", "group_column")])
-        require(self, [("image_side", self.image_side is None or self.image_side >= 1, "must be at least 1")])
+        require(self, [])
 
 
 @dataclass(frozen=True)
 class SplitConfig:
     """Fractions are of the labeled pool; ``per_class`` caps labeled examples per class."""
 
-    val_fraction: float = option(0.2, help="validation share of the labeled set (stratified)")
-    test_fraction: float = option(0.2, help="holdout share when the dataset has no test split of its own")
-    seed: int = option(0, help="splits, initialization, order, dropout and augmentation")
-    per_class: int | None = option(None, help="labeled examples per class (training + validation); all "
+    val_fraction: float = option(0.2, gt=0, lt=1, help="validation share of the labeled set (stratified)")
+    test_fraction: float = option(0.2, gt=0, lt=1,
+                                  help="holdout share when the dataset has no test split of its own")
+    seed: int = option(0, ge=0, le=2**32 - 1, help="splits, initialization, order, dropout and augmentation")
+    per_class: int | None = option(None, ge=2, help="labeled examples per class (training + validation); all "
                                               "if unset")
-    test_per_class: int | None = option(None, help="cap the holdout per class")
-    labeled_per_class: int | None = option(None, help="keep N labels per class in the training split; the "
-                                                      "rest of it becomes unlabeled data (semi-gan)")
+    test_per_class: int | None = option(None, ge=1, help="cap the holdout per class")
+    labeled_per_class: int | None = option(None, ge=1,
+                                           help="keep N labels per class in the training split; the "
+                                                "rest of it becomes unlabeled data (semi-gan)")
 
     def __post_init__(self) -> None:
-        def at_least(value: int | None, least: int) -> bool:
-            return value is None or value >= least
-
-        require(self, [("val_fraction", 0.0 < self.val_fraction < 1.0, "must be between 0 and 1"),
-                       ("test_fraction", 0.0 < self.test_fraction < 1.0, "must be between 0 and 1"),
-                       ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1"),
-                       ("per_class", at_least(self.per_class, 2),
-                        "must be at least 2 (train and validation)"),
-                       ("labeled_per_class", at_least(self.labeled_per_class, 1), "must be at least 1"),
-                       ("test_per_class", at_least(self.test_per_class, 1), "must be at least 1")])
+        require(self, [])
 
 
 def data_name(data: str) -> str:

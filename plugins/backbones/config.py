@@ -24,21 +24,16 @@ class BackboneConfig:
     ``options``: a from-scratch model's own settings (``--model-options depth=3,width=32``).
     """
 
-    weights: str = option("auto", ref="weights",
+    weights: str = option("auto", min_length=1, ref="weights",
                           help="auto (packaged if installed, else hub), hub, packaged, none, or a "
                                        "local path: safetensors, .pth state dict or an HF-style folder")
-    image_size: int | None = option(None, help="input size (default: the backbone's own)")
-    max_length: int = option(128, help="texts: longest input in tokens")
-    pooling: str = option("mean", help="texts: mean or cls pooling")
+    image_size: int | None = option(None, ge=1, le=MAX_IMAGE_SIZE,
+                                    help="input size (default: the backbone's own)")
+    max_length: int = option(128, ge=1, le=MAX_LENGTH, help="texts: longest input in tokens")
+    pooling: str = option("mean", choices=("mean", "cls"), help="texts: mean or cls pooling")
     model_id: str | None = option(None, ref="inline", help="texts: hub id for --weights hub")
     options: dict[str, Any] = option(help="from-scratch models' own settings, KEY=VALUE,... (see Model zoo)",
                                      flag="model-options", parse="kv", default_factory=dict)
 
     def __post_init__(self) -> None:
-        require(self, [
-            ("weights", bool(self.weights), "must not be empty: auto, hub, packaged, none or a path"),
-            ("image_size", self.image_size is None or 1 <= self.image_size <= MAX_IMAGE_SIZE,
-             f"must be between 1 and {MAX_IMAGE_SIZE}"),
-            ("max_length", 1 <= self.max_length <= MAX_LENGTH, f"must be between 1 and {MAX_LENGTH}"),
-            ("pooling", self.pooling in ("mean", "cls"), "must be mean or cls"),
-        ])
+        require(self, [])

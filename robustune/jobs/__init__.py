@@ -34,7 +34,8 @@ class Job:
     ``spec``: its frozen spec dataclass; ``run(spec, events) -> result``: the work (heavy imports inside);
     ``produces``: output kind -> the result field that holds its path (``{"bundle": "bundle"}``);
     ``resumes``: a rerun of the same spec continues from the last attempt (``spec.or_resume()``);
-    ``service``: offered by the service; ``tracked``: ``--track mlflow`` can log it.
+    ``service``: offered by the service; ``tracked``: ``--track mlflow`` can log it; ``example``: a
+    request the service takes (its schema shows it; schemathesis sends it).
     """
 
     kind: str
@@ -45,6 +46,7 @@ class Job:
     resumes: bool = False
     service: bool = True
     tracked: bool = False
+    example: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not callable(getattr(self.spec, "from_options", None)):

@@ -34,38 +34,37 @@ class AuditSpec(Spec):
     data: str = option(ref="dataset",
                        help="labeled data; its holdout is used when it is the bundle's training source")
     attacks: tuple[str, ...] | None = option(
-        None, parse="names",
+        None, min_length=1, parse="names",
         help="comma list of attack plugins (images: fgsm,pgd; texts: embedding-pgd,word-level)")
     eps: tuple[float, ...] | None = option(
-        None, parse="numbers",
+        None, gt=0, le=1, min_length=1, parse="numbers",
         help="comma list of budgets in (0, 1]: pixel units for images (1/255,2/255,4/255,8/255); for "
              "texts the relative embedding norm or fraction of words (0.02,0.05,0.1,0.2)")
-    n: int | None = option(None, help=f"examples to attack (a fixed shuffle of the split; up to {DEFAULT_N})")
-    steps: int = option(10, help="iterations of iterative attacks")
-    n_queries: int = option(1000, help="queries of the square attack")
-    batch_size: int = option(64, help="examples per attack batch")
-    seed: int = option(0, help="the audit's shuffle and the attacks' randomness")
-    split: str = option("auto", help="auto (the holdout when the data is the bundle's training source), "
-                                     "holdout or all")
+    n: int | None = option(None, ge=1,
+                           help=f"examples to attack (a fixed shuffle of the split; up to {DEFAULT_N})")
+    steps: int = option(10, ge=1, help="iterations of iterative attacks")
+    n_queries: int = option(1000, ge=1, help="queries of the square attack")
+    batch_size: int = option(64, ge=1, help="examples per attack batch")
+    seed: int = option(0, ge=0, le=2**32 - 1, help="the audit's shuffle and the attacks' randomness")
+    split: str = option("auto", choices=("auto", "holdout", "all"),
+                        help="auto (the holdout when the data is the bundle's training source), "
+                             "holdout or all")
     out: str | None = option(None, ref="output:audit", help="audit folder (default: BUNDLE/audit)")
     overwrite: bool = option(False, service=False,
                              help="replace an existing audit folder that robustune wrote")
     attack_options: dict[str,
                          Any] = option(help="the attacks' own options, KEY=VALUE or ATTACK.KEY=VALUE,...",
                                             parse="kv", default_factory=dict)
-    text_column: str = option("text", help="CSV: the text column")
-    label_column: str = option("label", help="CSV: the label column")
-    default_n: int = option(DEFAULT_N, help="examples when n is not given", cli=False)
+    text_column: str = option("text", min_length=1, help="CSV: the text column")
+    label_column: str = option("label", min_length=1, help="CSV: the label column")
+    default_n: int = option(DEFAULT_N, ge=1, help="examples when n is not given", cli=False)
     independent: bool = option(False, help="attack every sample at every budget to the last step (as "
                                "published numbers are made; default: skip samples already fooled)")
     precision: str = option("auto", help=PRECISION_HELP + "; auto also requires the robust accuracy "
                                          "within 1 point of fp32 on a sample")
 
     def __post_init__(self) -> None:
-        require(self, [("n", self.n is None or self.n >= 1, "must be at least 1"),
-                       ("attacks", self.attacks is None or len(self.attacks) > 0, "must name an attack"),
-                       ("eps", self.eps is None or len(self.eps) > 0, "must give a budget"),
-                       ("default_n", self.default_n >= 1, "must be at least 1")])
+        require(self, [])
 
     @property
     def target(self) -> Path:
@@ -98,4 +97,6 @@ def run(spec: AuditSpec, events: Events | Reporter | None = None) -> AuditOutput
 
 JOB = Job("audit", AuditSpec, run,
           "Attack a bundle: robust accuracy per attack and epsilon, worst case, sanity flags, curve.",
-          produces={"audit": "out"}, tracked=True)
+          produces={"audit": "out"}, tracked=True,
+          example={"bundle": "cnn-digits", "data": "digits", "attacks": ["fgsm", "pgd"],
+                   "eps": [0.0078, 0.0157]})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from finetune.selection.candidates import parse_candidates
 from plugins.events import Events, Reporter
 from plugins.records import Spec
-from plugins.schema import option
+from plugins.schema import option, require
 from robustune.jobs import Job
 from robustune.jobs.selection import SELECT_OPTIONS, check_options
 
@@ -34,6 +34,7 @@ class CompareSpec(Spec):
     def __post_init__(self) -> None:
         parse_candidates(self.candidates)  # every name checked before any data is read
         check_options(self.options)
+        require(self, [])
 
 
 def run(spec: CompareSpec, events: Events | Reporter | None = None) -> CompareResult:
@@ -47,4 +48,5 @@ def run(spec: CompareSpec, events: Events | Reporter | None = None) -> CompareRe
 JOB = Job("compare", CompareSpec, run,
           "Train every candidate on the same split, rank them on validation, score the winner on the "
           "holdout.",
-          produces={"bundle": "winner"})
+          produces={"bundle": "winner"},
+          example={"candidates": "cnn,lstm", "options": {"data": "digits", "epochs": 2}})

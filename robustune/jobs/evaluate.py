@@ -20,10 +20,11 @@ class EvaluateSpec(Spec):
 
     bundle: str = option(ref="model", help="bundle folder", argument=True)
     data: str = option(ref="dataset", help="labeled data, as for train")
-    split: str = option("auto", help="auto (the bundle's holdout when the data is its training source), "
-                                     "holdout or all")
-    text_column: str = option("text", help="CSV: the text column")
-    label_column: str = option("label", help="CSV: the label column")
+    split: str = option("auto", choices=("auto", "holdout", "all"),
+                        help="auto (the bundle's holdout when the data is its training source), "
+                             "holdout or all")
+    text_column: str = option("text", min_length=1, help="CSV: the text column")
+    label_column: str = option("label", min_length=1, help="CSV: the label column")
     precision: str = option("auto", help=PRECISION_HELP)
 
 
@@ -51,4 +52,5 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
     return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json())
 
 
-JOB = Job("evaluate", EvaluateSpec, run, "Evaluate a bundle on labeled data.")
+JOB = Job("evaluate", EvaluateSpec, run, "Evaluate a bundle on labeled data.",
+          example={"bundle": "cnn-digits", "data": "digits"})

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from explain.config import ExplainConfig
+from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter
 from plugins.numerics import PRECISION_HELP
 from plugins.records import Result, Spec
-from plugins.schema import option
+from plugins.schema import option, require
 from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class ExplainSpec(Spec):
     """Which bundle, which inputs, which method (and the method's settings)."""
+
+    ONE_OF: ClassVar = (("files",), ("texts",))  # image files or texts
 
     bundle: str = option(ref="model", help="bundle folder", argument=True)
     files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
@@ -26,15 +29,21 @@ class ExplainSpec(Spec):
     target: str | None = option(None, help="class to explain (default: the predicted one)")
     out: str | None = option(None, ref="output:explanations",
                              help="output folder (default: BUNDLE/explanations)")
-    n_steps: int = option(50, help="integrated gradients: path steps")
+    n_steps: int = option(50, ge=1, help="integrated gradients: path steps")
     layer: str | None = option(None, help="gradcam: layer name (default: the last convolutional stage)")
     base: str = option("saliency", help="smoothgrad: the explainer it averages")
-    n_samples: int = option(20, help="smoothgrad / gradient-shap samples")
-    window: int = option(8, help="occlusion: window side in pixels")
+    n_samples: int = option(20, ge=1, help="smoothgrad / gradient-shap samples")
+    window: int = option(8, ge=1, help="occlusion: window side in pixels")
     overwrite: bool = option(False, service=False,
                              help="replace an existing output folder that robustune wrote")
     explain_options: dict[str, Any] = option(help="the explainer's own options, KEY=VALUE,...", parse="kv",
                                              default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if bool(self.files) == bool(self.texts):
+            raise InvalidInput(f"give image files or texts ({opt('text')}) to explain, one of the two",
+                               field="files")
+        require(self, [])
 
     @property
     def folder(self) -> Path:
@@ -65,4 +74,5 @@ def run(spec: ExplainSpec, events: Events | Reporter | None = None) -> ExplainOu
 
 JOB = Job("explain", ExplainSpec, run,
           "Attributions for image files (overlay PNGs) or texts (highlighted words in HTML).",
-          produces={"explanations": "out"})
+          produces={"explanations": "out"},
+          example={"bundle": "bert-rotten-tomatoes", "texts": ["a warm, funny film"]})

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from plugins.schema import Bounds
 from robustune.jobs import job
 
 Audience = Literal["cli", "service", "all"]
@@ -36,6 +37,7 @@ class SpecField:
     alias: bool = False  # the field's own name is an option too (``--backbone`` beside ``--model``)
     ref: str | None = None  # what the value refers to (plugins.schema.REFS)
     only: tuple[str, ...] | None = None  # an options:KIND field: the options the CLI shows
+    bounds: Bounds | None = None  # what the value takes alone (a range, choices, a pattern)
 
     @property
     def request_name(self) -> str:
@@ -95,7 +97,7 @@ def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str
         out.setdefault(f.name, SpecField(
             f.name, tp, optional, _default(f), required, str(meta.get("help", "")),
             meta.get("flag") or f.name, meta.get("parse"), bool(meta.get("argument")),
-            bool(meta.get("alias")), meta.get("ref"), meta.get("only")))
+            bool(meta.get("alias")), meta.get("ref"), meta.get("only"), meta.get("bounds")))
     return list(out.values())
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
-from plugins.schema import option
+from plugins.schema import option, require
 from robustune.jobs import Job
 
 
 @dataclass(frozen=True)
 class ImportSpec(Spec):
     """Exactly one of ``timm`` (with ``weights`` and ``labels``) or ``hf``."""
+
+    ONE_OF: ClassVar = (("timm", "weights", "labels"), ("hf",))  # the groups of which exactly one is given
 
     out: str = option(ref="output:model", help="bundle folder to write")
     timm: str | None = option(None, help="timm architecture the weights were trained with")
@@ -34,6 +37,7 @@ class ImportSpec(Spec):
     overwrite: bool = option(False, service=False, help="replace an existing out folder that robustune wrote")
 
     def __post_init__(self) -> None:
+        require(self, [])
         if (self.timm is None) == (self.hf is None):
             raise InvalidInput(f"pass exactly one of {opt('timm')} ARCH (with {opt('weights')} and "
                                f"{opt('labels')}) or {opt('hf')} FOLDER", field="timm")
@@ -68,4 +72,5 @@ def run(spec: ImportSpec, events: Events | Reporter | None = None) -> ImportOutp
 JOB = Job("import", ImportSpec, run,
           "Wrap a classifier trained elsewhere into a bundle: a timm architecture + weights, or an HF "
           "folder.",
-          produces={"bundle": "bundle"})
+          produces={"bundle": "bundle"},
+          example={"timm": "resnet18", "weights": "ds_0123456789abcdef", "labels": "cat,dog"})

@@ -19,11 +19,11 @@ class PredictSpec(Spec):
     bundle: str = option(ref="model", help="bundle folder", argument=True)
     files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
-    top_k: int = option(3, help="labels to show per input")
+    top_k: int = option(3, ge=1, help="labels to show per input")
     precision: str = option("auto", help=PRECISION_HELP)
 
     def __post_init__(self) -> None:
-        require(self, [("top_k", self.top_k >= 1, "must be at least 1")])
+        require(self, [])
 
 
 @dataclass

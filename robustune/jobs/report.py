@@ -25,23 +25,22 @@ class ReportSpec(Spec):
     audit: str | None = option(None, ref="job-output:audit",
                                help="an audit folder or its audit.json (the robustness sections)")
     pdf: bool = option(False, help="also print a PDF next to the HTML (needs Chromium)")
-    group_column: str | None = option(None, help="CSV column naming each row's group (bias metrics)")
+    group_column: str | None = option(None, min_length=1,
+                                      help="CSV column naming each row's group (bias metrics)")
     groups: str | None = option(None, ref="upload", help="images: a CSV path,group mapping files to groups")
     positive: str | None = option(None, help="bias metrics: the positive class (default: the second label)")
-    text_column: str = option("text", help="CSV: the text column")
-    label_column: str = option("label", help="CSV: the label column")
-    gallery: int = option(4, help="examples per gallery")
-    n_steps: int = option(32, help="integrated-gradients steps")
-    quality_n: int = option(8, help="examples the attribution-quality metrics use")
+    text_column: str = option("text", min_length=1, help="CSV: the text column")
+    label_column: str = option("label", min_length=1, help="CSV: the label column")
+    gallery: int = option(4, ge=0, help="examples per gallery")
+    n_steps: int = option(32, ge=1, help="integrated-gradients steps")
+    quality_n: int = option(8, ge=1, help="examples the attribution-quality metrics use")
     overwrite: bool = option(False, service=False, help="replace an existing out file that robustune wrote")
     gallery_method: str | None = option(None, help="the galleries' explainer (default: the page's most "
                                         "faithful by deletion)")
     title: str | None = option(None, help="the report's title (default: the model and the data)")
 
     def __post_init__(self) -> None:
-        require(self, [("gallery", self.gallery >= 0, "must be 0 or more"),
-                       ("n_steps", self.n_steps >= 1, "must be at least 1"),
-                       ("quality_n", self.quality_n >= 1, "must be at least 1")])
+        require(self, [])
         if self.gallery_method is not None:
             registry.entry("explainer", self.gallery_method)  # an unknown name fails before any work
 
@@ -73,4 +72,5 @@ def run(spec: ReportSpec, events: Events | Reporter | None = None) -> ReportOutp
 
 JOB = Job("report", ReportSpec, run,
           "One self-contained HTML report: model card, metrics, groups, robustness, explanations.",
-          produces={"report": "report"})
+          produces={"report": "report"},
+          example={"bundle": "cnn-digits", "data": "digits"})

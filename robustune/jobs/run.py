@@ -32,35 +32,28 @@ class RunSpec(Spec):
 
     out: str = option(ref="output:", help="folder for model/, audit/ and report.html")
     run: RunConfig = option(help="the training run (every train option)")
-    attacks: tuple[str, ...] | None = option(None, help="audit attacks (by modality, as for audit)",
+    attacks: tuple[str, ...] | None = option(None, min_length=1,
+                                             help="audit attacks (by modality, as for audit)",
                                              parse="names")
-    eps: tuple[float, ...] | None = option(None, help="audit budgets (by modality, as for audit)",
+    eps: tuple[float, ...] | None = option(None, gt=0, le=1, min_length=1,
+                                           help="audit budgets (by modality, as for audit)",
                                            parse="numbers")
-    n: int = option(200, help="examples to audit (at most the holdout)")
-    steps: int = option(10, help="iterations of iterative attacks")
+    n: int = option(200, ge=1, help="examples to audit (at most the holdout)")
+    steps: int = option(10, ge=1, help="iterations of iterative attacks")
     pdf: bool = option(False, help="also print the report to PDF (needs Chromium)")
     attack_options: dict[str,
                          Any] = option(help="the attacks' own options, KEY=VALUE or ATTACK.KEY=VALUE,...",
                                             parse="kv", default_factory=dict)
-    gallery: int = option(4, help="report: examples per gallery (0: none)")
-    quality_n: int = option(8, help="report: examples the attribution-quality metrics use")
-    n_steps: int = option(32, help="report: integrated-gradients steps")
+    gallery: int = option(4, ge=0, help="report: examples per gallery (0: none)")
+    quality_n: int = option(8, ge=1, help="report: examples the attribution-quality metrics use")
+    n_steps: int = option(32, ge=1, help="report: integrated-gradients steps")
     gallery_method: str | None = option(None, help="report: the galleries' explainer (default: the page's "
                                         "most faithful by deletion)")
     independent: bool = option(False, help="audit: attack every sample at every budget to the last step "
                                "(default: skip samples already fooled)")
 
     def __post_init__(self) -> None:
-        require(
-            self,
-            [
-                ("n", self.n >= 1, "must be at least 1"),
-                ("steps", self.steps >= 1, "must be at least 1"),
-                ("gallery", self.gallery >= 0, "must be 0 or more"),
-                ("quality_n", self.quality_n >= 1, "must be at least 1"),
-                ("n_steps", self.n_steps >= 1, "must be at least 1"),
-            ],
-        )
+        require(self, [])
         if self.gallery_method is not None:
             registry.entry("explainer", self.gallery_method)  # an unknown name fails before training
 
@@ -119,4 +112,5 @@ def run(spec: RunSpec, events: Events | Reporter | None = None) -> RunOutput:
 
 JOB = Job("run", RunSpec, run,
           "The whole job: fine-tune, audit, report; a rerun resumes and skips finished steps.",
-          produces={"bundle": "bundle", "audit": "audit", "report": "report"}, tracked=True)
+          produces={"bundle": "bundle", "audit": "audit", "report": "report"}, tracked=True,
+          example={"data": "digits", "model": "cnn", "epochs": 3, "attacks": ["fgsm", "pgd"]})

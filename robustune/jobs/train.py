@@ -49,4 +49,5 @@ def run(spec: TrainSpec, events: Events | Reporter | None = None) -> TrainResult
 
 
 JOB = Job("train", TrainSpec, run, "Fine-tune a backbone on labeled data and write a bundle.",
-          produces={"bundle": "bundle"}, resumes=True, tracked=True)
+          produces={"bundle": "bundle"}, resumes=True, tracked=True,
+          example={"data": "digits", "model": "cnn", "epochs": 3})

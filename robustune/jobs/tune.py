@@ -25,15 +25,14 @@ class TuneSpec(Spec):
     model: str = option(ref="architecture", help="model to tune (a backbone or from-scratch plugin)")
     options: dict[str, Any] = option(help="fixed train options (data, batch size, ...)", ref="options:train",
                                      only=(*SELECT_OPTIONS, "adapter"), cli=False, default_factory=dict)
-    trials: int = option(10, help="Optuna trials")
-    max_epochs: int = option(10, help="the epoch count is searched up to this")
+    trials: int = option(10, ge=1, help="Optuna trials")
+    max_epochs: int = option(10, ge=1, help="the epoch count is searched up to this")
     out: str = option("tune-out", ref="output:", help="folder for the best bundle, tune.json and the plot")
-    seed: int = option(0, help="split, training and sampler seed")
+    seed: int = option(0, ge=0, le=2**32 - 1, help="split, training and sampler seed")
     overwrite: bool = option(False, service=False, help="replace an earlier tune.json in out")
 
     def __post_init__(self) -> None:
-        require(self, [("trials", self.trials >= 1, "must be at least 1"),
-                       ("max_epochs", self.max_epochs >= 1, "must be at least 1")])
+        require(self, [])
         check_model(self.model)
         check_options(self.options)
 
@@ -48,4 +47,5 @@ def run(spec: TuneSpec, events: Events | Reporter | None = None) -> TuneResult:
 
 JOB = Job("tune", TuneSpec, run,
           "Search learning rate, weight decay, epochs and model sizes (Optuna, pruning); retrain the best.",
-          produces={"bundle": "bundle"}, tracked=True)
+          produces={"bundle": "bundle"}, tracked=True,
+          example={"model": "cnn", "trials": 4, "options": {"data": "digits"}})

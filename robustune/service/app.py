@@ -61,11 +61,33 @@ ERRORS = {
     "409": "refused in the current state (a job uses it, a job has ended, ...)",
     "413": "the request is over one of the service's limits (GET /v1/limits), named in the body",
 }
+UNPROCESSABLE = ("the request fits its schema but cannot be done: options that conflict, a file whose "
+                 "content cannot be used, a model of the other modality, more than this service allows (its "
+                 "time-limit cap, its GPUs), an Idempotency-Key reused with another request")
+NO_NUL = "^[^\\x00]*$"  # the guard refuses a NUL byte anywhere in a request (no database stores one)
+
+
+def _no_nul(node: Any) -> None:
+    """State the guard's rule in the schema: every free string (no pattern, format or choices of its own)
+    and every object key holds no NUL byte."""
+    if isinstance(node, list):
+        for item in node:
+            _no_nul(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & node.keys():
+        node["pattern"] = NO_NUL
+    if node.get("type") == "object" and node.get("additionalProperties") not in (None, False):
+        node.setdefault("propertyNames", {"pattern": NO_NUL})
+    for value in node.values():
+        _no_nul(value)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema with robustune's error answers: 400 (not 422) for bad input, 401/403 for auth,
-    404/409, each with the ``ErrorOut`` body."""
+    """FastAPI's schema with robustune's error answers: 400 for a request that breaks the schema (FastAPI's
+    422 is not used for it), 401/403 for auth, 404/409, 413, and 422 for a request that fits the schema but
+    cannot be done, each with the ``ErrorOut`` body; free strings say they hold no NUL byte."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -82,5 +104,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 continue
             for code, text in ERRORS.items():
                 responses.setdefault(code, {"description": text, **ref})
+        for method, op in ops.items():
+            if method != "get" and path != "/healthz":
+                op["responses"].setdefault("422", {"description": UNPROCESSABLE, **ref})
+    _no_nul(schema["paths"])
+    _no_nul(schema["components"]["schemas"])
     app.openapi_schema = schema
     return schema

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from typing import Any
 
@@ -15,11 +14,9 @@ import sqlalchemy as sa
 from plugins.errors import Conflict, InvalidInput, NotFound
 from robustune.service.db import Database
 from robustune.service.models import DEFAULT_PROJECT, Project, Token, new_id, now
+from robustune.service.patterns import PROJECT_NAME, TEXT_LINE, check
 
 SCOPES = {"read": 0, "write": 1, "admin": 2}
-PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-
-
 def digest(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -27,9 +24,7 @@ def digest(token: str) -> str:
 
 def project(db: Database, name: str, create: bool = False, by: str | None = None) -> str:
     """The id of project ``name`` (``create``: made when missing)."""
-    if not PROJECT_NAME.match(name):
-        raise InvalidInput("a project name is lowercase letters, digits, '.', '_' or '-' (at most 100)",
-                           field="project")
+    check(name, PROJECT_NAME, "project")
     with db.begin() as s:
         row = s.scalar(sa.select(Project).where(Project.name == name))
         if row is not None:
@@ -66,9 +61,7 @@ def create_token(db: Database, name: str, scope: str, project_id: str = DEFAULT_
     may have (a refusal past it)."""
     if scope not in SCOPES:
         raise InvalidInput(f"scope must be read, write or admin, got {scope!r}", field="scope")
-    clean = name.strip()
-    if not clean or not clean.isprintable():
-        raise InvalidInput("name must be one line of printable text", field="name")
+    clean = check(name, TEXT_LINE, "name")
     token = "rt_" + secrets.token_urlsafe(32)
     with db.begin() as s:
         if s.get(Project, project_id) is None:

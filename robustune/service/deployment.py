@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from plugins.errors import InvalidInput
+from plugins.errors import Unsupported
 
 
 def local_gpus() -> int:
@@ -44,5 +44,5 @@ def check(resolved: dict[str, Any], executor: str, gpus: int | None = None) -> N
         where = "options." if at.startswith("options.") else ""
         field = f"{where}device" if have == 0 else f"{where}nproc"
         what = "has no GPU" if have == 0 else f"has {have} GPU(s)"
-        raise InvalidInput(f"{field}: the job asks for {want} GPU(s) and this service {what}; use device "
+        raise Unsupported(f"{field}: the job asks for {want} GPU(s) and this service {what}; use device "
                            "cpu (or auto) or fewer processes", field=field)

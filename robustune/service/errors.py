@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugins.errors import RobustuneError
+from robustune.service.patterns import says
 
-STATUS = {"invalid": 400, "unsupported": 400, "not_found": 404, "conflict": 409, "interrupted": 409,
-          "key_reused": 422}
+STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "interrupted": 409,
+          "unsupported": 422, "unreadable": 422, "key_reused": 422}  # 422: fits the schema, cannot be done
 
 
 class ApiError(Exception):
@@ -54,11 +55,25 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form", "header")]
+    if loc and loc[0] in _kinds():  # POST /v1/jobs: the kind picked the schema; name the field as sent
+        loc = loc[2:] if loc[1:2] == ["spec"] else loc[1:]
+    if first.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        loc = ["kind"]
     field = ".".join(loc) or None
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    if first.get("type") == "string_pattern_mismatch":
+        ctx: Any = first.get("ctx") or {}
+        pattern = str(ctx.get("pattern", ""))
+        message = f"{field} must be {says(pattern.removeprefix('^(?:').removesuffix(')$'))}"
     if first.get("type") == "extra_forbidden":
         message = f"{field} is not accepted here (see this endpoint's schema in /openapi.json); leave it out"
     return JSONResponse(body(message, "invalid", field), status_code=400)
+
+
+def _kinds() -> list[str]:
+    from robustune.service.resolve import service_kinds
+
+    return service_kinds()
 
 
 HTTP_KINDS = {

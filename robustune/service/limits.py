@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from plugins.errors import InvalidInput
+from plugins.errors import Unreadable
 from robustune.service.errors import ApiError
 from robustune.service.settings import Settings
 
@@ -54,8 +54,8 @@ def image_pixels(data: bytes, i: int, field: str = "images") -> int:
     except Image.DecompressionBombError:
         raise too_large(f"{field}[{i}] has far too many pixels to decode", f"{field}.{i}") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInput(f"{field}[{i}] cannot be read as an image ({type(exc).__name__}); send png, jpg, "
-                           "bmp, gif or webp", field=f"{field}.{i}") from None
+        raise Unreadable(f"{field}[{i}] cannot be read as an image ({type(exc).__name__}); send png, jpg, "
+                         "bmp, gif or webp", field=f"{field}.{i}") from None
     return int(width) * int(height)
 
 

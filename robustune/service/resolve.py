@@ -15,15 +15,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from plugins.errors import OPTION, InvalidInput, NotFound, RobustuneError, opt
+from plugins.errors import OPTION, InvalidInput, NotFound, RobustuneError, Unsupported, opt
 from robustune.jobs import Job, job
-from robustune.jobs.catalog import WEIGHT_SOURCES, known_model
+from robustune.jobs.catalog import known_model
 from robustune.jobs.fields import SpecField, job_fields
-
-BUILTIN_DATA = ("digits", "fashion-mnist", "rotten-tomatoes")
-MODEL_REF = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,199})(?:@(?P<version>\d{1,9})|:(?P<alias>[A-Za-z0-9._-]+))?$"
+from robustune.service.patterns import (
+    ARCHITECTURES,
+    BUILTIN_DATA,
+    DATASET_ID,
+    DATASET_REF,
+    INLINE,
+    JOB_ID,
+    LABEL,
+    MODEL_NAME,
+    MODEL_REF,
+    WEIGHT_SOURCES,
+    WEIGHTS_REF,
+    full,
+    says,
 )
+
+MODEL_PARTS = re.compile(rf"(?P<name>{MODEL_NAME})(?:@(?P<version>[0-9]{{1,9}})|:(?P<alias>{LABEL}))?\Z")
 
 
 class Context:
@@ -55,26 +67,21 @@ def _path_like(value: str) -> bool:
 
 def dataset_ref(ctx: Context, value: Any, field: str, arg: str) -> str:
     """A built-in dataset name, or an uploaded dataset id -> the data spec the jobs read."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{field} must be a dataset id or one of {', '.join(BUILTIN_DATA)}", field=field)
+    if not isinstance(value, str) or not full(DATASET_REF).match(value):
+        raise InvalidInput(f"{field} must be {says(DATASET_REF)}; paths on the server are not accepted",
+                           field=field)
     if value in BUILTIN_DATA:
         return value
-    if value.startswith("ds_"):
-        kind, path = ctx.dataset(value, field)
-        if kind not in ("csv", "imagefolder"):
-            raise InvalidInput(f"{field} {value} holds model files, not labeled data", field=field)
-        return f"{kind}:{path}"
-    builtin = ", ".join(BUILTIN_DATA)
-    if _path_like(value) or ":" in value:
-        raise InvalidInput(f"{field} must be an uploaded dataset id or one of {builtin}; paths on the server "
-                           "are not accepted (upload with POST /v1/datasets)", field=field)
-    raise NotFound(f"{field} {value!r} is neither an uploaded dataset id nor one of {builtin}", field=field)
+    kind, path = ctx.dataset(value, field)
+    if kind not in ("csv", "imagefolder"):
+        raise Unsupported(f"{field} {value} holds model files, not labeled data", field=field)
+    return f"{kind}:{path}"
 
 
 def upload_ref(ctx: Context, value: Any, field: str, arg: str = "") -> Any:
     """An uploaded file set (``ds_...``) -> its path; for a list field, the files in it."""
-    if not isinstance(value, str) or not value.startswith("ds_"):
-        raise InvalidInput(f"{field} must be the id of uploaded files (POST /v1/datasets)", field=field)
+    if not isinstance(value, str) or not full(DATASET_ID).match(value):
+        raise InvalidInput(f"{field} must be {says(DATASET_ID)}", field=field)
     _, path = ctx.dataset(value, field)
     if arg == "files":
         return [str(p) for p in sorted(path.rglob("*")) if p.is_file()] if path.is_dir() else [str(path)]
@@ -83,37 +90,35 @@ def upload_ref(ctx: Context, value: Any, field: str, arg: str = "") -> Any:
 
 def model_ref(ctx: Context, value: Any, field: str, arg: str = "") -> str:
     """A registered model (``name``, ``name@3``, ``name:alias`` or a version id) -> its bundle path."""
-    if not isinstance(value, str) or not (value.startswith("mv_") or MODEL_REF.match(value)):
-        raise InvalidInput(f"{field} must name a registered model: name, name@VERSION, name:ALIAS or a "
-                           "version id", field=field)
+    if not isinstance(value, str) or not full(MODEL_REF).match(value):
+        raise InvalidInput(f"{field} must name {says(MODEL_REF)}", field=field)
     return str(ctx.model(value, field))
 
 
 def weights_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
     """A weight source word, or the id of uploaded weights."""
+    if not isinstance(value, str) or not full(WEIGHTS_REF).match(value):
+        raise InvalidInput(f"{field} must be {says(WEIGHTS_REF)}", field=field)
     return value if value in WEIGHT_SOURCES else upload_ref(ctx, value, field)
 
 
 def architecture_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
     """Registered or timm model names (a comma list of NAME[:ADAPTER] for several), or the id of an uploaded
-    Hugging Face folder."""
-    if isinstance(value, str) and value.startswith("ds_"):
+    Hugging Face folder. A name that is neither is not found (404)."""
+    if not isinstance(value, str) or not full(ARCHITECTURES).match(value):
+        raise InvalidInput(f"{field} must be {says(ARCHITECTURES)}", field=field)
+    if value.startswith("ds_"):
         return upload_ref(ctx, value, field)
-    if not isinstance(value, str):
-        return value  # the spec's own reader names the wrong type
-    for name in (part.strip().partition(":")[0] for part in value.split(",")):
-        if _path_like(name):
-            raise InvalidInput(f"{field} must name registered models or timm architectures, or give the id "
-                               "of an uploaded Hugging Face folder", field=field)
-        if name and not known_model(name):
-            raise InvalidInput(f"{field} {name!r} is neither a registered model nor a timm architecture; see "
-                               "GET /v1/plugins (kind backbone)", field=field)
+    for name in (part.partition(":")[0] for part in value.split(",")):
+        if not known_model(name):
+            raise NotFound(f"{field} {name!r} is neither a registered model nor a timm architecture; see "
+                           "GET /v1/plugins (kind backbone)", field=field)
     return value
 
 
 def job_output_ref(ctx: Context, value: Any, field: str, arg: str) -> str:
     """Another job's id -> the path of its output of kind ``arg``."""
-    if not isinstance(value, str) or not value.startswith("job_"):
+    if not isinstance(value, str) or not full(JOB_ID).match(value):
         raise InvalidInput(f"{field} must be the id of a finished job with {arg or 'an output'}", field=field)
     return str(ctx.job_output(value, arg))
 
@@ -125,8 +130,8 @@ def output_ref(ctx: Context, value: Any, field: str, arg: str) -> str:
 
 def inline_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
     """The value itself; a path on the server is refused."""
-    if isinstance(value, str) and (value.startswith("/") or Path(value).expanduser().exists()):
-        raise InvalidInput(f"{field} names a path on the server; upload files and pass their id", field=field)
+    if isinstance(value, str) and (not full(INLINE).match(value) or Path(value).exists()):
+        raise InvalidInput(f"{field} must be {says(INLINE)}; upload files and pass their id", field=field)
     return value
 
 

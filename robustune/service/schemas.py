@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool, create_model
 
+from robustune.jobs import job
 from robustune.jobs.fields import SpecField, job_fields
+from robustune.service.patterns import (
+    ARCHITECTURES,
+    BASE64,
+    DATASET_ID,
+    DATASET_REF,
+    DURATION,
+    INLINE,
+    JOB_ID,
+    MODEL_NAME,
+    MODEL_REF,
+    PROJECT_NAME,
+    TEXT_LINE,
+    WEIGHTS_REF,
+    says,
+    schema,
+)
 from robustune.service.resolve import service_kinds
 
 REQUEST_REFS = {  # what a field that refers to something takes in a request
@@ -24,19 +42,71 @@ REQUEST_REFS = {  # what a field that refers to something takes in a request
 }
 
 
-def _annotation(f: SpecField) -> Any:
+def _json_number(value: Any) -> Any:
+    """A number as JSON has it: not a string, not true/false (pydantic's lax mode would take "5" and
+    true for 5 and 1, which the schema does not allow)."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+JSON_TYPES = (bool, int, float)  # their request forms are JSON's own (_json)
+
+
+REF_PATTERNS = {"dataset": DATASET_REF, "model": MODEL_REF, "upload": DATASET_ID, "weights": WEIGHTS_REF,
+                "architecture": ARCHITECTURES, "job-output": JOB_ID, "inline": INLINE}
+
+
+def _constraints(f: SpecField) -> dict[str, Any]:
+    """JSON Schema's words for what the field takes alone (its declared bounds, what it refers to)."""
+    b = f.bounds
+    out: dict[str, Any] = {k: getattr(b, k) for k in ("ge", "gt", "le", "lt", "min_length")
+                           if b is not None and getattr(b, k) is not None}
+    base = (f.ref or "").partition(":")[0]
+    if base in REF_PATTERNS:
+        out["pattern"] = schema(REF_PATTERNS[base])
+    elif b is not None and b.pattern is not None:
+        out["pattern"] = schema(b.pattern)
+    return out
+
+
+def _annotation(f: SpecField, needed: bool = False) -> Any:
+    """The field's type in a request: references are strings (ids, names), numbers are numbers, lists
+    are lists (the CLI's ``8/255`` and comma lists are the command line's)."""
     base = (f.ref or "").partition(":")[0]
     tp = f.type
-    if base == "options" or f.parse == "kv" or typing.get_origin(tp) is dict:
-        tp = dict[str, Any]
-    elif base in REQUEST_REFS:
+    c = _constraints(f)
+    listed = typing.get_origin(tp) in (tuple, list)
+    items: dict[str, Any] = {k: c.pop(k) for k in ("ge", "gt", "le", "lt") if k in c} if listed else {}
+    if f.options_of:
+        tp = options_model(f.options_of)
+    elif f.parse == "kv" or typing.get_origin(tp) is dict:
+        tp = dict[str, str | StrictBool | int | float]  # KEY=VALUE options: plain values
+    elif f.bounds is not None and f.bounds.choices is not None:
+        tp = Literal[f.bounds.choices]  # type: ignore[valid-type]
+    elif base in REF_PATTERNS:
         tp = str
-    elif f.parse in ("numbers", "names") or typing.get_origin(tp) in (tuple, list):
+    elif typing.get_origin(tp) in (tuple, list):
         inner = typing.get_args(tp)[0] if typing.get_args(tp) else Any
-        tp = list[inner] | str  # type: ignore[valid-type]
+        tp = list[_json(inner, items)]  # type: ignore[valid-type,misc]
     elif f.parse == "number":
-        tp = float | str
-    return tp | None if f.optional or not f.required else tp
+        tp = float
+    if tp in JSON_TYPES:
+        tp, c = _json(tp, c), {}
+    if not needed and (f.optional or not f.required):
+        tp = tp | None
+    return Annotated[tp, Field(**c)] if c else tp
+
+
+def _json(tp: Any, constraints: dict[str, Any]) -> Any:
+    """``tp`` as JSON has it (no "5" for 5, no true for 1) with its constraints, which come before the
+    check (after it, pydantic leaves them out of the schema)."""
+    if tp is bool:
+        return StrictBool
+    number = tp in (int, float)
+    if constraints:
+        tp = Annotated[tp, Field(**constraints)]
+    return Annotated[tp, BeforeValidator(_json_number)] if number else tp
 
 
 def _description(f: SpecField) -> str:
@@ -50,25 +120,57 @@ def _description(f: SpecField) -> str:
 @cache
 def spec_model(kind: str) -> type[BaseModel]:
     """The request schema of a job kind's spec, from its declared fields (server-set ones left out)."""
-    fields: dict[str, Any] = {}
-    for f in job_fields(kind, "service"):
-        if f.request_name not in fields:
-            fields[f.request_name] = (_annotation(f), Field(... if f.required else None,
-                                                            description=_description(f)))
-    return create_model(f"{kind.capitalize()}Spec", __config__=ConfigDict(extra="forbid"), **fields)
+    declared = job(kind)
+    return _model(f"{kind.capitalize()}Spec", job_fields(kind, "service"), lambda f: f.required,
+                  getattr(declared.spec, "ONE_OF", ()), declared.example)
+
+
+@cache
+def options_model(kind: str) -> type[BaseModel]:
+    """The options of ``kind`` nested in another job (tune's, compare's, recommend's train options): its
+    fields, required as there but the model, which the outer job picks."""
+    return _model(f"{kind.capitalize()}Options", job_fields(kind, "service"),
+                  lambda f: f.required and (f.ref or "").partition(":")[0] != "architecture")
+
+
+def _model(name: str, fields: list[SpecField], required: Callable[[SpecField], bool],
+           one_of: tuple[tuple[str, ...], ...] = (), example: Any = None) -> type[BaseModel]:
+    out: dict[str, Any] = {}
+    for f in fields:
+        if f.request_name not in out:
+            needed = required(f) or (f.options_of is not None and _needs(f.options_of))
+            out[f.request_name] = (_annotation(f, needed), Field(... if needed else None,
+                                                         description=_description(f)))
+    lists = {f.request_name for f in fields if typing.get_origin(f.type) in (list, tuple)
+             and (f.ref or "").partition(":")[0] not in REF_PATTERNS}
+    given = {n: {"type": "array", "minItems": 1} if n in lists else {"not": {"type": "null"}}
+             for group in one_of for n in group}  # as plugins.schema.given has it
+    extra: dict[str, Any] = {"oneOf": [{"required": list(group), "properties": {n: given[n] for n in group}}
+                                       for group in one_of]} if one_of else {}
+    if example is not None:
+        extra["examples"] = [dict(example)]
+    return create_model(name, __config__=ConfigDict(extra="forbid", json_schema_extra=extra or None), **out)
+
+
+def _needs(kind: str) -> bool:
+    return bool(options_model(kind).model_json_schema().get("required"))
 
 
 def job_submit() -> type[BaseModel]:
-    """A job of any kind the service offers: its kind and spec, and the name to register a model under."""
-    kinds = tuple(service_kinds())
-    return create_model(
-        "JobSubmit", __config__=ConfigDict(extra="forbid"), __doc__=JOB_SUBMIT_DOC,
-        kind=(Literal[kinds], ...),  # type: ignore[valid-type,arg-type]
-        spec=(dict[str, Any], ...),
-        model_name=(str | None, Field(None, description="register the trained model under this name")),
-        time_limit=(str | float | None, Field(None, description=TIME_LIMIT)))
+    """A job of any kind the service offers: its kind and its spec (as ``POST /v1/jobs/KIND`` takes it),
+    and the name to register a model under; one schema per kind, told apart by ``kind``."""
+    variants = [create_model(
+        f"{kind.capitalize()}Job", __config__=ConfigDict(extra="forbid"), __doc__=f"A {kind} job.",
+        kind=(Literal[kind], ...),  # type: ignore[valid-type,arg-type]
+        spec=(spec_model(kind), ...),
+        model_name=(str | None, Field(None, pattern=schema(MODEL_NAME), description="register the trained "
+                                                                                 "model under this name")),
+        time_limit=(TimeLimit | None, Field(None, description=TIME_LIMIT))) for kind in service_kinds()]
+    union = Union[tuple(variants)]  # type: ignore[valid-type]  # noqa: UP007 - built from a tuple
+    return RootModel[Annotated[union, Field(discriminator="kind")]]  # type: ignore[return-value,valid-type]
 
 
+TimeLimit = Annotated[str, Field(max_length=20, pattern=schema(DURATION))] | _json(float, {"gt": 0})
 TIME_LIMIT = ("how long the job may run (90s, 20m, 6h; default: the service's limit for its kind, at most "
               "its cap: GET /v1/limits); then it is stopped and FAILED")
 JOB_SUBMIT_DOC = "A job: its kind and spec (see the per-kind schemas), and a name to register a model under."
@@ -136,7 +238,7 @@ class AliasIn(BaseModel):
     """Point an alias at a version number."""
 
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, le=2**31 - 1)
+    version: _json(int, {"ge": 1, "le": 2**31 - 1})  # type: ignore[valid-type]
 
 
 class TagIn(BaseModel):
@@ -146,17 +248,23 @@ class TagIn(BaseModel):
     value: str = Field(max_length=500)
 
 
+def _either(given: str, empty: str) -> dict[str, Any]:
+    return {"required": [given], "properties": {given: {"type": "array", "minItems": 1},
+                                                empty: {"anyOf": [{"type": "null"}, {"maxItems": 0}]}}}
+
+
 class PredictIn(BaseModel):
     """Texts for a text model, or base64 images for an image model; the top-k labels come back."""
 
-    model_config = ConfigDict(extra="forbid")
-    texts: list[str] | None = Field(None, max_length=256)
-    images: list[str] | None = Field(
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [_either("texts", "images"),
+                                                                           _either("images", "texts")]})
+    texts: list[Annotated[str, Field(min_length=1)]] | None = Field(None, max_length=256)
+    images: list[Annotated[str, Field(pattern=schema(BASE64))]] | None = Field(
         None,
         max_length=256,
         description="base64-encoded image files (or send files as multipart to /predict/files)",
     )
-    top_k: int = Field(3, ge=1, le=1000)
+    top_k: _json(int, {"ge": 1, "le": 1000}) = 3  # type: ignore[valid-type]
 
 
 class PredictOut(BaseModel):
@@ -171,16 +279,17 @@ class TokenIn(BaseModel):
     """A new token."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=schema(TEXT_LINE), description=says(TEXT_LINE))
     scope: Literal["read", "write", "admin"]
-    project: str | None = Field(None, max_length=100, description="a server admin: the project's name")
+    project: str | None = Field(None, pattern=schema(PROJECT_NAME),
+                                description="a server admin: the project's name")
 
 
 class ProjectIn(BaseModel):
     """A new project."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", description="lowercase letters, digits, . _ -")
+    name: str = Field(pattern=schema(PROJECT_NAME), description=says(PROJECT_NAME))
 
 
 class ErrorOut(BaseModel):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.duration import parse_duration
-from plugins.errors import InvalidInput, opt
+from plugins.errors import InvalidInput, Unsupported, opt
 from plugins.schema import option
 
 RUNTIMES = ("torch", "onnx")
@@ -87,7 +87,7 @@ class Settings:
             if not sep or not kind.strip():
                 raise InvalidInput(f"{opt('time_limits')} takes KIND=DURATION,...; got {part!r}",
                                    field="time_limits")
-            out[kind.strip()] = parse_duration(value, "time_limits")
+            out[kind.strip()] = parse_duration(value.strip(), "time_limits")
         return out
 
     def time_limit_of(self, kind: str, asked: float | None = None) -> float:
@@ -95,8 +95,8 @@ class Settings:
         limits = self.limits()
         if asked is not None:
             if asked > limits["cap"]:
-                raise InvalidInput(f"time_limit {asked:g}s is over this service's cap of {limits['cap']:g}s",
-                                   field="time_limit")
+                raise Unsupported(f"time_limit {asked:g}s is over this service's cap of {limits['cap']:g}s "
+                                  "(GET /v1/limits); ask for less", field="time_limit")
             return asked
         return min(limits.get(kind, limits["*"]), limits["cap"])
 

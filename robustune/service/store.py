@@ -38,7 +38,8 @@ from robustune.service.models import (
     new_id,
     now,
 )
-from robustune.service.resolve import MODEL_REF, Context, resolve
+from robustune.service.patterns import MODEL_NAME, check
+from robustune.service.resolve import MODEL_PARTS, Context, resolve
 from robustune.service.settings import Settings
 from robustune.service.storage import Storage
 
@@ -100,7 +101,7 @@ class Store:
             row = s.get(ModelVersion, ref)
             row = row if row is not None and row.project_id == project else None
         else:
-            m = MODEL_REF.match(ref)
+            m = MODEL_PARTS.match(ref)
             if m is None:
                 raise InvalidInput(
                     f"{ref!r} is not a model reference (name, name@N, name:alias)", field=field
@@ -185,10 +186,8 @@ class Store:
             earlier = self._keyed(token, key, digest)
             if earlier is not None:
                 return earlier
-        if model_name is not None and not MODEL_REF.match(model_name):
-            raise InvalidInput(
-                "model_name must be letters, digits, '.', '_' or '-' (at most 200)", field="model_name"
-            )
+        if model_name is not None:
+            check(model_name, MODEL_NAME, "model_name")
         limit = self.settings.time_limit_of(kind, time_limit)
         ident = new_id("job")
         folder = self.storage.job(ident)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from plugins.errors import InvalidInput
+from plugins.errors import Unreadable
+from robustune.service.errors import ApiError
 
 CHUNK = 1 << 20
 
@@ -35,9 +36,15 @@ class Caps:
     ratio: float
 
 
-def refuse(problem: str) -> InvalidInput:
-    """The error for a refused upload (the field is the uploaded ``file``)."""
-    return InvalidInput(f"file: {problem}; nothing was kept", field="file")
+def over_cap(cap: int) -> ApiError:
+    """The 413 for an upload over ``serve --max-upload-mb``."""
+    return ApiError(413, f"file: the upload is larger than the {cap // (1 << 20)} MB limit (serve "
+                         "--max-upload-mb); nothing was kept", "too_large", "file")
+
+
+def refuse(problem: str) -> Unreadable:
+    """The error for a refused upload (the field is the uploaded ``file``; 422: its content)."""
+    return Unreadable(f"file: {problem}; nothing was kept", field="file")
 
 
 async def save_stream(chunks: AsyncIterator[bytes], target: Path, cap: int) -> tuple[int, str]:
@@ -48,7 +55,7 @@ async def save_stream(chunks: AsyncIterator[bytes], target: Path, cap: int) -> t
         async for chunk in chunks:
             size += len(chunk)
             if size > cap:
-                raise refuse(f"the upload is larger than the {cap // (1 << 20)} MB limit")
+                raise over_cap(cap)
             digest.update(chunk)
             fh.write(chunk)
     if size == 0:

@@ -67,8 +67,8 @@ def test_audit_text_bundle(cli: Cli, text_bundle: Path, text_csv: Path, tmp_path
 def test_audit_bad_inputs(cli: Cli, digits_bundle: Path, text_bundle: Path, tmp_path: Path,
                           text_csv: Path) -> None:
     base = ["audit", digits_bundle, "--data", "digits", "--out", tmp_path / "a"]
-    assert_error(cli(*base, "--eps", "0"), "outside (0, 1]")
-    assert_error(cli(*base, "--eps", "2"), "outside (0, 1]")
+    assert_error(cli(*base, "--eps", "0"), "must all be in (0, 1]")
+    assert_error(cli(*base, "--eps", "2"), "must all be in (0, 1]")
     assert_error(cli(*base, "--eps", "x/255"), "cannot read the number 'x/255'")
     assert_error(cli(*base, "--n", "100000"), "--n 100000 is larger than the 359 examples")
     assert_error(cli(*base, "--attacks", "pgdd"), "did you mean 'pgd'")

@@ -190,7 +190,7 @@ def test_bad_job_specs_name_the_field(server: Server) -> None:
     c = server.client("write")
     _error(c.post("/v1/jobs/train", json={"data": "digits"}), 400, "model")
     _error(c.post("/v1/jobs/train", json={"data": "digits", "model": "cnn", "lr": -1}), 400, "lr")
-    _error(c.post("/v1/jobs/train", json={"data": "ds_missing", "model": "cnn"}), 404, "data")
+    _error(c.post("/v1/jobs/train", json={"data": "ds_" + "0" * 16, "model": "cnn"}), 404, "data")
     _error(c.post("/v1/jobs/train", json={"data": "/etc/passwd", "model": "cnn"}), 400, "data")
     _error(
         c.post(
@@ -199,7 +199,7 @@ def test_bad_job_specs_name_the_field(server: Server) -> None:
         400,
         "out",
     )
-    _error(c.post("/v1/jobs/train", json={"data": "digits", "model": "no-such-model"}), 400, "model")
+    _error(c.post("/v1/jobs/train", json={"data": "digits", "model": "no-such-model"}), 404, "model")
     _error(c.post("/v1/jobs/audit", json={"bundle": "nobody", "data": "digits"}), 404, "bundle")
     _error(c.post("/v1/jobs", json={"kind": "shell", "spec": {}}), 400, "kind")
     _error(c.get("/v1/jobs/job_none"), 404, "job_id")
@@ -288,7 +288,7 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
             c.post(
                 "/v1/datasets", params={"filename": "big.csv"}, content=b"text,label\n" + b"x,y\n" * 400_000
             ),
-            400,
+            413,
             "file",
         )
 
@@ -296,14 +296,14 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
             for _ in range(3):
                 yield bytes(600_000)
 
-        _error(c.post("/v1/datasets", params={"filename": "big.csv"}, content=chunks()), 400, "file")
+        _error(c.post("/v1/datasets", params={"filename": "big.csv"}, content=chunks()), 413, "file")
         _error(
             c.post(
                 "/v1/datasets",
                 params={"filename": "a.zip"},
                 content=_zip({"x/0/a.png": PNG, "x/1/big.png": bytes(3 << 20)}),
             ),
-            400,
+            422,
             "file",
         )
         _error(
@@ -312,7 +312,7 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
                 params={"filename": "a.zip"},
                 content=_zip({f"x/{i % 2}/{i}.png": PNG for i in range(60)}),
             ),
-            400,
+            422,
             "file",
         )
         assert not list((srv.home / "artifacts").rglob("*.png")) and not list(
@@ -324,7 +324,7 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
 
 def _concurrent_predicts_batch_and_fail_alone(server: Server, png: bytes) -> None:
     """16 clients at once share forward passes (fewer batches than requests, seen in /metrics), and a
-    request with an unreadable image gets its own 400 while the others in its batch get answers."""
+    request with an unreadable image gets its own 422 while the others in its batch get answers."""
     import re
     from concurrent.futures import ThreadPoolExecutor
 
@@ -341,7 +341,7 @@ def _concurrent_predicts_batch_and_fail_alone(server: Server, png: bytes) -> Non
     with ThreadPoolExecutor(16) as pool, server.client("read") as reader:
         answers = list(pool.map(lambda body: reader.post("/v1/models/digits3/predict", json=body),
                                 [bad if i == 5 else good for i in range(16)]))
-    assert answers[5].status_code == 400 and answers[5].json()["field"] == "images", answers[5].text
+    assert answers[5].status_code == 422 and answers[5].json()["field"] == "images", answers[5].text
     ok = [a for i, a in enumerate(answers) if i != 5]
     assert all(a.status_code == 200 and a.json()["predictions"][0][0]["label"] == "0" for a in ok)
     assert 1 <= batches() - before < 15  # requests shared forward passes

@@ -12,10 +12,13 @@ import pytest
 from plugins.errors import RobustuneError
 from robustune.service.resolve import Context, resolve
 
+CSV, IMGS, JOB = "ds_" + "c" * 16, "ds_" + "a" * 16, "job_" + "1" * 16  # ids as the server makes them
+
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
-    uploads = {"ds_csv": ("csv", tmp_path / "up" / "data.csv"), "ds_imgs": ("files", tmp_path / "imgs")}
+    uploads = {CSV: ("csv", tmp_path / "up" / "data.csv"), IMGS: ("files", tmp_path / "imgs"),
+               "ds_0123456789abcdef": ("files", tmp_path / "weights.pth")}  # the import example's
     (tmp_path / "imgs").mkdir()
     for name in ("b.png", "a.png"):
         (tmp_path / "imgs" / name).write_bytes(b"png")
@@ -36,7 +39,7 @@ def refused(kind: str, spec: Any, ctx: Context) -> RobustuneError:
 
 
 def test_selection_kinds_take_train_options(ctx: Context) -> None:
-    compare = resolve("compare", {"candidates": "cnn,resnet18", "options": {"data": "ds_csv", "epochs": 1}},
+    compare = resolve("compare", {"candidates": "cnn,resnet18", "options": {"data": CSV, "epochs": 1}},
                       ctx)
     assert compare["out"] == str(ctx.job_dir) and "out" not in compare["options"]
     assert compare["options"]["data"].startswith("csv:") and compare["options"]["epochs"] == 1
@@ -48,10 +51,10 @@ def test_selection_kinds_take_train_options(ctx: Context) -> None:
 
 
 def test_references_become_server_paths(ctx: Context) -> None:
-    report = resolve("report", {"bundle": "digits@2", "data": "digits", "audit": "job_1"}, ctx)
-    assert report["bundle"].endswith("models/digits@2") and report["audit"].endswith("jobs/job_1/audit")
+    report = resolve("report", {"bundle": "digits@2", "data": "digits", "audit": JOB}, ctx)
+    assert report["bundle"].endswith("models/digits@2") and report["audit"].endswith(f"jobs/{JOB}/audit")
     assert report["out"] == str(ctx.job_dir / "report.html")
-    explain = resolve("explain", {"bundle": "m", "files": "ds_imgs"}, ctx)
+    explain = resolve("explain", {"bundle": "m", "files": IMGS}, ctx)
     assert [Path(f).name for f in explain["files"]] == ["a.png", "b.png"]
     train = resolve("train", {"data": "digits", "model": "cnn", "weights": "none"}, ctx)
     assert train["run"]["out"] == str(ctx.job_dir / "model") and train["run"]["backbone"] == "cnn"
@@ -79,6 +82,21 @@ def test_what_a_request_may_not_name(kind: str, spec: dict[str, Any], field: str
 
 def test_errors_name_the_field_as_sent(ctx: Context) -> None:
     bad_lr = refused("compare", {"candidates": "cnn", "options": {"data": "digits", "lr": -1}}, ctx)
-    assert bad_lr.field == "options.lr" and "lr must be positive" in bad_lr.message
+    assert bad_lr.field == "options.lr" and "lr must be in (0, 1e+06]" in bad_lr.message
     unknown = refused("train", {"data": "digits", "model": "no-such-net"}, ctx)
     assert unknown.field == "model" and "'no-such-net'" in unknown.message
+
+
+def test_every_kind_shows_an_example_the_service_takes(ctx: Context) -> None:
+    """The example in each kind's request schema (schemathesis's examples phase sends it) fits the
+    schema and resolves to a spec the job accepts."""
+    from robustune.jobs import job
+    from robustune.service.resolve import service_kinds
+    from robustune.service.schemas import spec_model
+
+    for kind in service_kinds():
+        example = job(kind).example
+        assert example, f"{kind} declares no example"
+        spec_model(kind).model_validate(example)
+        assert spec_model(kind).model_json_schema()["examples"] == [example]
+        resolve(kind, dict(example), ctx)

@@ -11,7 +11,7 @@ import torch
 from finetune.precision import pick
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
 from plugins.bundle import load_bundle
-from plugins.errors import InvalidInput, opt
+from plugins.errors import InvalidInput, Unreadable, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
 
 if TYPE_CHECKING:
@@ -71,16 +71,18 @@ class Predictor:
         from finetune.preprocess import prepare_images
 
         if self.modality == "text":
-            if not isinstance(item, str) or not item.strip():
+            if not isinstance(item, str):
+                raise Unsupported("this is a text model: send texts, not images", field="images")
+            if not item:
                 raise InvalidInput("texts must be non-empty strings", field="texts")
             return item
         if not isinstance(item, bytes):
-            raise InvalidInput("this is an image model: send images, not texts", field="images")
+            raise Unsupported("this is an image model: send images, not texts", field="texts")
         size = self.bundle.meta.image_size
         try:
             pixels = read_image(io.BytesIO(item), size)  # type: ignore[arg-type]
         except (OSError, ValueError, SyntaxError) as exc:
-            raise InvalidInput(
+            raise Unreadable(
                 f"an image cannot be read ({type(exc).__name__}); send png, jpg, bmp, gif or webp",
                 field="images",
             ) from exc

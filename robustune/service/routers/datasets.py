@@ -9,13 +9,14 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError
+from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError, Unreadable
 from robustune.jobs.catalog import builtin_datasets, describe_dataset
 from robustune.service.deps import read, store, write
 from robustune.service.models import Dataset, Job, Token, new_id
+from robustune.service.patterns import FILENAME, schema
 from robustune.service.schemas import DatasetOut
 from robustune.service.store import ACTIVE, Store
-from robustune.service.uploads import Caps, extract, image_root, refuse, save_stream
+from robustune.service.uploads import Caps, extract, image_root, over_cap, refuse, save_stream
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
@@ -41,11 +42,8 @@ async def upload(
     token: Annotated[Token, Depends(write)],
     filename: Annotated[
         str,
-        Query(
-            min_length=1,
-            max_length=255,
-            description="the file's name, e.g. reviews.csv or images.zip (its type comes from it)",
-        ),
+        Query(pattern=schema(FILENAME),
+              description="the file's name, e.g. reviews.csv or images.zip (its type comes from it)"),
     ],
     name: Annotated[str | None, Query(max_length=200)] = None,
     purpose: Annotated[str, Query(pattern="^(data|files)$")] = "data",
@@ -54,15 +52,10 @@ async def upload(
 ) -> DatasetOut:
     """Upload the request body: a CSV (a text and a label column), a zip/tar of an image folder (one
     subfolder per class), or, with purpose=files, model weights or a Hugging Face folder (archived)."""
-    if any(ch in filename for ch in "/\\\x00") or not filename.isprintable() or filename.startswith("."):
-        raise InvalidInput(
-            "filename must be a plain file name (no folders, control characters or leading dot)",
-            field="filename",
-        )
     caps = _caps(s)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > caps.upload_bytes:
-        raise refuse(f"the upload is larger than the {caps.upload_bytes // (1 << 20)} MB limit")
+        raise over_cap(caps.upload_bytes)
     ident = new_id("ds")
     with s.storage.made(s.storage.staging(ident)) as staging:  # removed again when anything fails
         raw = staging / "upload"
@@ -123,7 +116,7 @@ async def _unpack(
     except RobustuneError as exc:
         if exc.field == "file":
             raise
-        raise InvalidInput(f"file: {exc.message}", field="file") from exc
+        raise Unreadable(f"file: {exc.message}", field="file") from exc
     raise refuse("filename must end in .csv, or .zip / .tar(.gz) for an image folder")
 
 

@@ -15,12 +15,19 @@ from plugins.duration import parse_duration
 from plugins.errors import InvalidInput
 from robustune.service.deps import read, store, write
 from robustune.service.models import FINAL, Job, JobEvent, Token
+from robustune.service.patterns import DURATION, MODEL_NAME, schema
 from robustune.service.resolve import service_kinds
 from robustune.service.schemas import TIME_LIMIT, JobOut, job_submit, spec_model
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 MAX_EVENT_ID = 2**62  # every database stores it
+EVENTS = {"description": "Server-Sent Events: id, event (progress, log, state, end) and data (JSON)",
+          "content": {"text/event-stream": {"schema": {  # one event
+              "type": "object", "required": ["event", "data"],
+              "properties": {"id": {"type": "string", "description": "resume after it (Last-Event-ID)"},
+                             "event": {"type": "string"},
+                             "data": {"type": "string", "contentMediaType": "application/json"}}}}}}
 
 
 def out(row: Job) -> JobOut:
@@ -62,11 +69,12 @@ def submit_router() -> APIRouter:
         body: body_type,  # type: ignore[valid-type]
         s: Annotated[Store, Depends(store)],
         token: Annotated[Token, Depends(write)],
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
     ) -> JobOut:
         """Queue a job of any kind; a retried request with the same Idempotency-Key returns the first job."""
-        return _submit(s, body.kind, body.spec, body.model_name, idempotency_key, token,  # type: ignore[attr-defined]
-                       body.time_limit)  # type: ignore[attr-defined]
+        job = body.root  # type: ignore[attr-defined]
+        return _submit(s, job.kind, job.spec.model_dump(exclude_none=True), job.model_name, idempotency_key,
+                       token, job.time_limit)
 
     submit.__annotations__["body"] = body_type  # the class itself (annotations are strings here)
     submits.post("", status_code=201, response_model=JobOut)(submit)
@@ -82,9 +90,10 @@ def _typed_route(submits: APIRouter, kind: str) -> None:
         body: model,  # type: ignore[valid-type]
         s: Annotated[Store, Depends(store)],
         token: Annotated[Token, Depends(write)],
-        model_name: Annotated[str | None, Query(max_length=200)] = None,
-        time_limit: Annotated[str | None, Query(max_length=20, description=TIME_LIMIT)] = None,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        model_name: Annotated[str | None, Query(pattern=schema(MODEL_NAME))] = None,
+        time_limit: Annotated[str | None, Query(max_length=20, pattern=schema(DURATION),
+                                                description=TIME_LIMIT)] = None,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
     ) -> JobOut:
         spec = body.model_dump(exclude_none=True)  # type: ignore[attr-defined]
         return _submit(s, kind, spec, model_name, idempotency_key, token, time_limit)
@@ -149,7 +158,7 @@ def logs(
     return "\n".join(lines[-tail:]) + "\n"
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_class=StreamingResponse, responses={200: EVENTS})
 async def events(
     job_id: str,
     request: Request,

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import binascii
 import io
-import re
+import pathlib
 import time
 import zipfile
 from typing import Annotated, Any
@@ -20,11 +20,14 @@ from plugins.errors import Conflict, InvalidInput, NotFound
 from robustune.service.deps import read, store, write
 from robustune.service.limits import check_count, check_images, check_texts
 from robustune.service.models import Alias, AliasMove, ModelVersion, Tag, Token
+from robustune.service.patterns import LABEL, MODEL_NAME, VERSION_OR_ALIAS, says, schema
 from robustune.service.schemas import AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 VERSION = Annotated[int, Path(ge=1, le=2**31 - 1, description="the version number")]
+LABEL_PATH = Annotated[str, Path(pattern=schema(LABEL), description=says(LABEL))]
+MODEL_PATH = Annotated[str, Path(pattern=schema(MODEL_NAME), description=f"the name: {says(MODEL_NAME)}")]
 
 
 def _versions(ses: Any, project: str, name: str) -> list[ModelVersion]:
@@ -106,7 +109,8 @@ def _one(ses: Any, project: str, name: str, version: int) -> ModelVersion:
 
 @router.get("/{name}/versions/{version}", response_model=VersionOut)
 def get_version(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+    name: MODEL_PATH, version: VERSION, s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(read)],
 ) -> VersionOut:
     """One version with its metrics."""
     with s.db.begin() as ses:
@@ -115,14 +119,13 @@ def get_version(
 
 @router.put("/{name}/aliases/{alias}", response_model=ModelOut)
 def set_alias(
-    name: str,
-    alias: str,
+    name: MODEL_PATH,
+    alias: LABEL_PATH,
     body: AliasIn,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(write)],
 ) -> ModelOut:
     """Point an alias (``production``) at a version; the move is kept in the history."""
-    _check_label(alias, "alias")
     with s.db.begin() as ses:
         target = _one(ses, token.project_id, name, body.version).id
     s.move_alias(name, alias, target, token.id, token.project_id)
@@ -132,7 +135,8 @@ def set_alias(
 
 @router.delete("/{name}/aliases/{alias}", response_model=ModelOut)
 def remove_alias(
-    name: str, alias: str, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
+    name: MODEL_PATH, alias: LABEL_PATH, s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(write)],
 ) -> ModelOut:
     """Remove an alias (kept in the history)."""
     s.move_alias(name, alias, None, token.id, token.project_id)
@@ -142,15 +146,14 @@ def remove_alias(
 
 @router.put("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
 def set_tag(
-    name: str,
+    name: MODEL_PATH,
     version: VERSION,
-    key: str,
+    key: LABEL_PATH,
     body: TagIn,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(write)],
 ) -> VersionOut:
     """Set a tag on a version."""
-    _check_label(key, "key")
     with s.db.begin() as ses:
         ident = _one(ses, token.project_id, name, version).id
     s.tag(ident, key, body.value)
@@ -160,9 +163,9 @@ def set_tag(
 
 @router.delete("/{name}/versions/{version}/tags/{key}", response_model=VersionOut)
 def remove_tag(
-    name: str,
+    name: MODEL_PATH,
     version: VERSION,
-    key: str,
+    key: LABEL_PATH,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(write)],
 ) -> VersionOut:
@@ -190,11 +193,13 @@ class HtmlFile(FileResponse):
             responses={200: {"description": "the bundle as a zip", "content": {"application/zip": {
                 "schema": {"type": "string", "format": "binary"}}}}})
 def download(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+    name: MODEL_PATH, version: VERSION, s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(read)],
 ) -> StreamingResponse:
     """The bundle as a zip (model.safetensors, robustune.json, tokenizer/)."""
     with s.db.begin() as ses:
-        folder = s.storage.absolute(_one(ses, token.project_id, name, version).path)
+        folder = _on_disk(s.storage.absolute(_one(ses, token.project_id, name, version).path),
+                          f"the bundle of {name}@{version}")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
@@ -209,20 +214,29 @@ def download(
             responses={200: {"description": "the report", "content": {"text/html": {"schema": {
                 "type": "string"}}}}})
 def version_report(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(read)]
+    name: MODEL_PATH, version: VERSION, s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(read)],
 ) -> FileResponse:
     """The version's HTML report (models made by a run job have one)."""
     with s.db.begin() as ses:
         row = _one(ses, token.project_id, name, version)
         if row.report is None:
             raise NotFound(f"model {name}@{version} has no report; submit a report job", field="version")
-        path = s.storage.absolute(row.report)
+        path = _on_disk(s.storage.absolute(row.report), f"the report of {name}@{version}")
     return HtmlFile(path, media_type="text/html")
+
+
+def _on_disk(path: pathlib.Path, what: str) -> pathlib.Path:
+    """``path`` if it is still there; a 404 naming ``what`` if the service's storage lost it."""
+    if not path.exists():
+        raise NotFound(f"{what} is missing from the service's storage; run its job again", field="version")
+    return path
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
 def delete_version(
-    name: str, version: VERSION, s: Annotated[Store, Depends(store)], token: Annotated[Token, Depends(write)]
+    name: MODEL_PATH, version: VERSION, s: Annotated[Store, Depends(store)],
+    token: Annotated[Token, Depends(write)],
 ) -> Response:
     """Delete a version and its bundle (refused while a job uses it)."""
     with s.db.begin() as ses:
@@ -247,12 +261,13 @@ def delete_version(
 
 @router.post("/{name}/predict", response_model=PredictOut)
 async def predict(
-    name: str,
+    name: MODEL_PATH,
     body: PredictIn,
     request: Request,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(read)],
-    version: Annotated[str | None, Query(max_length=100)] = None,
+    version: Annotated[str | None, Query(pattern=schema(VERSION_OR_ALIAS), description=says(VERSION_OR_ALIAS))
+                       ] = None,
 ) -> PredictOut:
     """Top-k labels for texts or base64 images; ``version`` is a number or an alias (default: newest).
     Concurrent requests are batched over a warm model. Limits: see GET /v1/limits (413 above them)."""
@@ -274,13 +289,14 @@ async def predict(
 
 @router.post("/{name}/predict/files", response_model=PredictOut)
 async def predict_files(
-    name: str,
+    name: MODEL_PATH,
     request: Request,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(read)],
-    files: Annotated[list[UploadFile], File(description="image files (multipart)")],
+    files: Annotated[list[UploadFile], File(min_length=1, description="image files (multipart)")],
     top_k: Annotated[int, Form(ge=1, le=1000)] = 3,
-    version: Annotated[str | None, Query(max_length=100)] = None,
+    version: Annotated[str | None, Query(pattern=schema(VERSION_OR_ALIAS), description=says(VERSION_OR_ALIAS))
+                       ] = None,
 ) -> PredictOut:
     """Top-k labels for image files sent as multipart/form-data (``files``, repeated)."""
     check_count(s.settings, len(files), "files")
@@ -292,9 +308,6 @@ async def predict_files(
 async def _predict(
     request: Request, s: Store, token: Token, name: str, version: str | None, raw: list[Any], top_k: int
 ) -> PredictOut:
-    if version is not None and version.isdigit() and int(version) > 2**31 - 1:
-        raise InvalidInput(f"version {version} is not a version of any model; give a number or an alias",
-                           field="version")
     ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
     row = await asyncio.to_thread(_resolve, s, ref, token.project_id)
     async with request.app.state.slots.hold(token.id):
@@ -307,8 +320,3 @@ async def _predict(
 def _resolve(s: Store, ref: str, project: str) -> ModelVersion:
     with s.db.begin() as ses:
         return s.version(ses, ref, "name", project)
-
-
-def _check_label(value: str, field: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
-        raise InvalidInput(f"{field} must be letters, digits, '.', '_' or '-' (at most 100)", field=field)
