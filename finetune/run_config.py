@@ -7,14 +7,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from finetune.adapters.config import AdapterConfig
 from finetune.config import TrainConfig
 from finetune.data.config import DataOptions, SplitConfig
-from plugins import jsonio
+from plugins import jsonio, yamlio
 from plugins.backbones.config import BackboneConfig
-from plugins.errors import InvalidInput, NotFound, brief, opt
+from plugins.errors import InvalidInput, opt
 from plugins.schema import from_dict, option, require
 
 DEFAULTS_SOURCES = ("model", "generic")  # where a run's training settings come from (model_defaults.py)
@@ -165,15 +163,7 @@ def from_options(options: dict[str, Any]) -> RunConfig:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Flat options from a YAML or JSON file."""
-    if not path.is_file():
-        raise NotFound(f"config file {path} does not exist; pass an existing YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = brief(exc)
-        raise InvalidInput(f"config file {path} is not valid YAML ({first}); fix the file") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"config file {path} must map option names to values")
+    data = yamlio.read_mapping(path)
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key.replace("-", "_") in SECTIONS:

@@ -7,6 +7,7 @@ import re
 from plugins.errors import InvalidInput, opt
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_SAYS = "a positive duration: seconds, or a number with s, m, h or d (90s, 20m, 1.5h)"
 DURATION = r"0*(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,9})?|\.[0-9]{0,8}[1-9][0-9]{0,8})[smhd]?"  # positive
 
 

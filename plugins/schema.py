@@ -226,6 +226,7 @@ class Bounds:
     choices: tuple[str, ...] | None = None
     pattern: str | None = None  # matched in full
     min_length: int | None = None  # characters of a string, items of a list
+    says: str | None = None  # the pattern in words, for the error
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with ``value`` (None: nothing; None values are the type's business)."""
@@ -234,9 +235,9 @@ class Bounds:
         if self.choices is not None and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
         if self.pattern is not None and isinstance(value, str) and not re.fullmatch(self.pattern, value):
-            return f"must match {self.pattern}"
+            return f"must be {self.says}" if self.says else f"must match {self.pattern}"
         if self.min_length is not None and hasattr(value, "__len__") and len(value) < self.min_length:
-            return "must not be empty" if self.min_length == 1 else f"needs at least {self.min_length} items"
+            return "must not be empty" if self.min_length == 1 else f"must have at least {self.min_length}"
         numbers = value if isinstance(value, list | tuple) else [value]  # a range bounds each of a list
         for x in numbers:
             number = isinstance(x, int | float) and not isinstance(x, bool)
@@ -260,11 +261,17 @@ class Bounds:
         top, end = (self.le, "]") if self.lt is None else (self.lt, ")")
         if low is not None and top is not None:
             if high == "[" and end == "]":
-                return f"between {low:g} and {top:g}"
-            return f"in {high}{low:g}, {top:g}{end}"
+                return f"between {_num(low)} and {_num(top)}"
+            return f"in {high}{_num(low)}, {_num(top)}{end}"
         if low is not None:
-            return f"at least {low:g}" if high == "[" else f"more than {low:g}"
-        return f"at most {top:g}" if end == "]" else f"less than {top:g}"
+            return f"at least {_num(low)}" if high == "[" else f"more than {_num(low)}"
+        assert top is not None  # a range declares a bound
+        return f"at most {_num(top)}" if end == "]" else f"less than {_num(top)}"
+
+
+def _num(x: float) -> str:
+    """A bound as people write it: 4294967295, not 4.29497e+09; 1e+06 for a float bound that large."""
+    return str(int(x)) if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e6) else f"{x:g}"
 
 
 def given(value: Any) -> bool:
@@ -284,10 +291,14 @@ def require(obj: Any, rules: list[tuple[str, bool, str]], kind: type[RobustuneEr
     (``--lr`` on the command line). Rules that relate fields (or the machine) pass ``kind=Unsupported``:
     each value is fine alone, not together."""
     groups = getattr(type(obj), "ONE_OF", ())
-    if groups and sum(all(given(getattr(obj, n)) for n in g) for g in groups) != 1:
+    chosen = [g for g in groups if given(getattr(obj, g[0]))]  # a group is chosen by its first field
+    if groups and len(chosen) != 1:
         said = " or ".join(opt(g[0]) + (f" (with {', '.join(map(opt, g[1:]))})" if g[1:] else "")
                            for g in groups)
-        raise InvalidInput(f"give exactly one of {said}", field=groups[0][0])
+        raise InvalidInput(f"give exactly one of {said}", field=(chosen[1] if chosen else groups[0])[0])
+    for name in chosen[0][1:] if chosen else ():
+        if not given(getattr(obj, name)):
+            raise InvalidInput(f"{opt(chosen[0][0])} needs {opt(name)}", field=name)
     for f in dataclasses.fields(obj):
         bounds = bounds_of(f)
         problem = bounds.problem(getattr(obj, f.name)) if bounds else None
@@ -325,7 +336,7 @@ def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = 
            ref: str | None = None, service: bool | None = None, only: tuple[str, ...] | None = None,
            default_factory: Any = dataclasses.MISSING, ge: float | None = None, gt: float | None = None,
            le: float | None = None, lt: float | None = None, choices: tuple[str, ...] | None = None,
-           pattern: str | None = None, min_length: int | None = None) -> Any:
+           pattern: str | None = None, min_length: int | None = None, says: str | None = None) -> Any:
     """A spec field with what the CLI, the service and the docs need to present it.
 
     ``help``: one line for people; ``flag``: the CLI name if not ``--field-name``; ``parse``: how a
@@ -336,14 +347,14 @@ def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = 
     resolves it; ``service=False`` keeps it out of requests (the server decides it; default: as
     ``cli``, and outputs are always the server's); ``only``: for an
     ``options:KIND`` field, the options the CLI offers as flags. ``ge``/``gt``/``le``/``lt``,
-    ``choices``, ``pattern``, ``min_length``: what the field takes alone (``Bounds``), checked by
-    ``require`` and stated in the service's schema.
+    ``choices``, ``pattern`` (``says``: in words), ``min_length``: what the field takes alone
+    (``Bounds``), checked by ``require`` and stated in the service's schema.
     """
     if ref is not None and ref.partition(":")[0] not in REFS:
         raise ValueError(f"ref {ref!r} is not one of {', '.join(REFS)}")  # a programming error
     meta = {"help": help, "flag": flag, "parse": parse, "cli": cli, "argument": argument, "alias": alias,
             "ref": ref, "service": _in_requests(cli, ref, service), "only": only,
-            "bounds": Bounds(ge, gt, le, lt, choices, pattern, min_length)
+            "bounds": Bounds(ge, gt, le, lt, choices, pattern, min_length, says)
             if any(b is not None for b in (ge, gt, le, lt, choices, pattern, min_length)) else None}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)

@@ -57,8 +57,8 @@ def test_jobs_below_cli_and_service(part: str) -> None:
     assert not bad, bad
 
 
-# the jobs API's shared vocabulary
-CONTRACTS = ("plugins.errors", "plugins.events", "plugins.schema", "plugins.duration")
+# the jobs API's shared vocabulary (and how a spec file is read)
+CONTRACTS = ("plugins.errors", "plugins.events", "plugins.schema", "plugins.duration", "plugins.yamlio")
 LIBRARY = ("plugins", "finetune", "robustness", "explain")
 
 

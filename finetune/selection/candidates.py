@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from plugins.errors import InvalidInput, NotFound, opt
+from plugins.errors import InvalidInput, NotFound, Unsupported, opt
 from plugins.registry import registry
 
 
@@ -22,7 +22,7 @@ class Candidate:
         return self.model if self.adapter == "auto" else f"{self.model}:{self.adapter}"
 
 
-def check_model(name: str) -> None:
+def check_model(name: str, field: str = "candidates") -> None:
     """Raise with the closest registered name when ``name`` is no backbone robustune can build."""
     from plugins.backbones import backbone_modality
     from plugins.backbones.bert import is_hf_dir
@@ -33,7 +33,7 @@ def check_model(name: str) -> None:
     close = difflib.get_close_matches(name, names, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     raise NotFound(f"unknown candidate model {name!r}{hint}; see `robustune plugins` for backbones, "
-                   "or give a timm name or an HF folder", field="candidates")
+                   "or give a timm name or an HF folder", field=field)
 
 
 def parse_candidates(text: str) -> list[Candidate]:
@@ -50,7 +50,7 @@ def parse_candidates(text: str) -> list[Candidate]:
                            "efficientnet_lite0:linear-probe", field='candidates')
     labels = [c.label for c in out]
     if len(set(labels)) != len(labels):
-        raise InvalidInput(f"{opt('candidates')} names {labels} twice; list each candidate once",
+        raise Unsupported(f"{opt('candidates')} names {labels} twice; list each candidate once",
                            field='candidates')
     return out
 

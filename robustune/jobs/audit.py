@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from plugins.events import Events, Reporter
-from plugins.numerics import PRECISION_HELP
+from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.options import split_options
 from plugins.records import Result, Spec
 from plugins.registry import registry
@@ -60,8 +60,9 @@ class AuditSpec(Spec):
     default_n: int = option(DEFAULT_N, ge=1, help="examples when n is not given", cli=False)
     independent: bool = option(False, help="attack every sample at every budget to the last step (as "
                                "published numbers are made; default: skip samples already fooled)")
-    precision: str = option("auto", help=PRECISION_HELP + "; auto also requires the robust accuracy "
-                                         "within 1 point of fp32 on a sample")
+    precision: str = option("auto", choices=PRECISIONS,
+                            help=PRECISION_HELP + "; auto also requires the robust accuracy "
+                                 "within 1 point of fp32 on a sample")
 
     def __post_init__(self) -> None:
         require(self, [])

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class CompareSpec(Spec):
     """The candidates and the train options they share (data, split, epochs, ...)."""
 
-    candidates: str = option(ref="architecture", help="comma list of MODEL[:ADAPTER], e.g. "
+    candidates: str = option(ref="architecture:list", help="comma list of MODEL[:ADAPTER], e.g. "
                                   "efficientnet_lite0:linear-probe,cnn,lstm")
     options: dict[str, Any] = option(help="train options every candidate shares (data, epochs, ...)",
                                      ref="options:train", only=SELECT_OPTIONS, cli=False,

@@ -8,7 +8,7 @@ from typing import Any
 
 from finetune.data.config import DataOptions
 from plugins.events import Events, Reporter, reporter
-from plugins.numerics import PRECISION_HELP
+from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.records import Result, Spec
 from plugins.schema import option
 from robustune.jobs import Job
@@ -25,7 +25,7 @@ class EvaluateSpec(Spec):
                              "holdout or all")
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
-    precision: str = option("auto", help=PRECISION_HELP)
+    precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
 
 
 @dataclass

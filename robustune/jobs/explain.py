@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from explain.config import ExplainConfig
 from plugins.errors import InvalidInput, opt
 from plugins.events import Events, Reporter
-from plugins.numerics import PRECISION_HELP
+from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.records import Result, Spec
 from plugins.schema import option, require
 from robustune.jobs import Job
@@ -25,7 +25,7 @@ class ExplainSpec(Spec):
     files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to explain (repeatable)", flag="text", default_factory=tuple)
     method: str = option("integrated-gradients", help="explainer plugin (see robustune plugins)")
-    precision: str = option("auto", help=PRECISION_HELP)
+    precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     target: str | None = option(None, help="class to explain (default: the predicted one)")
     out: str | None = option(None, ref="output:explanations",
                              help="output folder (default: BUNDLE/explanations)")

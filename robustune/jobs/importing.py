@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from plugins.errors import InvalidInput, opt
+from plugins.backbones.config import MAX_IMAGE_SIZE, MAX_LENGTH
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option, require
@@ -28,22 +28,17 @@ class ImportSpec(Spec):
                                                           ".safetensors)")
     labels: str | None = option(None, ref="inline", help="class names in logit order: a comma list or a file "
                                                          "(hf: the config's id2label)")
-    image_size: int | None = option(None, help="input size (default: the architecture's)")
+    image_size: int | None = option(None, ge=1, le=MAX_IMAGE_SIZE,
+                                    help="input size (default: the architecture's)")
     mean: tuple[float, ...] | None = option(None, help="normalization mean, e.g. 0.5,0.5,0.5 (default: the "
                                                        "architecture's)", parse="numbers")
     std: tuple[float, ...] | None = option(None, help="normalization std (default: the architecture's)",
                                            parse="numbers")
-    max_length: int = option(128, help="with --hf: longest input in tokens")
+    max_length: int = option(128, ge=1, le=MAX_LENGTH, help="with --hf: longest input in tokens")
     overwrite: bool = option(False, service=False, help="replace an existing out folder that robustune wrote")
 
     def __post_init__(self) -> None:
-        require(self, [])
-        if (self.timm is None) == (self.hf is None):
-            raise InvalidInput(f"pass exactly one of {opt('timm')} ARCH (with {opt('weights')} and "
-                               f"{opt('labels')}) or {opt('hf')} FOLDER", field="timm")
-        if self.timm is not None and (self.weights is None or self.labels is None):
-            raise InvalidInput(f"{opt('timm')} needs {opt('weights')} FILE and {opt('labels')} (a comma list "
-                               "or a file)", field="weights")
+        require(self, [])  # ONE_OF: "give exactly one of timm (with weights, labels) or hf"
 
 
 @dataclass

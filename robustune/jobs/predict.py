@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.events import Events, Reporter
-from plugins.numerics import PRECISION_HELP
+from plugins.numerics import PRECISION_HELP, PRECISIONS
 from plugins.records import Result, Spec
 from plugins.schema import option, require
 from robustune.jobs import Job
@@ -20,7 +20,7 @@ class PredictSpec(Spec):
     files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
     top_k: int = option(3, ge=1, help="labels to show per input")
-    precision: str = option("auto", help=PRECISION_HELP)
+    precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
 
     def __post_init__(self) -> None:
         require(self, [])

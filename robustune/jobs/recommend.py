@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from plugins.duration import DURATION, parse_duration
+from plugins.duration import DURATION, DURATION_SAYS, parse_duration
 from plugins.events import Events, Reporter, reporter
 from plugins.records import Result, Spec
 from plugins.schema import option, require
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def parse_budget(text: str) -> float:
     """``"90s"``, ``"20m"``, ``"1.5h"`` or plain seconds -> seconds."""
-    return parse_duration(text.strip(), "budget")
+    return parse_duration(text, "budget")
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,13 @@ class RecommendSpec(Spec):
 
     options: dict[str, Any] = option(help="train options: data, epochs, per class, ...", ref="options:train",
                                      only=SELECT_OPTIONS, cli=False, default_factory=dict)
-    budget: str | None = option(None, pattern=DURATION,
+    budget: str | None = option(None, pattern=DURATION, says=DURATION_SAYS,
                                 help="training time you can spend on this machine: 90s, 20m, 1h")
     interpretable: bool = option(False, help="prefer models whose explanations are easiest to trust")
     probe: bool = option(True, help="time each suggestion with a few real training steps")
 
     def __post_init__(self) -> None:
         check_options(self.options)
-        if self.budget is not None:
-            parse_budget(self.budget)  # its own message ("write 90s, 20m, 1.5h"), before the pattern's
         require(self, [])
 
     @property

@@ -33,7 +33,7 @@ class TuneSpec(Spec):
 
     def __post_init__(self) -> None:
         require(self, [])
-        check_model(self.model)
+        check_model(self.model, "model")
         check_options(self.options)
 
 

@@ -17,6 +17,8 @@ from robustune.service.models import DEFAULT_PROJECT, Project, Token, new_id, no
 from robustune.service.patterns import PROJECT_NAME, TEXT_LINE, check
 
 SCOPES = {"read": 0, "write": 1, "admin": 2}
+
+
 def digest(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -189,10 +189,10 @@ def remote_submit(
     token: TOKEN = None,
 ) -> None:
     """Submit a job; prints its id (with --wait: its end state; exit 1 unless it succeeded)."""
-    import yaml
+    from plugins.yamlio import read_mapping
 
     client = _client(url, token)
-    job = client.submit(kind, yaml.safe_load(spec.read_text()), model_name)
+    job = client.submit(kind, read_mapping(spec, "spec file"), model_name)
     print(job["id"])
     if wait:
         final = client.wait(

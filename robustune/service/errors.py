@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -54,9 +55,10 @@ async def robustune_error(request: Request, exc: Exception) -> JSONResponse:
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form", "header")]
-    if loc and loc[0] in _kinds():  # POST /v1/jobs: the kind picked the schema; name the field as sent
-        loc = loc[2:] if loc[1:2] == ["spec"] else loc[1:]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "form", "header")
+           and not UNION_TAG.match(str(p))]  # which member of a union (str | number) failed: not a field
+    if len(loc) > 1 and loc[0] in _kinds() and loc[1] in JOB_FIELDS:  # POST /v1/jobs: its kind's schema
+        loc = loc[2:] if loc[1] == "spec" else loc[1:]  # the field as sent (a spec's audit is no kind)
     if first.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         loc = ["kind"]
     field = ".".join(loc) or None
@@ -65,9 +67,19 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         ctx: Any = first.get("ctx") or {}
         pattern = str(ctx.get("pattern", ""))
         message = f"{field} must be {says(pattern.removeprefix('^(?:').removesuffix(')$'))}"
+    if first.get("type") in RANGES:
+        ctx = first.get("ctx") or {}
+        limit = next(iter(ctx.values()), "")
+        message = f"{field} must be {RANGES[str(first.get('type'))]} {limit}, got {first.get('input')!r}"
     if first.get("type") == "extra_forbidden":
         message = f"{field} is not accepted here (see this endpoint's schema in /openapi.json); leave it out"
     return JSONResponse(body(message, "invalid", field), status_code=400)
+
+
+UNION_TAG = re.compile(r"^(constrained-)?(str|int|float|bool)$|^function-|\[")  # pydantic's member names
+JOB_FIELDS = ("spec", "model_name", "time_limit")  # POST /v1/jobs's own fields beside kind
+RANGES = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+          "less_than": "less than"}
 
 
 def _kinds() -> list[str]:
@@ -84,8 +96,8 @@ HTTP_KINDS = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
-    415: "unsupported",
-    422: "invalid",
+    415: "unsupported_media_type",
+    422: "unprocessable",
     429: "too_many",
     503: "unavailable",
 }

@@ -20,6 +20,7 @@ from robustune.jobs import Job, job
 from robustune.jobs.catalog import known_model
 from robustune.jobs.fields import SpecField, job_fields
 from robustune.service.patterns import (
+    ARCHITECTURE_REF,
     ARCHITECTURES,
     BUILTIN_DATA,
     DATASET_ID,
@@ -61,10 +62,6 @@ def service_kinds() -> list[str]:
     return [j.kind for j in jobs() if j.service]
 
 
-def _path_like(value: str) -> bool:
-    return "/" in value or "\\" in value or value.startswith(".") or value.startswith("~")
-
-
 def dataset_ref(ctx: Context, value: Any, field: str, arg: str) -> str:
     """A built-in dataset name, or an uploaded dataset id -> the data spec the jobs read."""
     if not isinstance(value, str) or not full(DATASET_REF).match(value):
@@ -103,11 +100,12 @@ def weights_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
 
 
 def architecture_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
-    """Registered or timm model names (a comma list of NAME[:ADAPTER] for several), or the id of an uploaded
-    Hugging Face folder. A name that is neither is not found (404)."""
-    if not isinstance(value, str) or not full(ARCHITECTURES).match(value):
-        raise InvalidInput(f"{field} must be {says(ARCHITECTURES)}", field=field)
-    if value.startswith("ds_"):
+    """A registered or timm model name, or the id of an uploaded Hugging Face folder (``arg`` ``list``: a
+    comma list of NAME[:ADAPTER]). A name that is neither is not found (404)."""
+    pattern = ARCHITECTURES if arg == "list" else ARCHITECTURE_REF
+    if not isinstance(value, str) or not full(pattern).match(value):
+        raise InvalidInput(f"{field} must be {says(pattern)}", field=field)
+    if full(DATASET_ID).match(value):
         return upload_ref(ctx, value, field)
     for name in (part.partition(":")[0] for part in value.split(",")):
         if not known_model(name):
@@ -130,8 +128,10 @@ def output_ref(ctx: Context, value: Any, field: str, arg: str) -> str:
 
 def inline_ref(ctx: Context, value: Any, field: str, arg: str) -> Any:
     """The value itself; a path on the server is refused."""
-    if isinstance(value, str) and (not full(INLINE).match(value) or Path(value).exists()):
+    if isinstance(value, str) and not full(INLINE).match(value):
         raise InvalidInput(f"{field} must be {says(INLINE)}; upload files and pass their id", field=field)
+    if isinstance(value, str) and Path(value).exists():  # fits the pattern, names a file here all the same
+        raise Unsupported(f"{field} names a path on the server; upload files and pass their id", field=field)
     return value
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, S
 from robustune.jobs import job
 from robustune.jobs.fields import SpecField, job_fields
 from robustune.service.patterns import (
+    ARCHITECTURE_REF,
     ARCHITECTURES,
     BASE64,
     DATASET_ID,
@@ -54,7 +55,8 @@ JSON_TYPES = (bool, int, float)  # their request forms are JSON's own (_json)
 
 
 REF_PATTERNS = {"dataset": DATASET_REF, "model": MODEL_REF, "upload": DATASET_ID, "weights": WEIGHTS_REF,
-                "architecture": ARCHITECTURES, "job-output": JOB_ID, "inline": INLINE}
+                "architecture": ARCHITECTURE_REF, "architecture:list": ARCHITECTURES, "job-output": JOB_ID,
+                "inline": INLINE}
 
 
 def _constraints(f: SpecField) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def _constraints(f: SpecField) -> dict[str, Any]:
                            if b is not None and getattr(b, k) is not None}
     base = (f.ref or "").partition(":")[0]
     if base in REF_PATTERNS:
-        out["pattern"] = schema(REF_PATTERNS[base])
+        out["pattern"] = schema(REF_PATTERNS.get(f.ref or "", REF_PATTERNS[base]))  # "architecture:list"
     elif b is not None and b.pattern is not None:
         out["pattern"] = schema(b.pattern)
     return out
@@ -128,31 +130,46 @@ def spec_model(kind: str) -> type[BaseModel]:
 @cache
 def options_model(kind: str) -> type[BaseModel]:
     """The options of ``kind`` nested in another job (tune's, compare's, recommend's train options): its
-    fields, required as there but the model, which the outer job picks."""
-    return _model(f"{kind.capitalize()}Options", job_fields(kind, "service"),
-                  lambda f: f.required and (f.ref or "").partition(":")[0] != "architecture")
+    fields but the model, which the outer job picks (``selection.check_options`` refuses it there)."""
+    fields = [f for f in job_fields(kind, "service") if (f.ref or "").partition(":")[0] != "architecture"]
+    return _model(f"{kind.capitalize()}Options", fields, lambda f: f.required)
 
 
 def _model(name: str, fields: list[SpecField], required: Callable[[SpecField], bool],
            one_of: tuple[tuple[str, ...], ...] = (), example: Any = None) -> type[BaseModel]:
+    """A request model of ``fields`` (extra keys refused), with the spec's alternatives and an example."""
     out: dict[str, Any] = {}
     for f in fields:
         if f.request_name not in out:
             needed = required(f) or (f.options_of is not None and _needs(f.options_of))
             out[f.request_name] = (_annotation(f, needed), Field(... if needed else None,
                                                          description=_description(f)))
-    lists = {f.request_name for f in fields if typing.get_origin(f.type) in (list, tuple)
-             and (f.ref or "").partition(":")[0] not in REF_PATTERNS}
-    given = {n: {"type": "array", "minItems": 1} if n in lists else {"not": {"type": "null"}}
-             for group in one_of for n in group}  # as plugins.schema.given has it
-    extra: dict[str, Any] = {"oneOf": [{"required": list(group), "properties": {n: given[n] for n in group}}
-                                       for group in one_of]} if one_of else {}
+    extra: dict[str, Any] = {"oneOf": _one_of(fields, one_of)} if one_of else {}
     if example is not None:
         extra["examples"] = [dict(example)]
     return create_model(name, __config__=ConfigDict(extra="forbid", json_schema_extra=extra or None), **out)
 
 
+def _one_of(fields: list[SpecField], groups: tuple[tuple[str, ...], ...]) -> list[dict[str, Any]]:
+    """``Spec.ONE_OF`` as JSON Schema, as ``plugins.schema.require`` reads it: one branch per group, its
+    fields given (a list: not empty), the other groups' first fields not (absent, null, a list empty)."""
+    lists = {f.request_name for f in fields if typing.get_origin(f.type) in (list, tuple)
+             and (f.ref or "").partition(":")[0] not in REF_PATTERNS}
+
+    def given(n: str) -> dict[str, Any]:
+        return {"type": "array", "minItems": 1} if n in lists else {"not": {"type": "null"}}
+
+    def absent(n: str) -> dict[str, Any]:
+        empty = {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}
+        return empty if n in lists else {"type": "null"}
+
+    return [{"required": list(group),
+             "properties": {**{other[0]: absent(other[0]) for other in groups if other is not group},
+                            **{n: given(n) for n in group}}} for group in groups]
+
+
 def _needs(kind: str) -> bool:
+    """Whether the options of ``kind`` must be given (some are required: train's data)."""
     return bool(options_model(kind).model_json_schema().get("required"))
 
 
@@ -173,7 +190,6 @@ def job_submit() -> type[BaseModel]:
 TimeLimit = Annotated[str, Field(max_length=20, pattern=schema(DURATION))] | _json(float, {"gt": 0})
 TIME_LIMIT = ("how long the job may run (90s, 20m, 6h; default: the service's limit for its kind, at most "
               "its cap: GET /v1/limits); then it is stopped and FAILED")
-JOB_SUBMIT_DOC = "A job: its kind and spec (see the per-kind schemas), and a name to register a model under."
 
 
 class JobOut(BaseModel):
@@ -249,6 +265,7 @@ class TagIn(BaseModel):
 
 
 def _either(given: str, empty: str) -> dict[str, Any]:
+    """Predict's ``given`` inputs, and none of the other kind."""
     return {"required": [given], "properties": {given: {"type": "array", "minItems": 1},
                                                 empty: {"anyOf": [{"type": "null"}, {"maxItems": 0}]}}}
 

@@ -80,14 +80,14 @@ class Settings:
 
     def limits(self) -> dict[str, float]:
         """Job time limits in seconds: ``*`` (any kind), each kind's own, ``cap`` (the most a job may ask)."""
-        out = {"*": parse_duration(self.time_limit, "time_limit"),
-               "cap": parse_duration(self.max_time_limit, "max_time_limit")}
+        out = {"*": parse_duration(self.time_limit.strip().lower(), "time_limit"),
+               "cap": parse_duration(self.max_time_limit.strip().lower(), "max_time_limit")}
         for part in filter(None, (p.strip() for p in self.time_limits.split(","))):
             kind, sep, value = part.partition("=")
             if not sep or not kind.strip():
                 raise InvalidInput(f"{opt('time_limits')} takes KIND=DURATION,...; got {part!r}",
                                    field="time_limits")
-            out[kind.strip()] = parse_duration(value.strip(), "time_limits")
+            out[kind.strip()] = parse_duration(value.strip().lower(), "time_limits")
         return out
 
     def time_limit_of(self, kind: str, asked: float | None = None) -> float:

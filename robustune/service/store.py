@@ -223,7 +223,7 @@ class Store:
 
     def _keyed(self, token: str | None, key: str, digest: str) -> Job | None:
         """The job first submitted with ``key`` (None: none, or its key expired and is now free)."""
-        ttl = parse_duration(self.settings.idempotency_ttl, "idempotency_ttl")
+        ttl = parse_duration(self.settings.idempotency_ttl.strip().lower(), "idempotency_ttl")
         with self.db.begin() as s:
             earlier = s.scalar(sa.select(Job).where(Job.created_by == token, Job.idempotency_key == key))
             if earlier is None:

@@ -38,12 +38,16 @@ class Caps:
 
 def over_cap(cap: int) -> ApiError:
     """The 413 for an upload over ``serve --max-upload-mb``."""
-    return ApiError(413, f"file: the upload is larger than the {cap // (1 << 20)} MB limit (serve "
-                         "--max-upload-mb); nothing was kept", "too_large", "file")
+    return over_limit(f"the upload is larger than the {cap // (1 << 20)} MB limit (serve --max-upload-mb)")
+
+
+def over_limit(problem: str) -> ApiError:
+    """The 413 for an upload over one of the service's limits (named in ``problem``)."""
+    return ApiError(413, f"file: {problem}; nothing was kept", "too_large", "file")
 
 
 def refuse(problem: str) -> Unreadable:
-    """The error for a refused upload (the field is the uploaded ``file``; 422: its content)."""
+    """The error for an upload whose content cannot be used (the field is the uploaded ``file``; 422)."""
     return Unreadable(f"file: {problem}; nothing was kept", field="file")
 
 
@@ -83,14 +87,16 @@ class _Budget:
     def file(self) -> None:
         self.files += 1
         if self.files > self.caps.files:
-            raise refuse(f"the archive holds more than {self.caps.files} files")
+            raise over_limit(f"the archive holds more than {self.caps.files} files (serve --max-files)")
 
     def add(self, n: int) -> None:
         self.bytes += n
         if self.bytes > self.caps.unpacked_bytes:
-            raise refuse(f"the archive unpacks to more than {self.caps.unpacked_bytes // (1 << 20)} MB")
+            raise over_limit(f"the archive unpacks to more than {self.caps.unpacked_bytes // (1 << 20)} MB "
+                             "(serve --max-unpacked-mb)")
         if self.bytes > self.caps.ratio * self.packed and self.bytes > 1 << 20:
-            raise refuse(f"the archive unpacks to more than {self.caps.ratio:g} times its size (a zip bomb?)")
+            raise over_limit(f"the archive unpacks to more than {self.caps.ratio:g} times its size (a zip "
+                             "bomb? serve --max-ratio)")
 
 
 def _copy(src: IO[bytes], dest: Path, budget: _Budget) -> None:

@@ -303,7 +303,7 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
                 params={"filename": "a.zip"},
                 content=_zip({"x/0/a.png": PNG, "x/1/big.png": bytes(3 << 20)}),
             ),
-            422,
+            413,
             "file",
         )
         _error(
@@ -312,7 +312,7 @@ def test_upload_over_the_size_cap_is_refused(tmp_path: Path) -> None:
                 params={"filename": "a.zip"},
                 content=_zip({f"x/{i % 2}/{i}.png": PNG for i in range(60)}),
             ),
-            422,
+            413,
             "file",
         )
         assert not list((srv.home / "artifacts").rglob("*.png")) and not list(

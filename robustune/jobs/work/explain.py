@@ -56,8 +56,6 @@ def _target(bundle: Bundle, label: str | None, predicted: torch.Tensor) -> torch
 def explain(spec: ExplainSpec, events: Events | Reporter | None = None) -> dict[str, Any]:
     """Explain each input for its predicted class (or ``target``) and write the folder atomically."""
     report = reporter(events)
-    if not spec.files and not spec.texts:
-        raise InvalidInput(f"give image files or texts ({opt('text')}) to explain", field="files")
     reads: list[Path | str | None] = [spec.bundle, *spec.files]
     check_writable_target(spec.folder, spec.overwrite, reads)
     bundle = load_bundle(Path(spec.bundle))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from plugins.errors import Conflict, InvalidInput, NotFound, RobustuneError, Unreadable
+from plugins.errors import Conflict, NotFound, RobustuneError, Unreadable, Unsupported
 from robustune.jobs.catalog import builtin_datasets, describe_dataset
 from robustune.service.deps import read, store, write
 from robustune.service.models import Dataset, Job, Token, new_id
 from robustune.service.patterns import FILENAME, schema
 from robustune.service.schemas import DatasetOut
 from robustune.service.store import ACTIVE, Store
-from robustune.service.uploads import Caps, extract, image_root, over_cap, refuse, save_stream
+from robustune.service.uploads import Caps, extract, image_root, over_cap, save_stream
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tar.xz")
@@ -46,7 +46,7 @@ async def upload(
               description="the file's name, e.g. reviews.csv or images.zip (its type comes from it)"),
     ],
     name: Annotated[str | None, Query(max_length=200)] = None,
-    purpose: Annotated[str, Query(pattern="^(data|files)$")] = "data",
+    purpose: Annotated[Literal["data", "files"], Query()] = "data",
     text_column: Annotated[str, Query(min_length=1, max_length=200)] = "text",
     label_column: Annotated[str, Query(min_length=1, max_length=200)] = "label",
 ) -> DatasetOut:
@@ -89,12 +89,9 @@ async def _unpack(
         if lower.endswith(ARCHIVES):
             skipped = await asyncio.to_thread(extract, raw, staging / "data", caps)
             return "files", {"single": None, **_notes(skipped)}
-        safe = PurePosixPath(filename).name
-        if not safe or safe.startswith("."):
-            raise InvalidInput("filename must name a file", field="filename")
-        (staging / "data").mkdir()
-        raw.rename(staging / "data" / safe)
-        return "files", {"single": safe}
+        (staging / "data").mkdir()  # FILENAME: a plain name already
+        raw.rename(staging / "data" / filename)
+        return "files", {"single": filename}
     try:
         if lower.endswith(".csv"):
             raw.rename(staging / "data.csv")
@@ -117,7 +114,8 @@ async def _unpack(
         if exc.field == "file":
             raise
         raise Unreadable(f"file: {exc.message}", field="file") from exc
-    raise refuse("filename must end in .csv, or .zip / .tar(.gz) for an image folder")
+    raise Unsupported("filename must end in .csv, or .zip / .tar(.gz) for an image folder (or upload with "
+                      "purpose=files); nothing was kept", field="filename")
 
 
 def _notes(skipped: list[str]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import io
 import pathlib
 import time
@@ -20,13 +19,14 @@ from plugins.errors import Conflict, InvalidInput, NotFound
 from robustune.service.deps import read, store, write
 from robustune.service.limits import check_count, check_images, check_texts
 from robustune.service.models import Alias, AliasMove, ModelVersion, Tag, Token
-from robustune.service.patterns import LABEL, MODEL_NAME, VERSION_OR_ALIAS, says, schema
+from robustune.service.patterns import ALIAS, LABEL, MODEL_NAME, VERSION_OR_ALIAS, says, schema
 from robustune.service.schemas import AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 VERSION = Annotated[int, Path(ge=1, le=2**31 - 1, description="the version number")]
 LABEL_PATH = Annotated[str, Path(pattern=schema(LABEL), description=says(LABEL))]
+ALIAS_PATH = Annotated[str, Path(pattern=schema(ALIAS), description=says(ALIAS))]
 MODEL_PATH = Annotated[str, Path(pattern=schema(MODEL_NAME), description=f"the name: {says(MODEL_NAME)}")]
 
 
@@ -120,7 +120,7 @@ def get_version(
 @router.put("/{name}/aliases/{alias}", response_model=ModelOut)
 def set_alias(
     name: MODEL_PATH,
-    alias: LABEL_PATH,
+    alias: ALIAS_PATH,
     body: AliasIn,
     s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(write)],
@@ -135,7 +135,7 @@ def set_alias(
 
 @router.delete("/{name}/aliases/{alias}", response_model=ModelOut)
 def remove_alias(
-    name: MODEL_PATH, alias: LABEL_PATH, s: Annotated[Store, Depends(store)],
+    name: MODEL_PATH, alias: ALIAS_PATH, s: Annotated[Store, Depends(store)],
     token: Annotated[Token, Depends(write)],
 ) -> ModelOut:
     """Remove an alias (kept in the history)."""
@@ -278,11 +278,7 @@ async def predict(
         check_texts(s.settings, raw)
     else:
         check_count(s.settings, len(body.images or []), "images")
-        for i, item in enumerate(body.images or []):
-            try:
-                raw.append(base64.b64decode(item, validate=True))
-            except (binascii.Error, ValueError):
-                raise InvalidInput(f"images[{i}] is not base64", field=f"images.{i}") from None
+        raw += [base64.b64decode(item, validate=True) for item in body.images or []]  # BASE64 already
         await asyncio.to_thread(check_images, s.settings, raw)
     return await _predict(request, s, token, name, version, raw, body.top_k)
 
