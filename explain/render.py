@@ -40,17 +40,24 @@ def overlay(image: Tensor, attributions: Tensor, title: str, method: str = "attr
 
     img = image.detach().permute(1, 2, 0).clamp(0, 1).float().numpy()
     attr = attributions.detach().permute(1, 2, 0).float().numpy()
+    attr, blank = drawable(attr, sign)
     with figures() as plt:
         fig, axes = plt.subplots(1, 2, figsize=(6, 3.4), dpi=100)
         axes[0].imshow(img)
         axes[0].set_title("input", fontsize=9)
         axes[0].axis("off")
-        with warnings.catch_warnings():  # an all-zero map: Captum warns and draws it flat, as it should
-            warnings.filterwarnings("ignore", message="Attempting to normalize by value approximately 0")
-            visualization.visualize_image_attr(
-                attr, img, method="blended_heat_map", sign=sign, plt_fig_axis=(fig, axes[1]), outlier_perc=2,
-                cmap=HEAT_CMAP, alpha_overlay=0.55, show_colorbar=True,
-                title=f"{method} ({sign.replace('_', ' ')})", use_pyplot=False)
+        if blank:  # nothing to scale: Captum would assert (scale factor 0); drawn flat, with the reason
+            axes[1].imshow(img)
+            axes[1].imshow(np.zeros(img.shape[:2]), cmap=HEAT_CMAP, vmin=0, vmax=1, alpha=0.55)
+            axes[1].set_title(f"{method}: {blank}", fontsize=9)
+            axes[1].axis("off")
+        else:
+            with warnings.catch_warnings():  # a near-zero map: Captum warns and draws it flat, as it should
+                warnings.filterwarnings("ignore", message="Attempting to normalize by value approximately 0")
+                visualization.visualize_image_attr(
+                    attr, img, method="blended_heat_map", sign=sign, plt_fig_axis=(fig, axes[1]),
+                    outlier_perc=2, cmap=HEAT_CMAP, alpha_overlay=0.55, show_colorbar=True,
+                    title=f"{method} ({sign.replace('_', ' ')})", use_pyplot=False)
         axes[1].title.set_fontsize(9)
         heat = np.asarray(axes[1].images[-1].get_array())
         if title:
@@ -62,6 +69,24 @@ def overlay(image: Tensor, attributions: Tensor, title: str, method: str = "attr
     if path is not None:
         atomic_write_bytes(path, data)
     return Overlay(data, heat)
+
+
+def drawable(attr: np.ndarray, sign: str = "absolute_value") -> tuple[np.ndarray, str | None]:
+    """The map Captum can draw (non-finite values as 0), and why there is nothing to draw, if so: a map
+    that is zero (or, for the sign shown, has no part of that sign) everywhere.
+
+    Shape: attr (H, W, C).
+    """
+    finite = np.isfinite(attr)
+    attr = np.where(finite, attr, 0.0)
+    summed = attr.sum(axis=-1)
+    shown = {"positive": np.maximum(summed, 0), "negative": np.maximum(-summed, 0)}.get(sign, np.abs(summed))
+    if not finite.any():
+        return attr, "no attribution: it is not a number here"
+    if not shown.any():
+        return attr, ("no attribution: the gradient is zero here" if not summed.any()
+                      else f"no {sign} attribution here")
+    return attr, None
 
 
 def overlay_png(image: Tensor, attributions: Tensor, title: str, path: Path | None = None,
@@ -76,7 +101,9 @@ def png_data_uri(data: bytes) -> str:
 
 
 def highlight_html(words: list[str], scores: list[float]) -> str:
-    """Words as spans shaded by score: red for the class, blue against, opacity by magnitude."""
+    """Words as spans shaded by score: red for the class, blue against, opacity by magnitude (a score
+    that is not a number shows as 0)."""
+    scores = [s if np.isfinite(s) else 0.0 for s in scores]
     peak = max((abs(s) for s in scores), default=0.0) or 1.0
     spans = []
     for word, score in zip(words, scores, strict=True):
