@@ -51,11 +51,15 @@ def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
 
 def evaluate_bundle(
     bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None,
-    precision: str = "auto", events: Reporter | None = None,
+    precision: str = "auto", events: Reporter | None = None, device: str = "cpu",
 ) -> tuple[str, dict[str, Any], Choice]:
-    """(which split was used, metrics, the numerics ``precision`` picked)."""
+    """(which split was used, metrics, the numerics ``precision`` picked); the model runs on ``device``
+    (auto: a GPU when present)."""
+    from finetune.device import resolve_device
+
     used, data = bundle_data(bundle, data_spec, split, options)
     inputs = prepare_inputs(data, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(data, bundle)
-    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", precision, events)
-    return used, evaluate(model, inputs, labels, bundle.labels), choice
+    on = resolve_device(device)
+    model, choice = pick(bundle.model.to(on), inputs, on, "infer", precision, events)
+    return used, evaluate(model, inputs, labels, bundle.labels, device=on), choice

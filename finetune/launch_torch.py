@@ -17,13 +17,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
 import torch
 
+from finetune.device import ranks_device
 from finetune.distributed import QueueEvents, RankFailed, Relay, join, leave
 from plugins.atomic import HELD_LOCKS, lock_path
 from plugins.errors import Interrupted, RobustuneError, brief
@@ -144,7 +145,7 @@ def raise_failure(procs: list[Any], errors: list[BaseException], events: Reporte
     if mine or errors:
         error = (mine or errors)[0]
         detail = getattr(error, "detail", None)
-        if detail:
+        if detail and os.environ.get("ROBUSTUNE_DEBUG"):  # a rank's traceback, asked for; else one line
             events.log(detail.rstrip(), level="error")
         raise error
     failed = [p for p in procs if p.exitcode != 0]
@@ -166,6 +167,12 @@ class TorchLauncher:
         import multiprocessing as mp
 
         t = cfg.train
+        device = ranks_device(t.device, t.nproc)  # before any rank starts: no rank's traceback for it
+        if device != t.device:
+            events.log(f"{t.nproc} training processes and {torch.cuda.device_count()} GPU(s): --device auto "
+                       "trains on the CPU (gloo)")
+            cfg = replace(cfg, train=replace(t, device=device))
+            t = cfg.train
         port = t.master_port or (MULTI_NODE_PORT if t.nnodes > 1 else free_port())
         threads = max(1, (os.cpu_count() or 1) // t.nproc)
         ctx = mp.get_context("spawn")

@@ -41,9 +41,9 @@ def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
     return tokenize(texts, bundle.tokenizer, bundle.meta.max_length)
 
 
-def top_k(bundle: Bundle, inputs: Inputs, k: int = 3) -> list[Prediction]:
-    """Top-k (label, probability) per input, most likely first."""
-    probs = torch.softmax(predict_logits(bundle.model, inputs), dim=1)
+def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None) -> list[Prediction]:
+    """Top-k (label, probability) per input, most likely first (the model on ``device``: the CPU)."""
+    probs = torch.softmax(predict_logits(bundle.model, inputs, device=device), dim=1)
     k = max(1, min(k, probs.shape[1]))
     values, indices = probs.topk(k, dim=1)
     labels = bundle.labels

@@ -80,6 +80,7 @@ class Choice:
     agreement: dict[str, float] = field(default_factory=dict)  # candidate -> argmax agreement with fp32
     cached: bool = False
     skipped: dict[str, str] = field(default_factory=dict)  # candidate -> why it was not measured
+    measured_s: float | None = None  # seconds the choosing took (None: nothing measured, or cached)
 
     def to_json(self) -> dict[str, Any]:
         """JSON for bundles, audit.json and reports."""
@@ -93,6 +94,8 @@ class Choice:
             out["agreement_vs_fp32"] = self.agreement
         if self.skipped:
             out["not_measured"] = self.skipped
+        if self.measured_s is not None:
+            out["measured_in_s"] = self.measured_s
         return out
 
     def describe(self) -> str:

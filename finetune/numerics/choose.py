@@ -8,6 +8,7 @@ once per machine. onnxruntime is tried only for jobs long enough to repay the ex
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
@@ -26,6 +27,7 @@ from plugins.errors import InvalidInput, Unsupported, opt
 from plugins.numerics import FP32, ONNX_RUNTIME, PRECISIONS, PURPOSES, Choice, Numerics
 
 AGREEMENT = 0.995
+MIN_BATCHES = 10  # a job of fewer timed batches runs in fp32 unmeasured (one timed batch is 10% of it)
 
 
 def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]],
@@ -65,12 +67,18 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
             return apply(model, by_label[label]), Choice(
                 by_label[label], precision, purpose, hit.get("seconds", {}), hit.get("agreement", {}), True,
                 skipped)
+    started = time.perf_counter()
+    if examples is not None and examples < MIN_BATCHES * len(timing[0]):  # even fp32's timing would cost
+        for n in options[1:]:
+            skipped[n.label] = f"this job is {examples} inputs: too short to repay measuring"
+        return apply(model, FP32), Choice(FP32, precision, purpose, skipped=skipped)
     with kept_state(model):
         model.train(purpose == "train")
-        timings = time_candidates(model, options, timing, purpose, skipped, examples)
-        seconds, held = timings.seconds, timings.held
+        timings = time_candidates(model, options, timing, purpose, skipped, examples, started=started)
+        seconds, held, unaffordable = timings.seconds, timings.held, timings.unaffordable
         model.eval()
-        reference = predict_argmax(apply(model, FP32), check)
+        measured = [o for o in options if o.label in seconds and o != FP32]
+        reference = predict_argmax(apply(model, FP32), check) if measured else None
         agreement: dict[str, float] = {FP32.label: 1.0}
         best: Numerics | None = None
         best_torch: Numerics | None = None  # the choice for a job too short for onnxruntime
@@ -78,6 +86,7 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
             if n == FP32:
                 break
             run = held.get(n.label) or apply(model, n)
+            assert reference is not None  # measured holds n
             agreement[n.label] = float((predict_argmax(run, check) == reference).float().mean())
             if agreement[n.label] >= AGREEMENT and (extra_check is None or extra_check(run)):
                 best = best or n
@@ -86,11 +95,12 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
                     break
         best, best_torch = best or FP32, best_torch or FP32
     choice = Choice(best, precision, purpose, {k: round(v, 5) for k, v in seconds.items()},
-                    {k: round(v, 4) for k, v in agreement.items()}, skipped=skipped)
-    if use_cache:
-        write_choice(path, key, {"choice": best.label, "choice_torch": best_torch.label,
-                                 "onnx": ONNX_RUNTIME.label in seconds, "seconds": choice.seconds,
-                                 "agreement": choice.agreement})
+                    {k: round(v, 4) for k, v in agreement.items()}, skipped=skipped,
+                    measured_s=round(time.perf_counter() - started, 3))
+    if use_cache and measured:  # a job too short to measure anything leaves the question open
+        settled = ONNX_RUNTIME.label in {*seconds, *unaffordable}  # tried, or more than the job could pay
+        write_choice(path, key, {"choice": best.label, "choice_torch": best_torch.label, "onnx": settled,
+                                 "seconds": choice.seconds, "agreement": choice.agreement})
     if best.label in held:  # the copy or wrapper already built (its export and session included)
         apply(model, FP32)
         return held[best.label], choice  # type: ignore[return-value]

@@ -16,6 +16,9 @@ from plugins.numerics import FP32, Numerics
 
 REPEATS = 3
 ONNX_WORTH = 20.0  # seconds of fp32 inference a job must need before exporting to onnxruntime is tried
+MEASURE_SHARE = 0.10  # choosing may cost at most this share of the job's fp32 work
+CHECK_BATCHES = 8  # what the agreement test of one candidate costs, in timed batches (256 examples / 32)
+EXPORT_SECONDS = 4.0  # what exporting a model to ONNX and opening its session costs, about (CPU, small CNN)
 
 
 def _step(model: nn.Module, args: tuple[Tensor, ...], purpose: str) -> Callable[[], Tensor]:
@@ -95,6 +98,21 @@ def worth_exporting(seconds: dict[str, float], timing: tuple[Tensor, ...], examp
     return fp32_work(seconds, timing, examples) >= ONNX_WORTH
 
 
+def affordable(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None, started: float,
+               cost: float) -> bool:
+    """Whether ``cost`` more seconds of measuring (what is promised already and one more candidate: its
+    warm-up, timed rounds and agreement test, about fp32's batch time each, and an export) keep the
+    choosing, begun at ``started``, within ``MEASURE_SHARE`` of the job's fp32 work."""
+    if examples is None:
+        return True
+    return time.perf_counter() - started + cost <= MEASURE_SHARE * fp32_work(seconds, timing, examples)
+
+
+def too_short_note(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None) -> str:
+    return (f"this job needs about {fp32_work(seconds, timing, examples):.1f} s of fp32 work; measuring this "
+            f"would take more than {MEASURE_SHARE:.0%} of it")
+
+
 def short_job_note(seconds: dict[str, float], timing: tuple[Tensor, ...], examples: int | None) -> str:
     return (f"this job needs about {fp32_work(seconds, timing, examples):.0f} s of fp32 inference, too "
             f"little to repay exporting the model (tried from {ONNX_WORTH:.0f} s)")
@@ -103,24 +121,39 @@ def short_job_note(seconds: dict[str, float], timing: tuple[Tensor, ...], exampl
 @dataclass
 class Timings:
     """Seconds per batch of each candidate; those over 3x fp32 (timed once); the copies and wrappers built
-    (int8, onnxruntime), to be used again rather than built twice."""
+    (int8, onnxruntime), to be used again rather than built twice; those the job could not afford."""
 
     seconds: dict[str, float]
     slow: set[str]
     held: dict[str, nn.Module]
+    unaffordable: set[str]
 
 
 def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ...], purpose: str,
-                    skipped: dict[str, str], examples: int | None, rounds: int = REPEATS) -> Timings:
+                    skipped: dict[str, str], examples: int | None, rounds: int = REPEATS,
+                    started: float | None = None) -> Timings:
     """Median seconds per batch of each candidate, timed in interleaved rounds (one batch each per round),
     so a slow spell of a shared machine hits every candidate alike. A warm-up call each comes first; a
-    candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further."""
+    candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further. A
+    candidate whose measuring (timing and agreement test) would take the choosing, begun at ``started``,
+    past ``MEASURE_SHARE`` of the job's fp32 work is not measured (``examples``: the job's inputs)."""
+    started = time.perf_counter() if started is None else started
     first: dict[str, float] = {}
     held: dict[str, nn.Module] = {}  # candidates that are copies or wrappers (int8, onnxruntime): built once
+    committed = 0.0  # what the candidates taken so far will still cost: their rounds and agreement tests
+    unaffordable: set[str] = set()
     for n in options:  # fp32 first
         if n.runtime != "torch" and not worth_exporting(first, timing, examples):
             skipped[n.label] = short_job_note(first, timing, examples)
             continue
+        if first:
+            each = (rounds + CHECK_BATCHES) * first[FP32.label]
+            cost = committed + first[FP32.label] + each + (EXPORT_SECONDS if n.runtime != "torch" else 0.0)
+            if not affordable(first, timing, examples, started, cost):
+                skipped[n.label] = too_short_note(first, timing, examples)
+                unaffordable.add(n.label)
+                continue
+            committed += each
         run = apply(model, n)
         if n.runtime != "torch":
             try:
@@ -135,6 +168,8 @@ def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Ten
         first[n.label] = _time(_step(run, timing, purpose), repeats=0)
     timed = [n for n in options if n.label in first
              and (n == FP32 or first[n.label] <= 3 * first[FP32.label])]
+    if timed == [FP32]:  # nothing to compare: fp32's warm-up is its time
+        return Timings(first, set(), held, unaffordable)
     samples: dict[str, list[float]] = {n.label: [] for n in timed}
     for _ in range(rounds):
         for n in timed:
@@ -143,4 +178,4 @@ def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Ten
             step()
             samples[n.label].append(time.perf_counter() - start)
     medians = {label: statistics.median(s) for label, s in samples.items()}
-    return Timings({**first, **medians}, set(first) - set(medians), held)
+    return Timings({**first, **medians}, set(first) - set(medians), held, unaffordable)

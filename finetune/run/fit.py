@@ -31,7 +31,7 @@ def fit(prep: Prepared, work: Path, events: Reporter) -> FitOutcome:
     # ranks must compute alike: under --nproc, auto means fp32 (a timing could differ per rank)
     precision = "fp32" if world() is not None and cfg.train.precision == "auto" else cfg.train.precision
     computing, choice = pick(model, train_in, device, purpose, precision, events, check=val_in,
-                             log=True, examples=n_inputs)
+                             log=True, examples=n_inputs * cfg.train.epochs)  # the work it may save on
     prep.numerics["training"] = {**choice.to_json(), "seconds": round(time.perf_counter() - start, 2)}
     if plan.cache_features:
         start = time.perf_counter()

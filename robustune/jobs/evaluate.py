@@ -26,6 +26,8 @@ class EvaluateSpec(Spec):
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
+    device: str = option("auto", choices=("auto", "cpu", "cuda"),
+                         help="auto (a GPU when present), cpu or cuda")
 
 
 @dataclass
@@ -47,7 +49,7 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
     report.progress("evaluating", 0)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
     used, metrics, choice = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split, options,
-                                            spec.precision, report)
+                                            spec.precision, report, spec.device)
     report.progress("evaluating", 1, 1)
     return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json())
 

@@ -21,6 +21,8 @@ class PredictSpec(Spec):
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
     top_k: int = option(3, ge=1, help="labels to show per input")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
+    device: str = option("auto", choices=("auto", "cpu", "cuda"),
+                         help="auto (a GPU when present), cpu or cuda")
 
     def __post_init__(self) -> None:
         require(self, [])

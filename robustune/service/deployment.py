@@ -33,7 +33,12 @@ def check(resolved: dict[str, Any], executor: str, gpus: int | None = None) -> N
     """Refuse a job that asks for more GPUs than the local workers have (``gpus``: how many; default:
     this machine's)."""
     found = training_options(resolved)
-    if executor != "local" or found is None:
+    if executor != "local":
+        return
+    if found is None:  # one process (evaluate, predict): a GPU asked for must be here
+        if resolved.get("device") == "cuda" and (local_gpus() if gpus is None else gpus) == 0:
+            raise Unsupported("device: the job asks for a GPU and this service has none; use device cpu "
+                              "(or auto)", field="device")
         return
     train, at = found
     if train.get("device") != "cuda":

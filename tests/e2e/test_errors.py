@@ -152,3 +152,31 @@ def test_bad_numbers(cli: Cli, tmp_path: Path) -> None:
     assert_error(cli(*base, "--adapter", "linear-probe", "--augment", "shift", *FAST),
                  "--augment cannot be combined with linear-probe")
     assert_error(cli(*base, "--augment", "spin", *FAST), "unknown augmentation 'spin'")
+
+
+def test_more_training_processes_than_gpus_is_one_line_before_any_starts(cli: Cli, tmp_path: Path) -> None:
+    """--nproc N --device cuda counts the GPUs before spawning a rank (was a rank's traceback: invalid
+    device ordinal); this machine's count is named."""
+    import torch
+
+    have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    ranks = have + 2  # several processes, one more than the GPUs (none on CI)
+    r = cli("train", "--data", "digits", "--model", "cnn", "--nproc", str(ranks), "--device", "cuda",
+            "--out", tmp_path / "m", "--epochs", "1", "--quiet")
+    assert_error(r, f"--nproc {ranks} needs {ranks} GPUs with --device cuda", f"this machine has {have}")
+    assert not (tmp_path / "m").exists()
+
+
+def test_predict_and_evaluate_take_a_device(cli: Cli, stripes_bundle: Path, image_folder: Path) -> None:
+    """--device as on train: auto runs on a GPU when there is one (here the CPU); cuda without one is one
+    line."""
+    import torch
+
+    files = sorted(image_folder.rglob("*.png"))[:2]
+    r = cli("predict", stripes_bundle, *files, "--device", "auto", "--precision", "fp32")
+    assert r.code == 0 and "(0." in r.out, (r.out, r.err)  # a probability per label
+    if not torch.cuda.is_available():
+        data = f"imagefolder:{image_folder}"
+        evaluated = cli("evaluate", stripes_bundle, "--data", data, "--device", "cuda")
+        assert_error(evaluated, "--device cuda", "no GPU")
+        assert_error(cli("predict", stripes_bundle, *files, "--device", "cuda"), "--device cuda", "no GPU")

@@ -137,3 +137,39 @@ def test_a_damaged_cache_is_measured_again(tmp_path: Path, monkeypatch: pytest.M
     x = _images(16)
     _, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "infer", "auto")
     assert not choice.cached and json.loads(cache_file().read_text())["version"] == CACHE_VERSION
+
+
+def test_choosing_never_costs_more_than_a_tenth_of_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A job of a few batches runs in fp32 unmeasured; a job of some hundreds measures only what fits in
+    10% of its fp32 work, and says so; a long one measures every candidate. The cost is recorded."""
+    import time
+
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    x = _images(64)
+    start = time.perf_counter()
+    model, tiny = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", use_cache=False,
+                         examples=64)
+    assert tiny.numerics == FP32 and not tiny.seconds and time.perf_counter() - start < 0.5
+    assert all("too short to repay measuring" in why for why in tiny.skipped.values()), tiny.skipped
+    model, short = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", use_cache=False,
+                          examples=16 * 12)
+    fp32_batch = short.seconds[FP32.label]
+    job = fp32_batch * 12
+    assert short.measured_s is not None and short.measured_s <= 0.1 * job + fp32_batch, short.measured_s
+    assert any("more than 10% of it" in why for why in short.skipped.values()), short.skipped
+    _, long = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", use_cache=False,
+                     examples=10**6)
+    assert len(long.seconds) > 1 and "measured_in_s" in long.to_json()
+
+
+def test_a_job_too_short_to_measure_leaves_the_cache_to_a_longer_one(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
+    x = _images(64)
+    _, short = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", examples=16 * 12)
+    assert short.numerics == FP32 and len(short.seconds) == 1 and not cache_file().exists()
+    _, long = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", examples=10**6)
+    assert not long.cached and len(long.seconds) > 1
+    _, again = choose(_cnn(), (x[:16],), [(x,)], torch.device("cpu"), "train", "auto", examples=10**6)
+    assert again.cached and again.numerics == long.numerics

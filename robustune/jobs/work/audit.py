@@ -74,8 +74,9 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
 
         def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
             return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, to)
+    work = len(labels) * max(1, cfg.steps) * len(cfg.eps) * len(cfg.attacks)  # gradients, at most
     model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report,
-                         extra_check=_robust_check(attack, cfg, len(labels)))
+                         extra_check=_robust_check(attack, cfg, len(labels)), examples=work)
     result = attack(model, len(labels), cfg, report)
     result.report["numerics"] = choice.to_json()
     return result

@@ -27,8 +27,11 @@ def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[
         names, inputs = list(spec.texts), bundle_inputs_for_texts(bundle, list(spec.texts))
     else:
         names, inputs = list(spec.files), bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])
-    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "infer", spec.precision, reporter(events))
-    preds = top_k(replace(bundle, model=model), inputs, spec.top_k)
+    from finetune.device import resolve_device
+
+    device = resolve_device(spec.device)
+    model, choice = pick(bundle.model.to(device), inputs, device, "infer", spec.precision, reporter(events))
+    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device)
     rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
             for n, pr in zip(names, preds, strict=True)]
     return {"rows": rows, "numerics": choice.to_json()}
@@ -42,7 +45,6 @@ class Predictor:
     """
 
     def __init__(self, bundle: str | Path, runtime: str = "torch") -> None:
-        import torch
 
         from plugins.bundle import load_bundle
 
