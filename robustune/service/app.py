@@ -30,7 +30,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                               "except /healthz needs Authorization: Bearer TOKEN.")
     app.state.store = store or Store(settings)
     app.state.engine = Engine(settings.predict_batch, settings.predict_wait_ms, settings.model_cache_bytes,
-                              settings.predict_lanes, settings.runtime)
+                              settings.predict_lanes, settings.runtime, settings.predict_device)
     app.state.metrics = Metrics()
     app.state.slots = TokenSlots(settings.predict_per_token)
     app.add_exception_handler(ApiError, api_error)

@@ -79,6 +79,8 @@ def serve(
         D["model_cache_bytes"] // MB),
     runtime: Annotated[str, Opt(help="predict: torch (the bundle as trained) or onnx (each model exported to "
                                      "ONNX once, answered by onnxruntime)")] = D["runtime"],
+    predict_device: Annotated[str, Opt(help="predict: where warm models run: auto (a GPU when present), cpu "
+                                            "or cuda")] = D["predict_device"],
     executor: Annotated[str, Opt(help="where jobs run: local (--workers processes here) or ray (each job in "
                                       "a Ray actor on the cluster at --ray-address)")] = D["executor"],
     ray_address: Annotated[str | None, Opt(help="the Ray cluster: auto (the one running here), HOST:PORT or "
@@ -95,8 +97,9 @@ def serve(
                          max_unpacked_bytes=max_unpacked_mb * MB, max_files=max_files, max_ratio=max_ratio,
                          max_attempts=max_attempts, predict_batch=predict_batch,
                          predict_wait_ms=predict_wait_ms, predict_lanes=predict_lanes,
-                         model_cache_bytes=model_cache_mb * MB, runtime=runtime, executor=executor,
-                         ray_address=ray_address, ray_cpus=ray_cpus, ray_gpus=ray_gpus,
+                         model_cache_bytes=model_cache_mb * MB, runtime=runtime,
+                         predict_device=predict_device, executor=executor, ray_address=ray_address,
+                         ray_cpus=ray_cpus, ray_gpus=ray_gpus,
                          max_body_bytes=max_body_mb * MB, max_inputs=max_inputs,
                          max_text_chars=max_text_chars, max_image_pixels=max_image_pixels,
                          max_request_pixels=max_request_pixels,

@@ -131,9 +131,10 @@ class Engine:
     """Warm models (least recently used go first when over ``cache_bytes``) and their batchers."""
 
     def __init__(self, max_batch: int, wait_ms: float, cache_bytes: int, lanes: int = 0,
-                 runtime: str = "torch") -> None:
+                 runtime: str = "torch", device: str = "cpu") -> None:
         self.max_batch, self.wait_ms, self.cache_bytes, self.lanes = max_batch, wait_ms, cache_bytes, lanes
         self.runtime = runtime  # torch, or onnx: each model exported once and answered by onnxruntime
+        self.device = device  # auto: a GPU when present
         self.models: OrderedDict[str, Batcher] = OrderedDict()
         self.lock = asyncio.Lock()
         self.stats: Counter[str] = Counter()  # forward passes run (for /metrics)
@@ -158,7 +159,7 @@ class Engine:
                 return self.models[version_id]
             from robustune.jobs.work.predict import Predictor  # PyTorch loads with the first model
 
-            predictor = await asyncio.to_thread(Predictor, bundle, self.runtime)
+            predictor = await asyncio.to_thread(Predictor, bundle, self.runtime, self.device)
             if not self.shared:
                 self._share_cores()
             self.models[version_id] = Batcher(predictor, self.max_batch, self.wait_ms, self.stats, self.lanes)

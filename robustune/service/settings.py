@@ -8,7 +8,7 @@ from pathlib import Path
 
 from plugins.duration import parse_duration
 from plugins.errors import InvalidInput, Unsupported, opt
-from plugins.schema import option
+from plugins.schema import option, require
 
 RUNTIMES = ("torch", "onnx")
 EXECUTORS = ("local", "ray")
@@ -54,6 +54,8 @@ class Settings:
     model_cache_bytes: int = option(2 << 30, help="predict: memory for warm models")
     runtime: str = option("torch", help="predict: torch (the bundle as trained) or onnx (the bundle exported "
                                         "to ONNX once, answered by onnxruntime)")
+    predict_device: str = option("auto", choices=("auto", "cpu", "cuda"),
+                                 help="predict: where warm models run (auto: a GPU when present)")
 
     executor: str = option("local", help="where jobs run: local (--workers processes here) or ray (each job "
                                          "in a Ray actor on the cluster at --ray-address)")
@@ -74,6 +76,13 @@ class Settings:
             if getattr(self, name) < 1:
                 raise InvalidInput(f"{opt(name)} must be at least 1", field=name)
         self.limits()  # the durations read
+        require(self, [])  # declared bounds: predict_device
+        if self.predict_device == "cuda":
+            from robustune.service.deployment import local_gpus
+
+            if local_gpus() == 0:
+                raise Unsupported(f"{opt('predict_device')} cuda: this machine shows no GPU; use auto or cpu",
+                                  field="predict_device")
         if self.runtime not in RUNTIMES:
             raise InvalidInput(f"{opt('runtime')} {self.runtime!r} is unknown; use torch or onnx",
                                field="runtime")

@@ -48,3 +48,27 @@ def test_the_onnx_runtime_answers_as_torch_does(digits_cnn: Path, text_bundle: P
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(InvalidInput, match="runtime 'tensorrt' is unknown"):
         Settings(runtime="tensorrt")
+
+
+def test_warm_models_run_on_the_predict_device(digits_cnn: Path) -> None:
+    """serve --predict-device: auto puts warm models on a GPU when there is one (here: the CPU, with the
+    same answers as cpu); cuda on a machine without one is refused when serve starts."""
+    from plugins.errors import RobustuneError
+    from robustune.service.deployment import local_gpus
+
+    async def answers(device: str) -> tuple[list[object], Engine]:
+        engine = Engine(8, 2.0, 1 << 30, device=device)
+        got = await asyncio.gather(*(engine.predict("v", str(digits_cnn), [x], 3) for x in _pngs(6)))
+        return list(got), engine
+
+    on_cpu, _ = asyncio.run(answers("cpu"))
+    auto, engine = asyncio.run(answers("auto"))
+    import torch
+
+    assert engine.models["v"].predictor.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert [a[0][0]["label"] for a in auto] == [c[0][0]["label"] for c in on_cpu]  # type: ignore[index]
+    if local_gpus() == 0:
+        with pytest.raises(RobustuneError, match="predict_device.*no GPU"):
+            Settings(predict_device="cuda")
+    with pytest.raises(InvalidInput, match="must be one of auto, cpu, cuda"):
+        Settings(predict_device="gpu")

@@ -44,14 +44,17 @@ class Predictor:
     ``predict`` runs one batch and returns the top-k labels per input.
     """
 
-    def __init__(self, bundle: str | Path, runtime: str = "torch") -> None:
-
+    def __init__(self, bundle: str | Path, runtime: str = "torch", device: str = "cpu") -> None:
+        from finetune.device import resolve_device
         from plugins.bundle import load_bundle
 
         self.bundle = load_bundle(Path(bundle))
         self.modality = self.bundle.modality
         self.runtime = "torch"
-        if runtime == "onnx":  # exported now (or found on disk); its session opens on the first batch
+        self.device = resolve_device(device)  # auto: a GPU when present
+        if self.device.type != "cpu":  # onnxruntime answers on the CPU; a GPU runs the model itself
+            self.bundle = replace(self.bundle, model=self.bundle.model.to(self.device))
+        elif runtime == "onnx":  # exported now (or found on disk); its session opens on the first batch
             from finetune.export import sample_inputs
             from finetune.numerics import apply
             from plugins.numerics import ONNX_RUNTIME
@@ -99,5 +102,5 @@ class Predictor:
             inputs = tokenize(items, self.bundle.tokenizer, self.bundle.meta.max_length)
         else:
             inputs = {"pixels": torch.stack(items)}
-        preds = top_k(self.bundle, inputs, k)
+        preds = top_k(self.bundle, inputs, k, self.device)
         return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]
