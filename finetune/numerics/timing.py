@@ -136,7 +136,8 @@ def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Ten
     so a slow spell of a shared machine hits every candidate alike. A warm-up call each comes first; a
     candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further. A
     candidate whose measuring (timing and agreement test) would take the choosing, begun at ``started``,
-    past ``MEASURE_SHARE`` of the job's fp32 work is not measured (``examples``: the job's inputs)."""
+    past ``MEASURE_SHARE`` of the job's fp32 work is not measured (``examples``: the job's inputs); one
+    slower than fp32 in each of two rounds is timed no further (it cannot win)."""
     started = time.perf_counter() if started is None else started
     first: dict[str, float] = {}
     held: dict[str, nn.Module] = {}  # candidates that are copies or wrappers (int8, onnxruntime): built once
@@ -171,11 +172,17 @@ def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Ten
     if timed == [FP32]:  # nothing to compare: fp32's warm-up is its time
         return Timings(first, set(), held, unaffordable)
     samples: dict[str, list[float]] = {n.label: [] for n in timed}
-    for _ in range(rounds):
+    losing: set[str] = set()  # slower than fp32 in every round so far: timed no further
+    for r in range(rounds):
         for n in timed:
+            if n.label in losing:
+                continue
             step = _step(held.get(n.label) or apply(model, n), timing, purpose)
             start = time.perf_counter()
             step()
             samples[n.label].append(time.perf_counter() - start)
+        if r >= 1:  # two rounds each: a candidate whose fastest is slower than fp32's slowest cannot win
+            slowest = max(samples[FP32.label])
+            losing |= {n.label for n in timed if n != FP32 and min(samples[n.label]) > slowest}
     medians = {label: statistics.median(s) for label, s in samples.items()}
     return Timings({**first, **medians}, set(first) - set(medians), held, unaffordable)
