@@ -169,8 +169,9 @@ class TorchLauncher:
         t = cfg.train
         device = ranks_device(t.device, t.nproc)  # before any rank starts: no rank's traceback for it
         if device != t.device:
-            events.log(f"{t.nproc} training processes and {torch.cuda.device_count()} GPU(s): --device auto "
-                       "trains on the CPU (gloo)")
+            if torch.cuda.is_available():  # GPUs, but not one per process: say why they stay idle
+                events.log(f"{t.nproc} training processes and {torch.cuda.device_count()} GPU(s): --device "
+                           "auto trains on the CPU (gloo)")
             cfg = replace(cfg, train=replace(t, device=device))
             t = cfg.train
         port = t.master_port or (MULTI_NODE_PORT if t.nnodes > 1 else free_port())

@@ -71,7 +71,8 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
     if examples is not None and examples < MIN_BATCHES * len(timing[0]):  # even fp32's timing would cost
         for n in options[1:]:
             skipped[n.label] = f"this job is {examples} inputs: too short to repay measuring"
-        return apply(model, FP32), Choice(FP32, precision, purpose, skipped=skipped)
+        agree = {FP32.label: 1.0}  # fp32 agrees with itself: what every choice records
+        return apply(model, FP32), Choice(FP32, precision, purpose, agreement=agree, skipped=skipped)
     with kept_state(model):
         model.train(purpose == "train")
         timings = time_candidates(model, options, timing, purpose, skipped, examples, started=started)
