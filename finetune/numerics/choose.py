@@ -3,7 +3,8 @@
 ``choose`` times every candidate on a real batch, keeps a candidate only if its predictions agree
 with fp32 (argmax agreement >= 99.5% on a validation batch), takes the fastest, and caches the choice
 on disk per (architecture, input shape, device, torch version, purpose), so the measuring happens
-once per machine. onnxruntime is tried only for jobs long enough to repay the export.
+once per machine. onnxruntime is tried only for jobs long enough to repay the export, and the
+measuring never costs more than a tenth of the job's fp32 work (``timing.MEASURE_SHARE``).
 """
 
 from __future__ import annotations
