@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plugins.errors import RobustuneError
+from plugins.schema import Bounds
 from robustune.service.patterns import says
 
 STATUS = {"invalid": 400, "not_found": 404, "conflict": 409, "interrupted": 409,
@@ -67,10 +68,10 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         ctx: Any = first.get("ctx") or {}
         pattern = str(ctx.get("pattern", ""))
         message = f"{field} must be {says(pattern.removeprefix('^(?:').removesuffix(')$'))}"
-    if first.get("type") in RANGES:
-        ctx = first.get("ctx") or {}
-        limit = next(iter(ctx.values()), "")
-        message = f"{field} must be {RANGES[str(first.get('type'))]} {limit}, got {first.get('input')!r}"
+    if first.get("type") in RANGES:  # ctx is {"ge": 1}: worded as the specs word their bounds
+        limits: Any = first.get("ctx") or {}
+        bound = Bounds(**limits)
+        message = f"{field} must be {bound.words()}, got {first.get('input')!r}"
     if first.get("type") == "extra_forbidden":
         message = f"{field} is not accepted here (see this endpoint's schema in /openapi.json); leave it out"
     return JSONResponse(body(message, "invalid", field), status_code=400)
@@ -78,8 +79,7 @@ async def validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 UNION_TAG = re.compile(r"^(constrained-)?(str|int|float|bool)$|^function-|\[")  # pydantic's member names
 JOB_FIELDS = ("spec", "model_name", "time_limit")  # POST /v1/jobs's own fields beside kind
-RANGES = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
-          "less_than": "less than"}
+RANGES = ("greater_than_equal", "greater_than", "less_than_equal", "less_than")  # pydantic's range errors
 
 
 def _kinds() -> list[str]:

@@ -31,17 +31,6 @@ from robustune.service.patterns import (
 )
 from robustune.service.resolve import service_kinds
 
-REQUEST_REFS = {  # what a field that refers to something takes in a request
-    "dataset": "a dataset id from POST /v1/datasets, or digits, fashion-mnist, rotten-tomatoes",
-    "model": "a registered model: name, name@VERSION, name:ALIAS or a version id",
-    "upload": "the id of uploaded files (POST /v1/datasets)",
-    "weights": "auto, hub, packaged, none, or the id of uploaded weights",
-    "architecture": "registered model or timm names, or the id of an uploaded Hugging Face folder",
-    "job-output": "the id of a finished job that wrote it",
-    "inline": "the value itself (paths on the server are refused)",
-    "options": "options of that job kind, by name",
-}
-
 
 def _json_number(value: Any) -> Any:
     """A number as JSON has it: not a string, not true/false (pydantic's lax mode would take "5" and
@@ -112,11 +101,14 @@ def _json(tp: Any, constraints: dict[str, Any]) -> Any:
 
 
 def _description(f: SpecField) -> str:
+    """The field's help, and for a reference what a request gives: its pattern in words."""
     base, _, arg = (f.ref or "").partition(":")
-    if base not in REQUEST_REFS:
+    if base == "options":
+        return f"{f.help}; in a request: options of {arg}, by name"
+    if base not in REF_PATTERNS:
         return f.help
-    what = f"{REQUEST_REFS[base]}" + (f" ({arg})" if arg else "")
-    return f"{f.help}; in a request: {what}"
+    what = says(REF_PATTERNS.get(f.ref or "", REF_PATTERNS[base]))
+    return f"{f.help}; in a request: {what}" + (f" that wrote its {arg}" if base == "job-output" else "")
 
 
 @cache
