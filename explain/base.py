@@ -14,33 +14,14 @@ import torch
 from torch import Tensor, nn
 
 from explain.config import ExplainConfig
+from plugins.footprint import activation_bytes
 from plugins.modes import frozen_eval
 
 MEMORY_BUDGET = 1 << 30  # bytes of activations one internal batch may hold (CPU default)
 
 
 explain_mode = frozen_eval  # the shared mode for attributions (plugins/modes.py)
-
-
-def activation_bytes(model: nn.Module, *inputs: Tensor) -> int:
-    """Bytes of forward activations for one example (leaf module outputs), times two for backward.
-
-    Shape: each input is (1, ...).
-    """
-    total = [0]
-
-    def hook(_: nn.Module, __: Any, out: Any) -> None:
-        if isinstance(out, Tensor):
-            total[0] += out.numel() * out.element_size()
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    return 2 * total[0] + sum(x.numel() * x.element_size() for x in inputs)
+__all__ = ["Explainer", "activation_bytes", "auto_internal_batch", "explain_mode"]
 
 
 def auto_internal_batch(model: nn.Module, x: Tensor, n_steps: int, budget: int = MEMORY_BUDGET,

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from explain.base import Explainer, explain_mode
 from plugins.errors import InvalidInput, Unsupported, opt
+from plugins.modes import device_of
 
 
 @dataclass
@@ -60,19 +61,20 @@ def explain_texts(explainer: Explainer, model: nn.Module, tokenizer: Any, texts:
                           "or attention-rollout")
     out: list[WordScores] = []
     size = explainer.cfg.batch_size
+    on = device_of(model)  # the texts run where the model is
     for i in range(0, len(texts), size):
         chunk = texts[i : i + size]
         enc = encode(tokenizer, chunk, max_length)
-        ids, mask = enc["input_ids"], enc["attention_mask"]
+        ids, mask = enc["input_ids"].to(on), enc["attention_mask"].to(on)
         if target is None:
             with torch.no_grad():
                 tb = model(ids, mask).argmax(1)
         else:
-            tb = target[i : i + size]
+            tb = target[i : i + size].to(on)
         with explain_mode(model, explainer.cfg.seed):
             scores = explainer.explain_tokens(model, tokenizer, ids, mask, tb)
-        special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids))))
-        scores = scores.masked_fill(special | ~mask.bool(), 0.0)
+        special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids)), device=on))
+        scores = scores.masked_fill(special | ~mask.bool(), 0.0).cpu()
         for j, text in enumerate(chunk):
             words, values = merge_words(text, enc.word_ids(j), enc["offset_mapping"][j], scores[j])
             out.append(WordScores(text, words, values, int(tb[j])))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -10,13 +10,16 @@ from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
 from finetune.data.splits import make_splits
 from finetune.data.types import Data
-from finetune.inference import evaluate
+from finetune.inference import EVAL_BATCH, evaluate
 from finetune.precision import pick
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, opt
 from plugins.events import Reporter
 from plugins.numerics import Choice
+
+if TYPE_CHECKING:
+    from finetune.numerics.batch import Batch
 
 
 def bundle_data(
@@ -52,14 +55,16 @@ def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
 def evaluate_bundle(
     bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None,
     precision: str = "auto", events: Reporter | None = None, device: str = "cpu",
-) -> tuple[str, dict[str, Any], Choice]:
-    """(which split was used, metrics, the numerics ``precision`` picked); the model runs on ``device``
-    (auto: a GPU when present)."""
+) -> tuple[str, dict[str, Any], Choice, Batch]:
+    """(which split was used, metrics, the numerics ``precision`` picked, the batch size); the model runs
+    on ``device`` (auto: a GPU when present) in batches that fit its free memory."""
     from finetune.device import resolve_device
+    from finetune.numerics.batch import batch_for, probe_args
 
     used, data = bundle_data(bundle, data_spec, split, options)
     inputs = prepare_inputs(data, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(data, bundle)
     on = resolve_device(device)
     model, choice = pick(bundle.model.to(on), inputs, on, "infer", precision, events)
-    return used, evaluate(model, inputs, labels, bundle.labels, device=on), choice
+    batch = batch_for(model, probe_args(inputs, on), on, "infer", EVAL_BATCH, len(labels))
+    return used, evaluate(model, inputs, labels, bundle.labels, batch.size, on), choice, batch

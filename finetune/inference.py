@@ -13,7 +13,8 @@ from finetune.metrics import classification_metrics
 from plugins.classifier import Classifier
 from plugins.events import Events, Reporter, reporter
 
-PIXEL_BUDGET = 128 * 224 * 224  # pixels per inference batch: 128 images at 224 px, 2 at 1500 px
+PIXEL_BUDGET = 128 * 224 * 224  # pixels per CPU inference batch: 128 images at 224 px, 2 at 1500 px
+EVAL_BATCH = 128  # examples per inference batch on the CPU (a GPU takes the largest batch that fits)
 
 
 def inference_batch(batch_size: int, side: int | None) -> int:
@@ -23,20 +24,22 @@ def inference_batch(batch_size: int, side: int | None) -> int:
     return max(1, min(batch_size, PIXEL_BUDGET // (side * side)))
 
 
-def _batch_for(inputs: Inputs, batch_size: int) -> int:
+def _batch_for(inputs: Inputs, batch_size: int, device: torch.device) -> int:
+    if device.type == "cuda":  # sized for the GPU's free memory by finetune/numerics/batch.py
+        return batch_size
     pixels = inputs.get("pixels")
     return inference_batch(batch_size, int(pixels.shape[-1]) if pixels is not None else None)
 
 
 @torch.no_grad()
 def predict_logits(
-    module: nn.Module, inputs: Inputs, batch_size: int = 128, device: torch.device | None = None
+    module: nn.Module, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None
 ) -> Tensor:
     """Logits in eval mode. Shape: N inputs -> (N, K) on the CPU."""
     device = device or torch.device("cpu")
     was_training = module.training
     module.eval()
-    batches = iterate(inputs, _batch_for(inputs, batch_size))
+    batches = iterate(inputs, _batch_for(inputs, batch_size, device))
     out = [module(*model_args(b, device)).float().cpu() for b in batches]
     module.train(was_training)
     return torch.cat(out)
@@ -44,7 +47,7 @@ def predict_logits(
 
 @torch.no_grad()
 def compute_features(
-    model: Classifier, inputs: Inputs, batch_size: int = 128, device: torch.device | None = None,
+    model: Classifier, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None,
     events: Events | Reporter | None = None, stage: str = "caching features",
 ) -> Inputs:
     """Backbone features once, for linear probing. Shape: N inputs -> {"features": (N, F)}.
@@ -53,7 +56,7 @@ def compute_features(
     """
     device = device or torch.device("cpu")
     model.eval()
-    batch_size = _batch_for(inputs, batch_size)
+    batch_size = _batch_for(inputs, batch_size, device)
     total = -(-num_examples(inputs) // batch_size)
     batches: Iterable[Inputs] = reporter(events).track(iterate(inputs, batch_size), stage, total)
     feats = [model.forward_features(*model_args(b, device)).float().cpu() for b in batches]
@@ -65,7 +68,7 @@ def compute_features(
 
 def evaluate(
     model: Classifier, inputs: Inputs, labels: Tensor, classes: list[str],
-    batch_size: int = 128, device: torch.device | None = None,
+    batch_size: int = EVAL_BATCH, device: torch.device | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on ``inputs``."""
     logits = predict_logits(model, inputs, batch_size, device)

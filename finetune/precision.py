@@ -27,12 +27,13 @@ def _batches(inputs: Inputs, size: int, limit: int, device: torch.device) -> lis
 def pick(model: M, inputs: Inputs, device: torch.device, purpose: str, precision: str,
          events: Reporter | None = None, check: Inputs | None = None,
          extra_check: Callable[[nn.Module], bool] | None = None, log: bool = False,
-         examples: int | None = None) -> tuple[M, Choice]:
+         examples: int | None = None, extra_examples: int = 0) -> tuple[M, Choice]:
     """``model`` computing in what ``precision`` picks for ``purpose`` (timed on ``inputs``).
 
     ``check``: validation inputs for the agreement test (default: ``inputs``); ``log``: say the
     choice in the run's log (training), else it only goes to the command's output files;
-    ``examples``: how many inputs the job will run (default: ``inputs``'s).
+    ``examples``: how many inputs the job will run (default: ``inputs``'s); ``extra_examples``: what
+    ``extra_check`` costs, in inputs of the timed kind (counted in the 10% the choosing may take).
     """
     pixels = inputs.get("pixels")
     size = inference_batch(TIMING_BATCH, int(pixels.shape[-1]) if pixels is not None else None)
@@ -42,7 +43,8 @@ def pick(model: M, inputs: Inputs, device: torch.device, purpose: str, precision
     if events is not None and precision == "auto":
         events.progress("measuring numerics", 0)
     total = num_examples(inputs) if examples is None else examples
-    model, choice = choose(model, timing, checks, device, purpose, precision, extra_check, examples=total)
+    model, choice = choose(model, timing, checks, device, purpose, precision, extra_check, examples=total,
+                           extra_batches=extra_examples / len(timing[0]))
     if events is not None and log:
         events.log(f"numerics for {WORDS[purpose]}: {choice.describe()}")
     return model, choice

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from finetune.data.images import try_read_image
-from finetune.inference import predict_logits
+from finetune.inference import EVAL_BATCH, predict_logits
 from finetune.preprocess import Inputs, prepare_images, tokenize
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, NotFound, Unsupported, opt
@@ -41,9 +41,10 @@ def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
     return tokenize(texts, bundle.tokenizer, bundle.meta.max_length)
 
 
-def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None) -> list[Prediction]:
+def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None,
+          batch_size: int = EVAL_BATCH) -> list[Prediction]:
     """Top-k (label, probability) per input, most likely first (the model on ``device``: the CPU)."""
-    probs = torch.softmax(predict_logits(bundle.model, inputs, device=device), dim=1)
+    probs = torch.softmax(predict_logits(bundle.model, inputs, batch_size, device), dim=1)
     k = max(1, min(k, probs.shape[1]))
     values, indices = probs.topk(k, dim=1)
     labels = bundle.labels

@@ -10,6 +10,12 @@ import torch
 from torch import nn
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters are (the CPU for a model without any)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 @contextmanager
 def frozen_eval(model: nn.Module, seed: int) -> Iterator[None]:
     """Eval mode, no parameter gradients, seeded torch and NumPy RNGs (Captum and torchattacks

@@ -12,9 +12,10 @@ from torch import Tensor, nn
 
 from plugins.errors import InvalidInput, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
+from plugins.modes import device_of
 from plugins.records import plain
 from plugins.registry import registry
-from robustness.attacks.base import AttackConfig, perturbation_norm
+from robustness.attacks.base import AttackConfig, attack_mode, perturbation_norm
 from robustness.config import AuditConfig
 from robustness.defaults import default_attacks
 from robustness.flags import ball_flags, curve_flags, has_input_gradients, model_flags
@@ -32,26 +33,30 @@ class AuditResult:
 
 @torch.no_grad()
 def _predict(model: nn.Module, x: Tensor, size: int) -> Tensor:
+    """Predicted classes, batch by batch on the model's device. Shape: (N, C, H, W) -> (N,) on x's device."""
     if len(x) == 0:  # every sample settled earlier
         return torch.zeros(0, dtype=torch.long, device=x.device)
-    return torch.cat([model(x[i : i + size]).argmax(1) for i in range(0, len(x), size)])
-
-
+    on = device_of(model)
+    return torch.cat([model(x[i : i + size].to(on)).argmax(1).to(x.device) for i in range(0, len(x), size)])
 
 
 def _attack_batches(attack: Any, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None, size: int,
                     starts: Iterable[int]) -> tuple[Tensor, int]:
-    """The attack's examples, batch by batch, within its budget; and how many of its own results broke
-    its contract before the budget was enforced (the ``outside_ball`` flag: a bug in the attack).
+    """The attack's examples, batch by batch on the model's device, within its budget; and how many of
+    its own results broke its contract before the budget was enforced (the ``outside_ball`` flag: a bug
+    in the attack). One seeded random stream runs over all batches: on the CPU the examples are the same
+    whatever the batch size.
 
-    Shape: x (N, C, H, W), y (N,), done (N,) bool -> (N, C, H, W), count.
+    Shape: x (N, C, H, W), y (N,), done (N,) bool -> (N, C, H, W) on x's device, count.
     """
     out, broke = [], 0
-    for i in starts:
-        xb, yb = x[i : i + size], y[i : i + size]
-        raw = attack.raw(model, xb, yb, None if done is None else done[i : i + size])
-        broke += int(attack.violations(raw, xb).sum())
-        out.append(attack.enforce(raw, xb))
+    on = device_of(model)
+    with attack_mode(model, attack.cfg.seed):
+        for i in starts:
+            xb, yb = x[i : i + size].to(on), y[i : i + size].to(on)
+            raw = attack.raw(model, xb, yb, None if done is None else done[i : i + size].to(on), seeded=False)
+            broke += int(attack.violations(raw, xb).sum())
+            out.append(attack.enforce(raw, xb).to(x.device))
     return torch.cat(out), broke
 
 
@@ -71,7 +76,7 @@ def validate(cfg: AuditConfig, modality: str = "image") -> None:
 def _check(model: nn.Module, x: Tensor, cfg: AuditConfig) -> None:
     validate(cfg)
     needing = [a for a in cfg.attacks if registry.get("attack", a).needs_gradients]
-    if needing and not has_input_gradients(model, x):
+    if needing and not has_input_gradients(model, x[:1].to(device_of(model))):
         raise InvalidInput(f"attack(s) {', '.join(needing)} need gradients but the model's output has "
                            f"none with respect to its input; use a black-box attack: {opt('attacks')} "
                            "square")
@@ -138,7 +143,8 @@ def run_audit(model: nn.Module, x: Tensor, y: Tensor, classes: list[str], cfg: A
     examples = {"x": x, "x_adv": adv_worst, "labels": y, "pred_clean": pred_clean,
                 "pred_adv": _predict(model, adv_worst, cfg.batch_size), "eps": torch.tensor([largest])}
     white = {a for a in cfg.attacks if registry.get("attack", a).needs_gradients}
-    flags = model_flags(model, x[: cfg.batch_size], y[: cfg.batch_size])
+    on = device_of(model)
+    flags = model_flags(model, x[: cfg.batch_size].to(on), y[: cfg.batch_size].to(on))
     flags += curve_flags(robust, white, len(x)) + ball_flags(violations)
     config = {"attacks": list(cfg.attacks), "steps": cfg.steps, "n_queries": cfg.n_queries, "seed": cfg.seed,
               "options": plain(cfg.options), "mode": "independent" if cfg.independent else "cascade"}

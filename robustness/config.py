@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.schema import require
-from robustness.defaults import IMAGE_EPS
+from robustness.defaults import BATCH, IMAGE_EPS
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class AuditConfig:
     eps: tuple[float, ...] = IMAGE_EPS
     steps: int = 10
     n_queries: int = 1000
-    batch_size: int = 64
+    batch_size: int = BATCH
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)  # attack name -> its options (declared ones)
     # False (the default): each budget attacks only the samples still correct at the previous one

@@ -6,6 +6,7 @@ from plugins.errors import InvalidInput
 
 IMAGE_EPS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)  # Linf in pixel units
 TEXT_EPS = (0.02, 0.05, 0.1, 0.2)  # relative embedding norm, or fraction of words changed
+BATCH = 64  # examples per attack batch on the CPU (a GPU takes the largest batch that fits)
 DEFAULTS: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
     "image": (("fgsm", "pgd"), IMAGE_EPS),
     "text": (("embedding-pgd", "word-level"), TEXT_EPS),

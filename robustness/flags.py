@@ -20,7 +20,8 @@ def model_flags(model: nn.Module, x: Tensor, y: Tensor) -> list[Flag]:
     if not torch.allclose(a, b, atol=1e-6):
         flags.append({"code": "randomized", "message": "two forward passes on the same input differ: "
                       "the model is randomized, so gradient attacks may underestimate it (use EOT)"})
-    if bool(((a >= 0) & (a <= 1)).all()) and torch.allclose(a.sum(1), torch.ones(len(a)), atol=1e-4):
+    ones = torch.ones(len(a), device=a.device)
+    if bool(((a >= 0) & (a <= 1)).all()) and torch.allclose(a.sum(1), ones, atol=1e-4):
         flags.append({"code": "probabilities", "message": "the model returns probabilities, not "
                       "logits: softmax saturation hides gradients; return logits"})
     norms = input_gradient_norms(model, x, y)
@@ -40,10 +41,10 @@ def input_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     with torch.enable_grad():
         logits = model(xg)
         if logits.grad_fn is None:
-            return torch.zeros(len(x))
+            return torch.zeros(len(x), device=x.device)
         loss = F.cross_entropy(logits, y, reduction="sum")
         (grad,) = torch.autograd.grad(loss, xg, allow_unused=True)
-    return grad.flatten(1).norm(dim=1).detach() if grad is not None else torch.zeros(len(x))
+    return grad.flatten(1).norm(dim=1).detach() if grad is not None else torch.zeros(len(x), device=x.device)
 
 
 def has_input_gradients(model: nn.Module, x: Tensor) -> bool:

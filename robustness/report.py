@@ -72,6 +72,7 @@ class AuditReport(Spec):
     format_version: int = AUDIT_FORMAT
     eps_meaning: str | None = None
     numerics: dict[str, Any] | None = None  # what the model computed in (plugins/numerics.py)
+    batch: dict[str, Any] | None = None  # the attack batch: size, why, device (finetune/numerics/batch.py)
 
 
 def eps_key(eps: float) -> str:

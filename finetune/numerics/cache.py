@@ -1,4 +1,5 @@
-"""The on-disk cache of measured numerics choices: measured once per model, input shape and machine."""
+"""The on-disk cache of measured numerics choices and batch footprints: measured once per model, input
+shape and machine."""
 
 from __future__ import annotations
 
@@ -43,10 +44,11 @@ def read_cache(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else {}
 
 
-def write_choice(path: Path, key: str, entry: dict[str, Any]) -> None:
-    """Add one choice to the cache at ``path`` (re-read first: another process may have written)."""
+def write_choice(path: Path, key: str, entry: dict[str, Any], section: str = "choices") -> None:
+    """Add one entry (a numerics choice, or a batch footprint in ``"batches"``) to the cache at ``path``
+    (re-read first: another process may have written)."""
     cache = read_cache(path)
-    cache.setdefault("choices", {})[key] = entry
+    cache.setdefault(section, {})[key] = entry
     cache["version"] = CACHE_VERSION
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))

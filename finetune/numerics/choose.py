@@ -9,6 +9,7 @@ measuring never costs more than a tenth of the job's fp32 work (``timing.MEASURE
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -19,12 +20,14 @@ from finetune.numerics.apply import M, apply, candidates, half_dtype, native_hal
 from finetune.numerics.cache import cache_file, cache_key, read_cache, write_choice
 from finetune.numerics.timing import (
     kept_state,
+    needs_extra_check,
     predict_argmax,
     short_job_note,
     time_candidates,
     worth_exporting,
 )
 from plugins.errors import InvalidInput, Unsupported, opt
+from plugins.modes import frozen_eval
 from plugins.numerics import FP32, ONNX_RUNTIME, PRECISIONS, PURPOSES, Choice, Numerics
 
 AGREEMENT = 0.995
@@ -34,11 +37,13 @@ MIN_BATCHES = 10  # a job of fewer timed batches runs in fp32 unmeasured (one ti
 def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]],
            device: torch.device, purpose: str = "infer", precision: str = "auto",
            extra_check: Callable[[nn.Module], bool] | None = None,
-           use_cache: bool = True, examples: int | None = None) -> tuple[M, Choice]:
+           use_cache: bool = True, examples: int | None = None,
+           extra_batches: float = 0.0) -> tuple[M, Choice]:
     """``model`` set to the fastest numerics ``precision`` allows whose predictions agree with fp32.
 
     ``timing``: one real batch to time; ``check``: validation batches for the agreement test;
-    ``extra_check(model)``: a further test a candidate must pass (an audit's robust accuracy);
+    ``extra_check(model)``: a further test a reduced-precision candidate must pass (an audit's robust
+    accuracy), costing about ``extra_batches`` timed batches;
     ``examples``: how many inputs the job will run (onnxruntime is tried only when that much fp32
     work takes ``ONNX_WORTH`` seconds or more). Returns the model (a copy for int8, a wrapper for
     onnxruntime) and the choice.
@@ -74,9 +79,11 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
             skipped[n.label] = f"this job is {examples} inputs: too short to repay measuring"
         agree = {FP32.label: 1.0}  # fp32 agrees with itself: what every choice records
         return apply(model, FP32), Choice(FP32, precision, purpose, agreement=agree, skipped=skipped)
-    with kept_state(model):
+    frozen = frozen_eval(model, 0) if purpose == "gradient" else contextlib.nullcontext()
+    with kept_state(model), frozen:  # input gradients are timed as attacks take them: parameters frozen
         model.train(purpose == "train")
-        timings = time_candidates(model, options, timing, purpose, skipped, examples, started=started)
+        timings = time_candidates(model, options, timing, purpose, skipped, examples, started=started,
+                                  extra_batches=extra_batches if extra_check is not None else 0.0)
         seconds, held, unaffordable = timings.seconds, timings.held, timings.unaffordable
         model.eval()
         measured = [o for o in options if o.label in seconds and o != FP32]
@@ -90,7 +97,8 @@ def choose(model: M, timing: tuple[Tensor, ...], check: list[tuple[Tensor, ...]]
             run = held.get(n.label) or apply(model, n)
             assert reference is not None  # measured holds n
             agreement[n.label] = float((predict_argmax(run, check) == reference).float().mean())
-            if agreement[n.label] >= AGREEMENT and (extra_check is None or extra_check(run)):
+            if agreement[n.label] >= AGREEMENT and (extra_check is None or not needs_extra_check(n)
+                                                    or extra_check(run)):
                 best = best or n
                 if n.runtime == "torch":
                     best_torch = n

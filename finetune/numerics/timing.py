@@ -17,7 +17,8 @@ from plugins.numerics import FP32, Numerics
 REPEATS = 3
 ONNX_WORTH = 20.0  # seconds of fp32 inference a job must need before exporting to onnxruntime is tried
 MEASURE_SHARE = 0.10  # choosing may cost at most this share of the job's fp32 work
-CHECK_BATCHES = 8  # what the agreement test of one candidate costs, in timed batches (256 examples / 32)
+CHECK_BATCHES = 8  # what the agreement test of one candidate costs, in inference batches (256 examples / 32)
+FORWARD_SHARE = 1 / 3  # an inference batch against a timed training or input-gradient batch (+ backward)
 EXPORT_SECONDS = 4.0  # what exporting a model to ONNX and opening its session costs, about (CPU, small CNN)
 
 
@@ -129,14 +130,21 @@ class Timings:
     unaffordable: set[str]
 
 
+def needs_extra_check(n: Numerics) -> bool:
+    """Whether a candidate must also pass the job's own check (an audit's robust accuracy): those that
+    compute in reduced precision; a memory format alone changes only the order of fp32 sums."""
+    return n.dtype != FP32.dtype
+
+
 def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Tensor, ...], purpose: str,
                     skipped: dict[str, str], examples: int | None, rounds: int = REPEATS,
-                    started: float | None = None) -> Timings:
+                    started: float | None = None, extra_batches: float = 0.0) -> Timings:
     """Median seconds per batch of each candidate, timed in interleaved rounds (one batch each per round),
     so a slow spell of a shared machine hits every candidate alike. A warm-up call each comes first; a
     candidate whose warm-up is over 3x fp32's keeps that as its time and is not timed further. A
-    candidate whose measuring (timing and agreement test) would take the choosing, begun at ``started``,
-    past ``MEASURE_SHARE`` of the job's fp32 work is not measured (``examples``: the job's inputs); one
+    candidate whose measuring (timing, agreement test and, for reduced precision, the job's own check of
+    ``extra_batches`` timed batches) would take the choosing, begun at ``started``, past
+    ``MEASURE_SHARE`` of the job's fp32 work is not measured (``examples``: the job's inputs); one
     slower than fp32 in each of two rounds is timed no further (it cannot win)."""
     started = time.perf_counter() if started is None else started
     first: dict[str, float] = {}
@@ -148,7 +156,9 @@ def time_candidates(model: nn.Module, options: list[Numerics], timing: tuple[Ten
             skipped[n.label] = short_job_note(first, timing, examples)
             continue
         if first:
-            each = (rounds + CHECK_BATCHES) * first[FP32.label]
+            check = CHECK_BATCHES * (1.0 if purpose == "infer" else FORWARD_SHARE)
+            extra = extra_batches if needs_extra_check(n) else 0.0  # the job's own check, in timed batches
+            each = (rounds + check + extra) * first[FP32.label]
             cost = committed + first[FP32.label] + each + (EXPORT_SECONDS if n.runtime != "torch" else 0.0)
             if not affordable(first, timing, examples, started, cost):
                 skipped[n.label] = too_short_note(first, timing, examples)

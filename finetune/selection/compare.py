@@ -58,7 +58,7 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
         row["rank"] = rank
     winner = Path(rows[0]["bundle"])
     first = configs[0]
-    used, holdout, _ = evaluate_bundle(load_bundle(winner), first.data, "holdout", first.data_options,
+    used, holdout, *_ = evaluate_bundle(load_bundle(winner), first.data, "holdout", first.data_options,
                                        first.train.precision)
     files = plot_curves(curves, out / "validation_curves.png", "compare: validation accuracy per epoch")
     payload = {"data": configs[0].data, "ranking": rows, "winner": rows[0]["candidate"],

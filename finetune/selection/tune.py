@@ -161,7 +161,7 @@ def run_tune(options: dict[str, Any], model: str, trials: int, out: Path, max_ep
     final_cfg = from_options({**final_opts, "out": str(out / "best")})
     report.progress("trials", trials, trials)
     final = run_training(final_cfg, events=report, holdout=False)
-    used, holdout, _ = evaluate_bundle(load_bundle(final.bundle), final.config.data, "holdout",
+    used, holdout, *_ = evaluate_bundle(load_bundle(final.bundle), final.config.data, "holdout",
                                        final.config.data_options, final.config.train.precision)
     rows = [{"trial": t.number, "state": t.state.name.lower(), "val_accuracy": t.value, "params": t.params}
             for t in study.trials]

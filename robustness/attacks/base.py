@@ -8,6 +8,7 @@ returned), for tests that check each attack keeps its own contract.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -107,13 +108,16 @@ class Attack:
             self.spent += int(active.sum()) * self.cost()
         return adv
 
-    def raw(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None) -> Tensor:
+    def raw(self, model: nn.Module, x: Tensor, y: Tensor, done: Tensor | None = None,
+            seeded: bool = True) -> Tensor:
         """What the attack itself returns, run as ``__call__`` runs it (mode, seed, ``done``) but
-        before the budget is enforced: neither over-budget rejection nor projection.
+        before the budget is enforced: neither over-budget rejection nor projection. ``seeded=False``:
+        the caller already runs its whole pass under one ``attack_mode`` (one random stream over all
+        its batches, so on the CPU the examples do not depend on the batch size).
 
         Shape: x (N, C, H, W), y (N,), done (N,) bool -> same as x.
         """
-        with attack_mode(model, self.cfg.seed):
+        with attack_mode(model, self.cfg.seed) if seeded else nullcontext():
             x = x.detach()
             active = torch.ones(len(x), dtype=torch.bool) if done is None else ~done.cpu()
             return self.perturb_some(model, x, y, active.to(x.device)).detach()

@@ -122,6 +122,9 @@ def audit_table(report: dict[str, Any]) -> Table:
         seconds = sum(by_eps[k]["seconds"] for k in keys)
         table.add_row(name, *[f"{by_eps[k]['robust_accuracy']:.3f}" for k in keys], f"{seconds:.1f}")
     table.add_row("worst case", *[f"{report['worst_case'][k]['robust_accuracy']:.3f}" for k in keys], "")
+    batch = report.get("batch")
+    if batch:
+        table.caption = f"batches of {batch['size']} on {batch['device']} ({batch['why']})"
     return table
 
 

@@ -13,7 +13,7 @@ from plugins.records import Result, Spec
 from plugins.registry import registry
 from plugins.schema import option, require
 from robustness.config import AuditConfig
-from robustness.defaults import default_attacks, default_eps
+from robustness.defaults import BATCH, default_attacks, default_eps
 from robustune.jobs import Job
 
 DEFAULT_N = 500
@@ -44,7 +44,9 @@ class AuditSpec(Spec):
                            help=f"examples to attack (a fixed shuffle of the split; up to {DEFAULT_N})")
     steps: int = option(10, ge=1, help="iterations of iterative attacks")
     n_queries: int = option(1000, ge=1, help="queries of the square attack")
-    batch_size: int = option(64, ge=1, help="examples per attack batch")
+    batch_size: int | None = option(None, ge=1,
+                                    help=f"examples per attack batch (default: {BATCH} on the CPU; on a GPU "
+                                         "the largest that fits its free memory)")
     seed: int = option(0, ge=0, le=2**32 - 1, help="the audit's shuffle and the attacks' randomness")
     split: str = option("auto", choices=("auto", "holdout", "all"),
                         help="auto (the holdout when the data is the bundle's training source), "
@@ -63,6 +65,8 @@ class AuditSpec(Spec):
     precision: str = option("auto", choices=PRECISIONS,
                             help=PRECISION_HELP + "; auto also requires the robust accuracy "
                                  "within 1 point of fp32 on a sample")
+    device: str = option("auto", choices=("auto", "cpu", "cuda"),
+                         help="auto (a GPU when present), cpu or cuda")
 
     def __post_init__(self) -> None:
         require(self, [])
@@ -76,7 +80,7 @@ class AuditSpec(Spec):
         """The audit settings, with the modality's default attacks and budgets where none were given."""
         attacks = self.attacks or default_attacks(modality)
         return AuditConfig(attacks=attacks, eps=self.eps or default_eps(modality), steps=self.steps,
-                           n_queries=self.n_queries, batch_size=self.batch_size, seed=self.seed,
+                           n_queries=self.n_queries, batch_size=self.batch_size or BATCH, seed=self.seed,
                            options=attack_options(attacks, self.attack_options), independent=self.independent)
 
 

@@ -38,6 +38,7 @@ class EvaluateOutput(Result):
     split: str
     metrics: dict[str, Any] = field(default_factory=dict)
     numerics: dict[str, Any] = field(default_factory=dict)  # what the model computed in
+    batch: dict[str, Any] = field(default_factory=dict)  # the inference batch size and why
 
 
 def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> EvaluateOutput:
@@ -48,10 +49,10 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
     report = reporter(events)
     report.progress("evaluating", 0)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
-    used, metrics, choice = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split, options,
-                                            spec.precision, report, spec.device)
+    used, metrics, choice, batch = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split,
+                                                   options, spec.precision, report, spec.device)
     report.progress("evaluating", 1, 1)
-    return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json())
+    return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json(), batch.to_json())
 
 
 JOB = Job("evaluate", EvaluateSpec, run, "Evaluate a bundle on labeled data.",

@@ -26,6 +26,8 @@ class ExplainSpec(Spec):
     texts: tuple[str, ...] = option(help="text to explain (repeatable)", flag="text", default_factory=tuple)
     method: str = option("integrated-gradients", help="explainer plugin (see robustune plugins)")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
+    device: str = option("auto", choices=("auto", "cpu", "cuda"),
+                         help="auto (a GPU when present), cpu or cuda")
     target: str | None = option(None, help="class to explain (default: the predicted one)")
     out: str | None = option(None, ref="output:explanations",
                              help="output folder (default: BUNDLE/explanations)")

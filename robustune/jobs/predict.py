@@ -34,6 +34,7 @@ class PredictOutput(Result):
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     numerics: dict[str, Any] = field(default_factory=dict)  # what the model computed in
+    batch: dict[str, Any] = field(default_factory=dict)  # the inference batch size and why
 
 
 def run(spec: PredictSpec, events: Events | Reporter | None = None) -> PredictOutput:

@@ -69,12 +69,14 @@ def serve(
     idempotency_ttl: Annotated[str, Opt(help="how long an Idempotency-Key is remembered")] = (
         D["idempotency_ttl"]),
     max_tokens: Annotated[int, Opt(min=1, help="most live tokens of one project")] = D["max_tokens"],
-    predict_batch: Annotated[int, Opt(min=1, help="predict: most requests batched together (1: off)")] = (
+    predict_batch: Annotated[int, Opt(min=0, help="predict: most inputs batched together (0: 32 on the CPU, "
+                                                   "on a GPU the most that fit; 1: off)")] = (
         D["predict_batch"]),
     predict_wait_ms: Annotated[float, Opt(min=0, help="predict: longest wait for a batch to fill")] = (
         D["predict_wait_ms"]),
     predict_lanes: Annotated[int, Opt(min=0, help="predict: batches of one model run at once, each on its "
-                                                   "own thread (0: one per CPU core)")] = D["predict_lanes"],
+                                                   "own thread (0: one per core, up to 8; 2 on a GPU)")] = (
+        D["predict_lanes"]),
     model_cache_mb: Annotated[int, Opt(min=1, help="predict: memory for warm models")] = (
         D["model_cache_bytes"] // MB),
     runtime: Annotated[str, Opt(help="predict: torch (the bundle as trained) or onnx (each model exported to "

@@ -5,7 +5,8 @@ inputs, and run as one batch on one of the model's ``lanes`` threads (PyTorch re
 the inputs are decoded there, then go through one forward pass. Several lanes of one PyTorch thread
 each beat one lane of several threads on a small machine, where every other thread of the server
 (HTTP, the event loop, the clients) stalls a multi-threaded operator at its barrier; the service
-benchmark measures this.
+benchmark measures this. ``max_batch`` 0 sizes each model's batches for where it runs: 32 inputs on
+the CPU; on a GPU the most that fit its free memory, shared by the lanes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from robustune.jobs.work.predict import Predictor
+
+CPU_BATCH = 32  # inputs per batch on the CPU when --predict-batch is 0
+GPU_LANES = 2  # lanes on a GPU when --predict-lanes is 0: one prepares inputs while the other runs
 
 
 @dataclass
@@ -140,14 +144,15 @@ class Engine:
         self.stats: Counter[str] = Counter()  # forward passes run (for /metrics)
         self.shared = False
 
-    def _share_cores(self) -> None:
-        """Lanes to run (0: one per core PyTorch would use, at most 8), each lane's share of PyTorch's
-        threads set once for this process (it only predicts; jobs run in worker processes)."""
+    def _share_cores(self, gpu: bool) -> None:
+        """Lanes to run (0: one per core PyTorch would use, at most 8; on a GPU two, one preparing while
+        the other runs), each lane's share of PyTorch's threads set once for this process (it only
+        predicts; jobs run in worker processes)."""
         import torch
 
         cores = torch.get_num_threads()
         if not self.lanes:
-            self.lanes = min(cores, 8)
+            self.lanes = GPU_LANES if gpu else min(cores, 8)
         torch.set_num_threads(max(1, cores // self.lanes))
         self.shared = True
 
@@ -161,8 +166,9 @@ class Engine:
 
             predictor = await asyncio.to_thread(Predictor, bundle, self.runtime, self.device)
             if not self.shared:
-                self._share_cores()
-            self.models[version_id] = Batcher(predictor, self.max_batch, self.wait_ms, self.stats, self.lanes)
+                self._share_cores(predictor.device.type == "cuda")
+            size = self.max_batch or await asyncio.to_thread(predictor.batch_size, CPU_BATCH, self.lanes)
+            self.models[version_id] = Batcher(predictor, size, self.wait_ms, self.stats, self.lanes)
             while (
                 len(self.models) > 1
                 and sum(2 * b.predictor.bytes for b in self.models.values()) > self.cache_bytes

@@ -47,10 +47,11 @@ class Settings:
     max_time_limit: str = option("24h", help="the most a job's own time_limit may ask for")
     max_tokens: int = option(100, help="most live tokens of one project (a new one is refused past it)")
     idempotency_ttl: str = option("24h", help="how long an Idempotency-Key of a token is remembered")
-    predict_batch: int = option(32, help="predict: most requests batched together")
+    predict_batch: int = option(0, help="predict: most inputs batched together (0: 32 on the CPU; on a GPU "
+                                        "the most that fit its free memory, shared by the lanes)")
     predict_wait_ms: float = option(5.0, help="predict: longest wait for a batch to fill")
     predict_lanes: int = option(0, help="predict: batches of one model run at once, each on its own thread "
-                                        "(0: one per CPU core)")
+                                        "(0: one per CPU core, up to 8; 2 on a GPU)")
     model_cache_bytes: int = option(2 << 30, help="predict: memory for warm models")
     runtime: str = option("torch", help="predict: torch (the bundle as trained) or onnx (the bundle exported "
                                         "to ONNX once, answered by onnxruntime)")

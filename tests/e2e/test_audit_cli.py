@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from tests.conftest import CliResult
@@ -48,6 +49,27 @@ def test_audit_writes_report_curve_and_examples(cli: Cli, digits_bundle: Path, t
     assert float((ex["x_adv"] - ex["x"]).abs().max()) <= 8 / 255 + 1e-6
     again = cli("audit", digits_bundle, "--data", "digits", "--n", "24", "--out", out)
     assert_error(again, "already exists", "--overwrite")
+
+
+def test_a_short_memory_lowers_the_batch_not_the_numbers(cli: Cli, digits_bundle: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for a few examples only (a fake limit), the audit picks a smaller batch and finds the
+    same robust accuracy and the same adversarial examples as at batch 64."""
+    args = ("--data", "digits", "--eps", "2/255,8/255", "--n", "80", "--steps", "4", "--precision", "fp32")
+    r = cli("audit", digits_bundle, *args, "--batch-size", "64", "--out", tmp_path / "at64")
+    assert r.code == 0, r.err
+    monkeypatch.setenv("ROBUSTUNE_MEMORY_LIMIT_MB", "2")
+    r = cli("audit", digits_bundle, *args, "--out", tmp_path / "probed")
+    assert r.code == 0, r.err
+    assert "lowered from 64" in r.out  # the table's caption says the batch and why
+    at64, probed = (json.loads((tmp_path / d / "audit.json").read_text()) for d in ("at64", "probed"))
+    assert at64["batch"] == {"size": 64, "why": "given", "device": "cpu"}
+    assert 1 <= probed["batch"]["size"] < 64 and "lowered from 64" in probed["batch"]["why"]
+    for attack in ("fgsm", "pgd"):
+        for eps, stats in at64["attacks"][attack].items():
+            assert probed["attacks"][attack][eps]["robust_accuracy"] == stats["robust_accuracy"]
+    a, b = (load_file(str(tmp_path / d / "adversarial.safetensors")) for d in ("at64", "probed"))
+    assert torch.allclose(a["x_adv"], b["x_adv"], atol=1e-5)
 
 
 def test_audit_text_bundle(cli: Cli, text_bundle: Path, text_csv: Path, tmp_path: Path) -> None:

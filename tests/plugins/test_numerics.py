@@ -81,9 +81,15 @@ def test_a_candidate_failing_the_extra_check_is_not_taken(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROBUSTUNE_CACHE_DIR", str(tmp_path))
     x = _images(32)
-    model, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "gradient", "auto",
-                           extra_check=lambda m: False)
-    assert choice.numerics == FP32 and model.numerics == FP32  # type: ignore[attr-defined]
+    asked: list[str] = []  # the check is for reduced precision: a memory format alone keeps fp32's sums
+
+    def refuse(m: torch.nn.Module) -> bool:
+        asked.append(m.numerics.dtype)  # type: ignore[attr-defined]
+        return False
+
+    model, choice = choose(_cnn(), (x,), [(x,)], torch.device("cpu"), "gradient", "auto", extra_check=refuse)
+    assert choice.numerics.dtype == "fp32" and model.numerics == choice.numerics  # type: ignore[attr-defined]
+    assert FP32.dtype not in asked
 
 
 def test_measuring_for_training_changes_no_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,3 +72,27 @@ def test_warm_models_run_on_the_predict_device(digits_cnn: Path) -> None:
             Settings(predict_device="cuda")
     with pytest.raises(InvalidInput, match="must be one of auto, cpu, cuda"):
         Settings(predict_device="gpu")
+
+
+def test_batches_are_sized_for_the_predict_device(digits_cnn: Path) -> None:
+    """--predict-batch 0 (the default): 32 inputs on the CPU; a GPU gets the most that fit its free memory,
+    shared by its lanes (here the arithmetic, with the CPU's footprint standing in for a GPU's)."""
+    import torch
+
+    from finetune.numerics.batch import footprint, probe_args
+    from robustune.service.engine import CPU_BATCH
+
+    async def sized(max_batch: int) -> int:
+        engine = Engine(max_batch, 2.0, 1 << 30, device="cpu")
+        await engine.predict("v", str(digits_cnn), _pngs(1), 1)
+        return engine.models["v"].max_batch
+
+    assert Settings().predict_batch == 0
+    assert asyncio.run(sized(0)) == CPU_BATCH and asyncio.run(sized(5)) == 5
+    from robustune.jobs.work.predict import Predictor
+
+    predictor = Predictor(digits_cnn, device="cpu")
+    assert predictor.batch_size(CPU_BATCH, lanes=2) == CPU_BATCH  # the CPU keeps its usual size
+    side = predictor.bundle.meta.image_size
+    args = probe_args({"pixels": torch.zeros(1, 3, side, side, dtype=torch.uint8)}, torch.device("cpu"))
+    assert footprint(predictor.bundle.model, args, torch.device("cpu"), "infer").per_example > 3 * side * side

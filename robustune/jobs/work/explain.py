@@ -16,6 +16,8 @@ from explain.explanations import explain_report
 from explain.render import overlay_png, top_words
 from explain.templating import render
 from explain.text import explain_texts
+from finetune.device import resolve_device
+from finetune.numerics.batch import Batch, batch_for, probe_args
 from finetune.precision import pick
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts
 from plugins import jsonio
@@ -23,6 +25,7 @@ from plugins.atomic import atomic_dir, check_writable_target
 from plugins.bundle import Bundle, load_bundle
 from plugins.errors import InvalidInput, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
+from plugins.modes import device_of
 from plugins.options import plugin_options
 from plugins.registry import registry
 
@@ -68,22 +71,32 @@ def explain(spec: ExplainSpec, events: Events | Reporter | None = None) -> dict[
     explainer = make_explainer(spec.method, spec.config(), bundle.modality, spec.explain_options)
     inputs = (bundle_inputs_for_texts(bundle, list(spec.texts)) if bundle.modality == "text"
               else bundle_inputs_for_files(bundle, [Path(f) for f in spec.files]))
-    model, choice = pick(bundle.model, inputs, torch.device("cpu"), "gradient", spec.precision, report)
+    device = resolve_device(spec.device)
+    model, choice = pick(bundle.model.to(device), inputs, device, "gradient", spec.precision, report)
+    batch = batch_for(model, probe_args(inputs, device), device, "gradient", explainer.cfg.batch_size,
+                      len(spec.files or spec.texts))
+    explainer.cfg = replace(explainer.cfg, batch_size=batch.size)
     bundle = replace(bundle, model=model)
     report.progress("explaining", 0, 1)
-    rows = (_explain_texts if bundle.modality == "text" else _explain_images)(spec, bundle, explainer, reads,
-                                                                             choice.to_json())
+    work = _explain_texts if bundle.modality == "text" else _explain_images
+    rows = work(spec, bundle, explainer, reads, _recorded(choice.to_json(), batch))
     report.progress("explaining", 1, 1)
     return {"out": spec.folder, "method": explainer.name, "rows": rows}
+
+
+def _recorded(numerics: dict[str, Any], batch: Batch) -> dict[str, Any]:
+    """The numerics record with the batch size the attributions ran at."""
+    return {**numerics, "batch": batch.to_json()}
 
 
 def _explain_images(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
                     reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
     x = bundle_inputs_for_files(bundle, [Path(f) for f in spec.files])["pixels"].float() / 255.0
+    on = device_of(bundle.model)
     with torch.no_grad():
-        probs = torch.softmax(bundle.model(x), dim=1)
+        probs = torch.softmax(bundle.model(x.to(on)), dim=1).cpu()
     target = _target(bundle, spec.target, probs.argmax(1))
-    attributions = explainer(bundle.model, x, target)
+    attributions = explainer(bundle.model, x.to(on), target.to(on)).cpu()
     rows = []
     with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
         for i, f in enumerate(spec.files):
@@ -105,8 +118,10 @@ def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
                    reads: list[Path | str | None], numerics: dict[str, Any]) -> list[dict[str, Any]]:
     texts = list(spec.texts)
     inputs = bundle_inputs_for_texts(bundle, texts)
+    on = device_of(bundle.model)
     with torch.no_grad():
-        probs = torch.softmax(bundle.model(inputs["input_ids"], inputs["attention_mask"]), dim=1)
+        probs = torch.softmax(bundle.model(inputs["input_ids"].to(on), inputs["attention_mask"].to(on)),
+                              dim=1).cpu()
     target = _target(bundle, spec.target, probs.argmax(1))
     max_length = bundle.meta.max_length
     scored = explain_texts(explainer, bundle.model, bundle.tokenizer, texts, target, max_length)

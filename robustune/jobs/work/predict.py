@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from finetune.inference import EVAL_BATCH
+from finetune.numerics.batch import batch_for, probe_args
 from finetune.precision import pick
 from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
 from plugins.bundle import load_bundle
@@ -31,10 +33,11 @@ def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[
 
     device = resolve_device(spec.device)
     model, choice = pick(bundle.model.to(device), inputs, device, "infer", spec.precision, reporter(events))
-    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device)
+    batch = batch_for(model, probe_args(inputs, device), device, "infer", EVAL_BATCH, len(names))
+    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device, batch.size)
     rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
             for n, pr in zip(names, preds, strict=True)]
-    return {"rows": rows, "numerics": choice.to_json()}
+    return {"rows": rows, "numerics": choice.to_json(), "batch": batch.to_json()}
 
 
 class Predictor:
@@ -67,6 +70,25 @@ class Predictor:
                 pass
         self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
         self._torch = torch
+
+    def batch_size(self, usual: int, lanes: int = 1) -> int:
+        """The most inputs one batch may hold: ``usual`` on the CPU; on a GPU the largest power of two
+        whose memory fits its free memory shared by ``lanes`` batches at once (the longest text)."""
+        if self.device.type != "cuda":
+            return usual
+        from finetune.inference import EVAL_BATCH
+        from finetune.numerics.batch import batch_for, pow2_floor, probe_args
+        from finetune.predict import tokenize
+
+        if self.modality == "text":
+            max_length = self.bundle.meta.max_length
+            inputs = tokenize(["a " * max_length], self.bundle.tokenizer, max_length)
+        else:
+            side = self.bundle.meta.image_size
+            inputs = {"pixels": self._torch.zeros(1, 3, side, side, dtype=self._torch.uint8)}
+        args = probe_args(inputs, self.device)
+        most = batch_for(self.bundle.model, args, self.device, "infer", EVAL_BATCH).size
+        return pow2_floor(most // max(lanes, 1))
 
     def prepare(self, item: bytes | str) -> Any:
         """An image (bytes) as uint8 pixels at the model's size, or a text as itself."""
@@ -102,5 +124,5 @@ class Predictor:
             inputs = tokenize(items, self.bundle.tokenizer, self.bundle.meta.max_length)
         else:
             inputs = {"pixels": torch.stack(items)}
-        preds = top_k(self.bundle, inputs, k, self.device)
+        preds = top_k(self.bundle, inputs, k, self.device, max(1, len(items)))  # the batcher sized it
         return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]
