@@ -51,6 +51,11 @@ class Explainer:
         """Arguments to Captum's ``attribute`` besides inputs and target."""
         return {}
 
+    def passes_per_input(self) -> int:
+        """Inputs the method runs at once per input explained (noisy copies, occluded copies), for
+        sizing its batch to the device's memory."""
+        return 1
+
     def explain_tokens(self, model: nn.Module, tokenizer: Any, ids: Tensor, mask: Tensor,
                        target: Tensor) -> Tensor:
         """Per-token scores for text models (explainers with "text" in ``modalities``).

@@ -67,4 +67,4 @@ def evaluate_bundle(
     on = resolve_device(device)
     model, choice = pick(bundle.model.to(on), inputs, on, "infer", precision, events)
     batch = batch_for(model, probe_args(inputs, on), on, "infer", EVAL_BATCH, len(labels))
-    return used, evaluate(model, inputs, labels, bundle.labels, batch.size, on), choice, batch
+    return used, evaluate(model, inputs, labels, bundle.labels, batch.size, on, fitted=True), choice, batch

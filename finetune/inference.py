@@ -24,8 +24,8 @@ def inference_batch(batch_size: int, side: int | None) -> int:
     return max(1, min(batch_size, PIXEL_BUDGET // (side * side)))
 
 
-def _batch_for(inputs: Inputs, batch_size: int, device: torch.device) -> int:
-    if device.type == "cuda":  # sized for the GPU's free memory by finetune/numerics/batch.py
+def _batch_for(inputs: Inputs, batch_size: int, fitted: bool = False) -> int:
+    if fitted:  # sized for the device's free memory by finetune/numerics/batch.py
         return batch_size
     pixels = inputs.get("pixels")
     return inference_batch(batch_size, int(pixels.shape[-1]) if pixels is not None else None)
@@ -33,13 +33,15 @@ def _batch_for(inputs: Inputs, batch_size: int, device: torch.device) -> int:
 
 @torch.no_grad()
 def predict_logits(
-    module: nn.Module, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None
+    module: nn.Module, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None,
+    fitted: bool = False,
 ) -> Tensor:
-    """Logits in eval mode. Shape: N inputs -> (N, K) on the CPU."""
+    """Logits in eval mode, in batches of ``batch_size`` (lowered for large images unless ``fitted``: sized
+    for the device's memory). Shape: N inputs -> (N, K) on the CPU."""
     device = device or torch.device("cpu")
     was_training = module.training
     module.eval()
-    batches = iterate(inputs, _batch_for(inputs, batch_size, device))
+    batches = iterate(inputs, _batch_for(inputs, batch_size, fitted))
     out = [module(*model_args(b, device)).float().cpu() for b in batches]
     module.train(was_training)
     return torch.cat(out)
@@ -56,7 +58,7 @@ def compute_features(
     """
     device = device or torch.device("cpu")
     model.eval()
-    batch_size = _batch_for(inputs, batch_size, device)
+    batch_size = _batch_for(inputs, batch_size)
     total = -(-num_examples(inputs) // batch_size)
     batches: Iterable[Inputs] = reporter(events).track(iterate(inputs, batch_size), stage, total)
     feats = [model.forward_features(*model_args(b, device)).float().cpu() for b in batches]
@@ -68,8 +70,8 @@ def compute_features(
 
 def evaluate(
     model: Classifier, inputs: Inputs, labels: Tensor, classes: list[str],
-    batch_size: int = EVAL_BATCH, device: torch.device | None = None,
+    batch_size: int = EVAL_BATCH, device: torch.device | None = None, fitted: bool = False,
 ) -> dict[str, Any]:
-    """Metrics of ``model`` on ``inputs``."""
-    logits = predict_logits(model, inputs, batch_size, device)
+    """Metrics of ``model`` on ``inputs`` (``fitted``: ``batch_size`` was sized for the device's memory)."""
+    logits = predict_logits(model, inputs, batch_size, device, fitted)
     return classification_metrics(labels, logits.argmax(1), classes)

@@ -42,9 +42,10 @@ def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
 
 
 def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None,
-          batch_size: int = EVAL_BATCH) -> list[Prediction]:
-    """Top-k (label, probability) per input, most likely first (the model on ``device``: the CPU)."""
-    probs = torch.softmax(predict_logits(bundle.model, inputs, batch_size, device), dim=1)
+          batch_size: int = EVAL_BATCH, fitted: bool = False) -> list[Prediction]:
+    """Top-k (label, probability) per input, most likely first (the model on ``device``: the CPU;
+    ``fitted``: ``batch_size`` was sized for the device's memory)."""
+    probs = torch.softmax(predict_logits(bundle.model, inputs, batch_size, device, fitted), dim=1)
     k = max(1, min(k, probs.shape[1]))
     values, indices = probs.topk(k, dim=1)
     labels = bundle.labels

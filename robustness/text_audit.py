@@ -81,7 +81,7 @@ def run_text_audit(model: TextClassifier, tokenizer: Any, max_length: int, texts
     ids, mask = target.encode(texts[: cfg.batch_size])
     with torch.no_grad():
         embeds = model.get_input_embeddings()(ids)
-    flags = model_flags(EmbeddingForward(model, mask), embeds, y[: len(ids)])
+    flags = model_flags(EmbeddingForward(model, mask), embeds, y[: len(ids)].to(ids.device))
     robust = {a: {e: attacks_out[a][f"{e:.6g}"]["robust_accuracy"] for e in eps} for a in cfg.attacks}
     flags += curve_flags(robust, set(cfg.attacks), len(texts)) + ball_flags(violations)
     correct_by = {e: {name: outcomes[name][e].correct for name in cfg.attacks} for e in eps}

@@ -25,7 +25,7 @@ def hf_model(model: nn.Module) -> Any:
 def rollout(attentions: tuple[Tensor, ...], mask: Tensor) -> Tensor:
     """Scores from per-layer attentions. Shape: L x (N, H, T, T), (N, T) -> (N, T)."""
     n, t = mask.shape
-    eye = torch.eye(t).expand(n, t, t)
+    eye = torch.eye(t, device=mask.device).expand(n, t, t)
     joint = eye
     for layer in attentions:
         a = 0.5 * layer.mean(1) + 0.5 * eye

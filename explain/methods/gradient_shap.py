@@ -23,5 +23,8 @@ class GradientShapExplainer(Explainer):
         baselines = torch.stack([torch.zeros_like(x[0]), torch.ones_like(x[0])])
         return {"baselines": baselines, "n_samples": self.cfg.n_samples, "stdevs": self.cfg.stdevs}
 
+    def passes_per_input(self) -> int:
+        return self.cfg.n_samples
+
 
 explainer = GradientShapExplainer

@@ -29,7 +29,7 @@ class IntegratedGradientsExplainer(Explainer):
                        target: Tensor) -> Tensor:
         """Layer integrated gradients on the token embeddings from a reference where every
         non-special token is padding, summed over the embedding. Shape: (N, L) -> (N, L)."""
-        special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids))))
+        special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids)), device=ids.device))
         reference = torch.where(special, ids, torch.full_like(ids, int(tokenizer.pad_token_id or 0)))
         steps = self.cfg.n_steps
         size = self.cfg.internal_batch_size or auto_internal_batch(model, ids, steps, extra=(mask,))

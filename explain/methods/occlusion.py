@@ -9,6 +9,8 @@ from torch import Tensor, nn
 
 from explain.base import Explainer
 
+PER_EVAL = 16  # occluded copies per forward pass
+
 
 class OcclusionExplainer(Explainer):
     """A ``window`` x ``window`` black patch slid by ``stride`` over all channels at once."""
@@ -22,7 +24,10 @@ class OcclusionExplainer(Explainer):
         c, h, w = x.shape[1:]
         win, stride = min(self.cfg.window, h, w), self.cfg.stride
         return {"sliding_window_shapes": (c, win, win), "strides": (c, stride, stride), "baselines": 0.0,
-                "perturbations_per_eval": 16}
+                "perturbations_per_eval": PER_EVAL}
+
+    def passes_per_input(self) -> int:
+        return PER_EVAL
 
 
 explainer = OcclusionExplainer

@@ -30,5 +30,8 @@ class SmoothGradExplainer(Explainer):
         return {"nt_type": "smoothgrad", "nt_samples": self.cfg.n_samples, "stdevs": self.cfg.stdevs,
                 **self._base().kwargs(model, x)}
 
+    def passes_per_input(self) -> int:
+        return self.cfg.n_samples * self._base().passes_per_input()
+
 
 explainer = SmoothGradExplainer

@@ -14,6 +14,7 @@ the largest power of two that fits, up to ``GPU_MAX`` and the job's own number o
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,7 @@ GPU_MAX = 1024  # the largest batch a GPU is given (larger ones rarely run faste
 LIMIT_ENV = "ROBUSTUNE_MEMORY_LIMIT_MB"
 PROBE = (2, 8)  # the two batch sizes whose peak memory is measured on a GPU
 PURPOSES = ("infer", "gradient")
+_MEASURING = threading.Lock()  # GPU peak statistics are per process: one measurement at a time
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def free_bytes(device: torch.device) -> int | None:
     if limit:
         try:
             cap = int(float(limit) * 2**20)
-        except ValueError:
+        except (ValueError, OverflowError):
             cap = None  # an unreadable limit is no limit (the variable is for operators, read often)
         if cap is not None and cap > 0:
             free = cap if free is None else min(free, cap)
@@ -92,7 +94,19 @@ def _run(model: nn.Module, args: tuple[Tensor, ...], purpose: str) -> None:
 
 
 def _measured(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, purpose: str) -> Footprint:
-    """Peak memory of two small batches on a GPU, as ``fixed + batch * per_example``."""
+    """Peak memory of two small batches on a GPU, as ``fixed + batch * per_example``, after a warm-up
+    (first-use workspaces are not an example's); never below half the counted activations (a GPU's
+    peak statistics are the process's: a sanity floor). One measurement at a time in this process."""
+    with _MEASURING:
+        _run(model, _one(args, PROBE[0]), purpose)  # warm-up: libraries' workspaces, kernels chosen
+        peaks = _peaks(model, args, device, purpose)
+    floor = _counted(model, args, purpose).per_example // 2
+    per = max(1, (peaks[1] - peaks[0]) // (PROBE[1] - PROBE[0]), floor)
+    return Footprint(max(0, peaks[0] - per * PROBE[0]), per, True)
+
+
+def _peaks(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, purpose: str) -> list[int]:
+    """Bytes allocated at the peak of each ``PROBE`` batch, beyond what was allocated before it."""
     peaks = []
     for b in PROBE:
         batch = _one(args, b)
@@ -103,8 +117,7 @@ def _measured(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, 
         torch.cuda.synchronize(device)
         peaks.append(torch.cuda.max_memory_allocated(device) - base)
         del batch
-    per = max(1, (peaks[1] - peaks[0]) // (PROBE[1] - PROBE[0]))
-    return Footprint(max(0, peaks[0] - per * PROBE[0]), per, True)
+    return peaks
 
 
 def _counted(model: nn.Module, args: tuple[Tensor, ...], purpose: str) -> Footprint:
@@ -174,10 +187,11 @@ class Batch:
 
 
 def batch_for(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, purpose: str, usual: int,
-              examples: int | None = None, given: int | None = None) -> Batch:
+              examples: int | None = None, given: int | None = None, passes: int = 1) -> Batch:
     """The batch for ``purpose`` on ``device``: ``given`` when the user set one; on the CPU ``usual``
     unless it does not fit; on a GPU the largest power of two that fits, up to ``GPU_MAX`` and
-    ``examples`` (rounded up to a power of two).
+    ``examples`` (rounded up to a power of two). ``passes``: inputs the job runs at once per example
+    (an explainer's noisy or occluded copies).
 
     Shape: args are one batch of the model's inputs, (N, ...) each.
     """
@@ -190,13 +204,17 @@ def batch_for(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, 
         need = footprint(model, args, device, purpose)
     except (RuntimeError, AttributeError, NotImplementedError, TypeError, ValueError) as exc:
         return Batch(usual, f"the usual size (its memory could not be measured: {type(exc).__name__})")
+    if passes > 1:
+        need = Footprint(need.fixed, need.per_example * passes, need.measured)
     return sized(device.type == "cuda", need, free, usual, examples)
 
 
 def sized(gpu: bool, need: Footprint, free: int, usual: int, examples: int | None = None) -> Batch:
     """The batch ``batch_for`` picks once the footprint and the free bytes are known."""
-    fits = max(1, need.fits(free))
+    fits = need.fits(free)
     mib = f"{free / 2**20:,.0f} MiB"
+    if fits < 1:
+        return Batch(1, f"one at a time: even one example needs more than {SHARE:.0%} of the {mib} free")
     if not gpu:
         if fits >= usual:
             return Batch(usual, "the CPU's usual size")

@@ -25,7 +25,7 @@ from robustune.jobs import Job
 View = Callable[[Any, Any], None]  # (spec, result) -> printed
 VIEWS: dict[str, View] = {}
 JSON_VIEWS: dict[str, Callable[[Any], Any]] = {  # what --json prints, where it is not the whole result
-    "evaluate": lambda r: {"split": r.split, **r.metrics},
+    "evaluate": lambda r: {"split": r.split, **r.metrics, "batch": r.batch},
     "predict": lambda r: r.rows,
 }
 

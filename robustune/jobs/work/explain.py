@@ -74,7 +74,7 @@ def explain(spec: ExplainSpec, events: Events | Reporter | None = None) -> dict[
     device = resolve_device(spec.device)
     model, choice = pick(bundle.model.to(device), inputs, device, "gradient", spec.precision, report)
     batch = batch_for(model, probe_args(inputs, device), device, "gradient", explainer.cfg.batch_size,
-                      len(spec.files or spec.texts))
+                      len(spec.files or spec.texts), passes=explainer.passes_per_input())
     explainer.cfg = replace(explainer.cfg, batch_size=batch.size)
     bundle = replace(bundle, model=model)
     report.progress("explaining", 0, 1)

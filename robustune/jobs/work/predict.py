@@ -34,7 +34,7 @@ def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[
     device = resolve_device(spec.device)
     model, choice = pick(bundle.model.to(device), inputs, device, "infer", spec.precision, reporter(events))
     batch = batch_for(model, probe_args(inputs, device), device, "infer", EVAL_BATCH, len(names))
-    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device, batch.size)
+    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device, batch.size, fitted=True)
     rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
             for n, pr in zip(names, preds, strict=True)]
     return {"rows": rows, "numerics": choice.to_json(), "batch": batch.to_json()}
@@ -69,6 +69,7 @@ class Predictor:
             except Exception:  # noqa: BLE001 - a model ONNX cannot express is answered by torch
                 pass
         self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
+        self.fitted = 0  # a GPU's batch sized for its memory (batch_size), once asked
         self._torch = torch
 
     def batch_size(self, usual: int, lanes: int = 1) -> int:
@@ -88,7 +89,8 @@ class Predictor:
             inputs = {"pixels": self._torch.zeros(1, 3, side, side, dtype=self._torch.uint8)}
         args = probe_args(inputs, self.device)
         most = batch_for(self.bundle.model, args, self.device, "infer", EVAL_BATCH).size
-        return pow2_floor(most // max(lanes, 1))
+        self.fitted = pow2_floor(most // max(lanes, 1))
+        return self.fitted
 
     def prepare(self, item: bytes | str) -> Any:
         """An image (bytes) as uint8 pixels at the model's size, or a text as itself."""
@@ -124,5 +126,8 @@ class Predictor:
             inputs = tokenize(items, self.bundle.tokenizer, self.bundle.meta.max_length)
         else:
             inputs = {"pixels": torch.stack(items)}
-        preds = top_k(self.bundle, inputs, k, self.device, max(1, len(items)))  # the batcher sized it
+        if self.fitted:  # a GPU: at most what fits, however many inputs the batcher gathered
+            preds = top_k(self.bundle, inputs, k, self.device, self.fitted, fitted=True)
+        else:
+            preds = top_k(self.bundle, inputs, k, self.device, max(1, len(items)))
         return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]
