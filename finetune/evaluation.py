@@ -10,9 +10,10 @@ from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
 from finetune.data.splits import make_splits
 from finetune.data.types import Data
-from finetune.inference import EVAL_BATCH, evaluate
+from finetune.inference import EVAL_BATCH, predict_logits
+from finetune.metrics import classification_metrics
 from finetune.precision import pick
-from finetune.preprocess import prepare_inputs
+from finetune.preprocess import Inputs, prepare_inputs
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, opt
 from plugins.events import Reporter
@@ -55,9 +56,12 @@ def bundle_labels(data: Data, bundle: Bundle) -> torch.Tensor:
 def evaluate_bundle(
     bundle: Bundle, data_spec: str, split: str = "auto", options: DataOptions | None = None,
     precision: str = "auto", events: Reporter | None = None, device: str = "cpu",
+    unfamiliar_data: str | None = None,
 ) -> tuple[str, dict[str, Any], Choice, Batch]:
     """(which split was used, metrics, the numerics ``precision`` picked, the batch size); the model runs
-    on ``device`` (auto: a GPU when present) in batches that fit its free memory."""
+    on ``device`` (auto: a GPU when present) in batches that fit its free memory. With a trust record,
+    ``metrics["trust"]`` says how its calibration, sets and threshold hold here; ``unfamiliar_data``
+    (another source) adds how well the unfamiliar-input score tells it from this data."""
     from finetune.device import resolve_device
     from finetune.numerics.batch import batch_for, probe_args
 
@@ -67,4 +71,30 @@ def evaluate_bundle(
     on = resolve_device(device)
     model, choice = pick(bundle.model.to(on), inputs, on, "infer", precision, events)
     batch = batch_for(model, probe_args(inputs, on), on, "infer", EVAL_BATCH, len(labels))
-    return used, evaluate(model, inputs, labels, bundle.labels, batch.size, on, fitted=True), choice, batch
+    logits = predict_logits(model, inputs, batch.size, on, fitted=True)
+    metrics = classification_metrics(labels, logits.argmax(1), bundle.labels)
+    if bundle.meta.trust is not None:  # calibration, sets and the unfamiliar share on this labeled data
+        from robustness.uncertainty.record import evaluate_trust
+
+        metrics["trust"] = evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels)
+    if unfamiliar_data is not None:
+        other = _unfamiliar_inputs(bundle, unfamiliar_data, options)
+        other_logits = predict_logits(model, other, batch.size, on, fitted=True)
+        from robustness.uncertainty.record import separation
+
+        found = separation(logits, other_logits, bundle.meta.trust)
+        metrics.setdefault("trust", {}).setdefault("unfamiliar", {}).update(against=unfamiliar_data, **found)
+    return used, metrics, choice, batch
+
+
+UNFAMILIAR_MAX = 2000  # examples of the unfamiliar source scored (a fixed shuffle)
+
+
+def _unfamiliar_inputs(bundle: Bundle, spec: str, options: DataOptions | None) -> Inputs:
+    """Up to ``UNFAMILIAR_MAX`` examples of another source, prepared as the bundle prepares its own."""
+    source = load_data(spec, options).pool
+    if source.modality != bundle.modality:
+        raise InvalidInput(f"{opt('unfamiliar_data')} {spec} holds {source.modality} but the bundle is a "
+                           f"{bundle.modality} model; pass {bundle.modality} data", field="unfamiliar_data")
+    order = torch.randperm(len(source), generator=torch.Generator().manual_seed(0))[:UNFAMILIAR_MAX]
+    return prepare_inputs(source.subset(order.tolist()), bundle.meta.preprocessing, bundle.tokenizer)

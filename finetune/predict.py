@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from finetune.data.images import try_read_image
 from finetune.inference import EVAL_BATCH, predict_logits
@@ -53,3 +55,48 @@ def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | Non
         [(labels[i], float(v)) for v, i in zip(vs.tolist(), ix.tolist(), strict=True)]
         for vs, ix in zip(values, indices, strict=True)
     ]
+
+
+def trusted(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None,
+            batch_size: int = EVAL_BATCH, fitted: bool = False,
+            coverage: float | None = None) -> list[dict[str, Any]]:
+    """Per input: the top-k labels with calibrated probabilities (and the raw ones), the conformal
+    prediction set at ``coverage`` (default: the bundle's), the unfamiliar-input score and flag. A bundle
+    without a trust record gives raw probabilities and says how to add one (``trust_note``)."""
+    from robustness.uncertainty.conformal import check_calibration, smallest_calibration
+    from robustness.uncertainty.record import apply_trust
+
+    logits = predict_logits(bundle.model, inputs, batch_size, device, fitted)
+    raw = torch.softmax(logits, dim=1)
+    record = bundle.meta.trust
+    if record is None:
+        return [{"top": _top(bundle.labels, p, k), "calibrated": False, "trust_note": NO_TRUST} for p in raw]
+    if coverage is not None:
+        check_calibration(len(record["conformal"]["scores"]), coverage)
+    got = apply_trust(logits, record, coverage)
+    rows = []
+    for i in range(len(logits)):
+        row: dict[str, Any] = {"top": _top(bundle.labels, got.probs[i], k), "calibrated": True,
+                               "raw_top": _top(bundle.labels, raw[i], k),
+                               "unfamiliar": bool(got.unfamiliar[i]), "score": round(float(got.score[i]), 4)}
+        if got.sets is not None:
+            order = got.probs[i].argsort(descending=True).tolist()
+            row["set"] = [bundle.labels[j] for j in order if bool(got.sets[i, j])]
+            row["coverage"] = got.coverage
+        else:
+            row["set_note"] = (f"no prediction set: coverage {got.coverage:g} needs at least "
+                               f"{smallest_calibration(got.coverage)} calibration examples and this bundle "
+                               f"kept {len(record['conformal']['scores'])}; train with more validation "
+                               "examples or ask for less coverage")
+        rows.append(row)
+    return rows
+
+
+NO_TRUST = ("this bundle has no calibration, prediction sets or unfamiliar-input threshold (an older or "
+            "imported bundle): retrain it with this robustune to add them")
+
+
+def _top(labels: list[str], probs: Tensor, k: int) -> list[dict[str, Any]]:
+    values, indices = probs.topk(max(1, min(k, len(probs))))
+    return [{"label": labels[i], "probability": float(v)} for v, i in zip(values.tolist(), indices.tolist(),
+                                                                            strict=True)]

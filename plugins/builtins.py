@@ -67,6 +67,11 @@ ATTACKS = {
     "worst-case": ("worst_case", "per sample, the first of fgsm, pgd, square that fools the model"),
 }
 DATASET_MODULES = {"csv": "csv_text"}
+CONFORMAL_SCORES = {
+    "aps": "adaptive prediction sets: the mass of every label at least as likely (randomized); the default",
+    "lac": "1 - p(label): the smallest sets on average, least adaptive to hard inputs",
+    "raps": "APS with a penalty on unlikely labels (penalty, k_reg): for many classes",
+}
 EXPORTERS = {
     "onnx": "ONNX for onnxruntime (dynamic batch; pixels in [0, 1] or token ids), checked against the bundle",
     "hf": "Hugging Face layout: transformers (text) or timm (image) folder, checked against the bundle",
@@ -105,6 +110,8 @@ def register(reg: Registrar) -> None:
         reg.register("attack", name, f"robustness.attacks.{module}:attack", desc)
     for name, desc in EXPLAINERS.items():
         reg.register("explainer", name, f"explain.methods.{name.replace('-', '_')}:explainer", desc)
+    for name, desc in CONFORMAL_SCORES.items():
+        reg.register("conformal-score", name, f"robustness.uncertainty.conformal_scores:{name}", desc)
     for name, desc in DATASETS.items():
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)

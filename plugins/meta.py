@@ -115,6 +115,7 @@ class BundleMeta:
     versions: dict[str, str] = field(default_factory=dict)
     identity: str = ""  # the real model behind the plugin, e.g. sentence-transformers/all-MiniLM-L6-v2
     numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
+    trust: dict[str, Any] | None = None  # calibration, conformal scores, unfamiliar threshold (older: none)
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:

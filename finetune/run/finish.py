@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.batches import num_examples
-from finetune.inference import evaluate
+from finetune.inference import evaluate, predict_logits
 from finetune.metrics import classification_metrics
 from finetune.numerics import apply
 from finetune.precision import pick
@@ -20,6 +20,7 @@ from plugins.bundle import save_bundle
 from plugins.events import Reporter
 from plugins.numerics import FP32
 from plugins.records import Result, plain
+from robustness.uncertainty.record import fit_trust
 
 
 @dataclass
@@ -52,9 +53,11 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
                         cfg.train.eval_batch_size, prep.device)
 
     if outcome.val_logits is not None:  # the final weights learned from validation too: before that
-        val = classification_metrics(splits.val.labels, outcome.val_logits.argmax(1), splits.train.classes)
+        val_logits = outcome.val_logits
     else:
-        val = measure("val")
+        val_logits = predict_logits(computing, prep.inputs["val"], cfg.train.eval_batch_size, prep.device)
+    val = classification_metrics(splits.val.labels, val_logits.argmax(1), splits.train.classes)
+    trust = fit_trust(val_logits, splits.val.labels)
     metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
     apply(model, FP32)  # the bundle holds fp32 weights in the usual memory format
     prep.clock["evaluate"] = time.perf_counter() - start
@@ -76,6 +79,7 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
                      "total_params": sum(p.numel() for p in model.parameters()), **outcome.extra},
         "metrics": metrics,
         "numerics": prep.numerics,
+        "trust": trust,
     }
     model.to("cpu")
     events.progress("writing the bundle", 0)

@@ -100,12 +100,26 @@ def per_class_table(metrics: dict[str, Any]) -> Table:
 
 
 def predictions_table(rows: list[dict[str, Any]]) -> Table:
-    """One row per input: the top-k labels with probabilities."""
-    table = Table()
+    """One row per input: the top-k labels with (calibrated) probabilities, the prediction set, and a
+    mark on unfamiliar inputs; a bundle without a trust record says so in the caption."""
+    calibrated = all(r.get("calibrated") for r in rows)
+    table = Table(caption=next((r.get("trust_note") or r.get("set_note") for r in rows
+                                if r.get("trust_note") or r.get("set_note")), None))
     table.add_column("input")
-    table.add_column("top labels (probability)")
+    table.add_column("top labels (" + ("calibrated " if calibrated else "") + "probability)")
+    sets = any("set" in r for r in rows)
+    if sets:
+        coverage = next(r["coverage"] for r in rows if "set" in r)
+        table.add_column(f"set ({coverage:.0%} coverage)")
+    if calibrated:
+        table.add_column("familiar?")
     for row in rows:
-        table.add_row(row["input"], ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"]))
+        cells = [row["input"], ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"])]
+        if sets:
+            cells.append("{" + ", ".join(row.get("set", [])) + "}")
+        if calibrated:
+            cells.append(f"unfamiliar (energy {row['score']:.2f})" if row["unfamiliar"] else "yes")
+        table.add_row(*cells)
     return table
 
 
@@ -162,4 +176,30 @@ def recommend_table(rows: list[Any], budget_s: float | None) -> Table:
     for i, s in enumerate(rows, 1):
         est = "-" if s.seconds is None else f"{s.seconds:.0f} s"
         table.add_row(str(i), s.label, est, "yes" if s.fits_budget else "no", s.reason)
+    return table
+
+
+def trust_table(trust: dict[str, Any]) -> Table:
+    """evaluate: calibration (ECE and NLL, raw and calibrated), prediction sets (coverage, mean size),
+    and the share of inputs flagged unfamiliar."""
+    table = Table(title="trust")
+    for col in ("measure", "raw", "calibrated"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    c = trust.get("calibration")
+    if c:
+        table.add_row("ECE (15 bins)", f"{c['ece_raw']:.4f}", f"{c['ece']:.4f}")
+        table.add_row("NLL", f"{c['nll_raw']:.4f}", f"{c['nll']:.4f}")
+        table.add_row("temperature", "1", f"{c['temperature']:.3g}")
+    sets = trust.get("conformal")
+    if sets:
+        table.add_row(f"set coverage (target {sets['coverage_target']:.0%})", "", f"{sets['coverage']:.3f}")
+        table.add_row("mean set size", "", f"{sets['mean_size']:.2f}")
+    u = trust.get("unfamiliar", {})
+    if "flagged" in u:
+        table.add_row("flagged unfamiliar", "", f"{u['flagged']:.1%}")
+    if "auroc" in u:
+        table.add_row(f"vs {u['against']}: AUROC (energy)", "", f"{u['auroc']:.3f}")
+        table.add_row("  FPR at 95% TPR", "", f"{u['fpr_at_95_tpr']:.3f}")
+        if "flagged_there" in u:
+            table.add_row("  flagged there", "", f"{u['flagged_there']:.1%}")
     return table

@@ -19,6 +19,7 @@ from robustune.cli.render import (
     ranking_table,
     recommend_table,
     text_attack_table,
+    trust_table,
 )
 from robustune.jobs import Job
 
@@ -136,6 +137,8 @@ def _recommend(spec: Any, result: Any) -> None:
 def _evaluate(spec: Any, result: Any) -> None:
     console.print(metrics_table(f"{result.bundle}", {result.split: result.metrics}))
     console.print(per_class_table(result.metrics))
+    if "trust" in result.metrics:
+        console.print(trust_table(result.metrics["trust"]))
 
 
 @view("predict")

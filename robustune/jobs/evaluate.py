@@ -28,6 +28,9 @@ class EvaluateSpec(Spec):
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
+    unfamiliar_data: str | None = option(None, ref="dataset",
+                                         help="another source: how well the unfamiliar-input score tells "
+                                              "it from DATA (AUROC, FPR at 95% TPR)")
 
 
 @dataclass
@@ -50,7 +53,8 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
     report.progress("evaluating", 0)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
     used, metrics, choice, batch = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split,
-                                                   options, spec.precision, report, spec.device)
+                                                   options, spec.precision, report, spec.device,
+                                                   spec.unfamiliar_data)
     report.progress("evaluating", 1, 1)
     return EvaluateOutput(Path(spec.bundle), used, metrics, choice.to_json(), batch.to_json())
 

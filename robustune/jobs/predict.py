@@ -20,6 +20,9 @@ class PredictSpec(Spec):
     files: tuple[str, ...] = option(ref="upload", help="image files", argument=True, default_factory=tuple)
     texts: tuple[str, ...] = option(help="text to classify (repeatable)", flag="text", default_factory=tuple)
     top_k: int = option(3, ge=1, help="labels to show per input")
+    coverage: float | None = option(None, gt=0, lt=1,
+                                    help="prediction sets: the chance each set holds the true label "
+                                         "(default: the bundle's, 0.9)")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
@@ -30,7 +33,8 @@ class PredictSpec(Spec):
 
 @dataclass
 class PredictOutput(Result):
-    """Per input, the top labels with probabilities (most likely first)."""
+    """Per input: the top labels with calibrated probabilities (most likely first) and the raw ones, the
+    prediction set, the unfamiliar-input score and flag."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     numerics: dict[str, Any] = field(default_factory=dict)  # what the model computed in

@@ -31,17 +31,39 @@ def test_image_train_evaluate_predict(cli: Cli, tmp_path: Path, image_folder: Pa
     assert set(meta["metrics"]["test"]) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
     assert meta["metrics"]["test"]["accuracy"] >= 0.8  # stripes are easy
     assert not (tmp_path / "stripes.work").exists()
-    ev = cli("evaluate", out, "--data", f"imagefolder:{image_folder}", "--json")
+    ev = cli("evaluate", out, "--data", f"imagefolder:{image_folder}", "--json", "--unfamiliar-data",
+             "digits")
     assert ev.code == 0, ev.err
     got = json.loads(ev.out)
     assert got["split"] == "holdout"
     assert got["accuracy"] == pytest.approx(meta["metrics"]["test"]["accuracy"])
+    calibration, unfamiliar = got["trust"]["calibration"], got["trust"]["unfamiliar"]
+    assert 0 <= calibration["ece"] <= 1 and calibration["temperature"] == meta["trust"]["calibration"][
+        "temperature"]
+    assert sum(calibration["reliability"]["count"]) == meta["data"]["splits"]["test"]
+    assert unfamiliar["against"] == "digits" and unfamiliar["n"] == 1797 and 0 <= unfamiliar["auroc"] <= 1
+    assert "AUROC" in cli("evaluate", out, "--data", f"imagefolder:{image_folder}", "--unfamiliar-data",
+                          "digits").out
     files = sorted((image_folder / "vertical").iterdir())[:2]
     pr = cli("predict", out, *files, "--json", "--top-k", "2")
     assert pr.code == 0, pr.err
     rows = json.loads(pr.out)
     assert len(rows) == 2 and len(rows[0]["top"]) == 2
     assert sum(t["probability"] for t in rows[0]["top"]) == pytest.approx(1.0, abs=1e-5)
+    # every prediction carries its trust: calibrated (same top label as the raw one), a set, a score
+    trust = meta["trust"]
+    assert trust["calibration"]["nll_after"] <= trust["calibration"]["nll_before"] + 1e-9
+    kept = len(trust["conformal"]["scores"])  # half of this small validation split
+    for row in rows:
+        assert row["calibrated"] and row["top"][0]["label"] == row["raw_top"][0]["label"]
+        assert isinstance(row["unfamiliar"], bool) and isinstance(row["score"], float)
+        assert ("set" in row) == (kept >= 9)  # 90% needs 9 calibration examples
+        assert "set" in row or f"needs at least 9 calibration examples and this bundle kept {kept}" in row[
+            "set_note"]
+    half = json.loads(cli("predict", out, *files, "--json", "--coverage", "0.5").out)
+    assert all(h["top"][0]["label"] in h["set"] and len(h["set"]) <= 2 for h in half)
+    too_sure = cli("predict", out, *files, "--coverage", "0.999")
+    assert too_sure.code == 2 and "calibration examples" in too_sure.err
 
 
 def test_text_linear_probe_from_config_file(cli: Cli, tmp_path: Path, text_csv: Path) -> None:

@@ -136,6 +136,10 @@ def test_a_bundle_written_before_this_version_loads(tmp_path: Path) -> None:
     stored = json.loads((FIXTURE / "robustune.json").read_text())["metrics"]["test"]["accuracy"]
     result = evaluate.run(evaluate.EvaluateSpec(str(FIXTURE), "digits"))
     assert result.split == "holdout" and result.metrics["accuracy"] == pytest.approx(stored)
+    png = tmp_path / "zero.png"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(png)
+    (row,) = predict.run(predict.PredictSpec(str(FIXTURE), (str(png),))).rows  # no trust record: raw
+    assert not row["calibrated"] and "retrain it" in row["trust_note"] and "set" not in row
 
 
 def test_run_of_a_from_scratch_text_model_audits_with_text_attacks(tmp_path: Path, text_csv: Path) -> None:

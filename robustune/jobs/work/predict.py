@@ -11,7 +11,7 @@ import torch
 from finetune.inference import EVAL_BATCH
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.precision import pick
-from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k
+from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k, trusted
 from plugins.bundle import load_bundle
 from plugins.errors import InvalidInput, Unreadable, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
@@ -34,9 +34,8 @@ def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[
     device = resolve_device(spec.device)
     model, choice = pick(bundle.model.to(device), inputs, device, "infer", spec.precision, reporter(events))
     batch = batch_for(model, probe_args(inputs, device), device, "infer", EVAL_BATCH, len(names))
-    preds = top_k(replace(bundle, model=model), inputs, spec.top_k, device, batch.size, fitted=True)
-    rows = [{"input": n, "top": [{"label": lab, "probability": p} for lab, p in pr]}
-            for n, pr in zip(names, preds, strict=True)]
+    preds = trusted(replace(bundle, model=model), inputs, spec.top_k, device, batch.size, True, spec.coverage)
+    rows = [{"input": n, **pr} for n, pr in zip(names, preds, strict=True)]
     return {"rows": rows, "numerics": choice.to_json(), "batch": batch.to_json()}
 
 
