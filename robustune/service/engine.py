@@ -29,7 +29,7 @@ GPU_LANES = 2  # lanes on a GPU when --predict-lanes is 0: one prepares inputs w
 class _Request:
     items: list[Any]
     k: int
-    future: asyncio.Future[list[list[dict[str, Any]]]] = field(repr=False)
+    future: asyncio.Future[list[dict[str, Any]]] = field(repr=False)
 
 
 class Batcher:
@@ -52,11 +52,11 @@ class Batcher:
         cache; its thread ends when the batcher is gone)."""
         self.queue.put_nowait(None)
 
-    async def submit(self, items: list[Any], k: int) -> list[list[dict[str, Any]]]:
+    async def submit(self, items: list[Any], k: int) -> list[dict[str, Any]]:
         """The predictions for ``items`` (batched with whatever else is waiting)."""
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._loop())
-        future: asyncio.Future[list[list[dict[str, Any]]]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
         await self.queue.put(_Request(items, k, future))
         return await future
 
@@ -109,7 +109,7 @@ class Batcher:
             else:
                 r.future.set_result(outcome)
 
-    def _prepare_and_predict(self, batch: list[_Request]) -> list[list[list[dict[str, Any]]] | Exception]:
+    def _prepare_and_predict(self, batch: list[_Request]) -> list[list[dict[str, Any]] | Exception]:
         """In one worker thread, one after the other as a program calling the model would: decode
         every request's inputs (a request with a bad input fails alone), then one forward pass."""
         prepared: list[list[Any] | Exception] = []
@@ -120,15 +120,20 @@ class Batcher:
                 prepared.append(exc)
         items = [x for p in prepared if not isinstance(p, Exception) for x in p]
         rows = self.predictor.predict(items, max(r.k for r in batch)) if items else []
-        out: list[list[list[dict[str, Any]]] | Exception] = []
+        out: list[list[dict[str, Any]] | Exception] = []
         at = 0
         for r, p in zip(batch, prepared, strict=True):
             if isinstance(p, Exception):
                 out.append(p)
                 continue
-            out.append([row[: r.k] for row in rows[at: at + len(p)]])
+            out.append([_first(row, r.k) for row in rows[at: at + len(p)]])
             at += len(p)
         return out
+
+
+def _first(row: dict[str, Any], k: int) -> dict[str, Any]:
+    """One input's answer with its top-k lists cut to the request's ``k`` (a batch runs at its largest)."""
+    return {key: value[:k] if key in ("top", "raw_top") else value for key, value in row.items()}
 
 
 class Engine:
@@ -178,7 +183,8 @@ class Engine:
 
     async def predict(
         self, version_id: str, bundle: str, raw: list[Any], k: int
-    ) -> list[list[dict[str, Any]]]:
-        """Top-k labels for raw inputs (image bytes or texts)."""
+    ) -> list[dict[str, Any]]:
+        """Per raw input (image bytes or text): the top-k labels with calibrated probabilities, the
+        prediction set, the unfamiliar-input score and flag."""
         batcher = await self.batcher(version_id, bundle)
         return await batcher.submit(raw, k)

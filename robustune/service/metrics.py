@@ -18,15 +18,18 @@ class Metrics:
         self.latency_sum = 0.0
         self.latency_count = 0
         self.inputs = 0
+        self.unfamiliar: Counter[str] = Counter()  # model name -> inputs flagged unfamiliar
 
     def request(self, method: str, route: str, status: int) -> None:
         """Count one request."""
         with self.lock:
             self.requests[(method, route, status)] += 1
 
-    def observe_predict(self, seconds: float, inputs: int) -> None:
-        """Record one predict request."""
+    def observe_predict(self, seconds: float, inputs: int, model: str = "", unfamiliar: int = 0) -> None:
+        """Record one predict request (and how many of its inputs were flagged unfamiliar, per model)."""
         with self.lock:
+            if model:
+                self.unfamiliar[model] += unfamiliar
             self.latency[next((i for i, b in enumerate(BUCKETS) if seconds <= b), len(BUCKETS))] += 1
             self.latency_sum += seconds
             self.latency_count += 1
@@ -55,6 +58,10 @@ class Metrics:
                 f"robustune_predict_seconds_count {self.latency_count}",
                 "# TYPE robustune_predict_inputs_total counter",
                 f"robustune_predict_inputs_total {self.inputs}",
+                "# HELP robustune_predict_unfamiliar_total inputs flagged unfamiliar, per model",
+                "# TYPE robustune_predict_unfamiliar_total counter",
+                *(f'robustune_predict_unfamiliar_total{{model="{m}"}} {n}'
+                  for m, n in sorted(self.unfamiliar.items())),
                 "# HELP robustune_predict_batches_total forward passes (inputs / batches = mean batch size)",
                 "# TYPE robustune_predict_batches_total counter",
                 f"robustune_predict_batches_total {batches}",

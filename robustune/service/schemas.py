@@ -277,11 +277,19 @@ class PredictIn(BaseModel):
 
 
 class PredictOut(BaseModel):
-    """Per input, the top labels with probabilities; which model version answered."""
+    """Per input, the top labels with (calibrated) probabilities, the prediction set, the unfamiliar-input
+    score and flag; which model version answered. A model without a trust record (an older or imported
+    bundle) answers raw probabilities and no sets, flags or scores."""
 
     model: str
     version: int
     predictions: list[list[dict[str, Any]]]
+    calibrated: bool = Field(description="the probabilities are temperature-calibrated")
+    coverage: float | None = Field(None, description="the chance each set holds the true label")
+    sets: list[list[str]] | None = Field(None, description="per input, the labels of its prediction set")
+    unfamiliar: list[bool] | None = Field(None, description="per input, unlike the model's training data")
+    scores: list[float] | None = Field(None, description="per input, the energy score (higher: unfamiliar)")
+    note: str | None = Field(None, description="why sets or flags are missing")
 
 
 class TokenIn(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -95,6 +96,13 @@ def test_upload_run_register_predict_report(server: Server) -> None:
     best = out.json()["predictions"][0]
     assert out.json()["version"] == 1 and len(best) == 2 and best[0]["label"] == "0"
     assert 0 < best[1]["probability"] <= best[0]["probability"] <= 1
+    body = out.json()  # every answer carries its trust: calibrated, a set (or why not), a familiarity flag
+    assert body["calibrated"] and isinstance(body["unfamiliar"][0], bool)
+    assert isinstance(body["scores"][0], float)
+    assert (body["sets"] is not None and "0" in body["sets"][0] and body["coverage"] == 0.9) or (
+        "calibration examples" in body["note"])
+    flagged = r'^robustune_predict_unfamiliar_total\{model="digits3"\} \d+$'
+    assert re.search(flagged, c.get("/metrics").text, re.M)
     files = c.post(
         "/v1/models/digits3/predict/files",
         files=[("files", ("a.png", png, "image/png"))] * 2,

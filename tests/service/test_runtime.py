@@ -39,7 +39,7 @@ def test_the_onnx_runtime_answers_as_torch_does(digits_cnn: Path, text_bundle: P
         assert predictor.runtime == "onnx"
         assert type(predictor.bundle.model).__name__ == "OnnxRuntimeClassifier"
         for w, g in zip(want, got, strict=True):
-            top_w, top_g = w[0], g[0]  # type: ignore[index]
+            top_w, top_g = w[0]["top"], g[0]["top"]  # type: ignore[index]
             assert [p["label"] for p in top_w] == [p["label"] for p in top_g]
             probabilities = [p["probability"] for p in top_w], [p["probability"] for p in top_g]
             assert np.allclose(*probabilities, atol=1e-4)
@@ -66,7 +66,7 @@ def test_warm_models_run_on_the_predict_device(digits_cnn: Path) -> None:
     import torch
 
     assert engine.models["v"].predictor.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert [a[0][0]["label"] for a in auto] == [c[0][0]["label"] for c in on_cpu]  # type: ignore[index]
+    assert [a[0]["top"][0]["label"] for a in auto] == [c[0]["top"][0]["label"] for c in on_cpu]  # type: ignore
     if local_gpus() == 0:
         with pytest.raises(RobustuneError, match="predict_device.*no GPU"):
             Settings(predict_device="cuda")

@@ -11,7 +11,7 @@ import torch
 from finetune.inference import EVAL_BATCH
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.precision import pick
-from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, top_k, trusted
+from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, trusted
 from plugins.bundle import load_bundle
 from plugins.errors import InvalidInput, Unreadable, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
@@ -116,8 +116,9 @@ class Predictor:
             ) from exc
         return prepare_images([pixels], size)[0]
 
-    def predict(self, items: list[Any], k: int = 3) -> list[list[dict[str, Any]]]:
-        """Top-k labels with probabilities for prepared items (one batch)."""
+    def predict(self, items: list[Any], k: int = 3) -> list[dict[str, Any]]:
+        """Per prepared item (one batch): the top-k labels with calibrated probabilities, the prediction
+        set, the unfamiliar-input score and flag (``finetune.predict.trusted``)."""
         from finetune.predict import tokenize
 
         torch = self._torch
@@ -126,7 +127,5 @@ class Predictor:
         else:
             inputs = {"pixels": torch.stack(items)}
         if self.fitted:  # a GPU: at most what fits, however many inputs the batcher gathered
-            preds = top_k(self.bundle, inputs, k, self.device, self.fitted, fitted=True)
-        else:
-            preds = top_k(self.bundle, inputs, k, self.device, max(1, len(items)))
-        return [[{"label": lab, "probability": p} for lab, p in row] for row in preds]
+            return trusted(self.bundle, inputs, k, self.device, self.fitted, fitted=True)
+        return trusted(self.bundle, inputs, k, self.device, max(1, len(items)))

@@ -309,8 +309,17 @@ async def _predict(
     async with request.app.state.slots.hold(token.id):
         start = time.perf_counter()
         preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
-    request.app.state.metrics.observe_predict(time.perf_counter() - start, len(raw))
-    return PredictOut(model=row.name, version=row.version, predictions=preds)
+    unfamiliar = [bool(p["unfamiliar"]) for p in preds if "unfamiliar" in p]
+    request.app.state.metrics.observe_predict(time.perf_counter() - start, len(raw), row.name,
+                                              sum(unfamiliar))
+    calibrated = all(p.get("calibrated") for p in preds)
+    sets = [p["set"] for p in preds] if all("set" in p for p in preds) else None
+    note = next((p.get("trust_note") or p.get("set_note") for p in preds
+                 if p.get("trust_note") or p.get("set_note")), None)
+    return PredictOut(model=row.name, version=row.version, predictions=[p["top"] for p in preds],
+                      calibrated=calibrated, coverage=preds[0].get("coverage") if sets else None, sets=sets,
+                      unfamiliar=unfamiliar if calibrated else None,
+                      scores=[p["score"] for p in preds] if calibrated else None, note=note)
 
 
 def _resolve(s: Store, ref: str, project: str) -> ModelVersion:
