@@ -93,7 +93,7 @@ def trusted(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | N
 
 
 NO_TRUST = ("this bundle has no calibration, prediction sets or unfamiliar-input threshold (an older or "
-            "imported bundle): retrain it with this robustune to add them")
+            "imported bundle): add them with robustune calibrate BUNDLE --data DATA")
 
 
 def _top(labels: list[str], probs: Tensor, k: int) -> list[dict[str, Any]]:

@@ -141,6 +141,15 @@ def _evaluate(spec: Any, result: Any) -> None:
         console.print(trust_table(result.metrics["trust"]))
 
 
+@view("calibrate")
+def _calibrate(spec: Any, result: Any) -> None:
+    c, sets, u = result.trust["calibration"], result.trust["conformal"], result.trust["unfamiliar"]
+    console.print(f"{result.bundle}: fitted on {result.trust['fitted_on']['n']} {result.examples} examples; "
+                  f"temperature {c['temperature']:.3g} (ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} on "
+                  f"the calibration share); sets at {sets['coverage']:.0%} from {len(sets['scores'])} "
+                  f"scores ({sets['score']}); unfamiliar above energy {u['threshold']:.3g}", soft_wrap=True)
+
+
 @view("predict")
 def _predict(spec: Any, result: Any) -> None:
     console.print(predictions_table(result.rows))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,7 +140,17 @@ def test_a_bundle_written_before_this_version_loads(tmp_path: Path) -> None:
     png = tmp_path / "zero.png"
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(png)
     (row,) = predict.run(predict.PredictSpec(str(FIXTURE), (str(png),))).rows  # no trust record: raw
-    assert not row["calibrated"] and "retrain it" in row["trust_note"] and "set" not in row
+    assert not row["calibrated"] and "robustune calibrate" in row["trust_note"] and "set" not in row
+    from robustune.jobs import calibrate
+
+    old = tmp_path / "old"
+    shutil.copytree(FIXTURE, old)
+    weights = (old / "model.safetensors").read_bytes()
+    done = calibrate.run(calibrate.CalibrateSpec(str(old), "digits", coverage=0.95))
+    assert done.examples == "validation" and done.trust["fitted_on"]["n"] == 287  # its own validation split
+    assert (old / "model.safetensors").read_bytes() == weights  # only robustune.json changed
+    (row,) = predict.run(predict.PredictSpec(str(old), (str(png),))).rows
+    assert row["calibrated"] and row["coverage"] == 0.95 and row["top"][0]["label"] in row["set"]
 
 
 def test_run_of_a_from_scratch_text_model_audits_with_text_attacks(tmp_path: Path, text_csv: Path) -> None:
