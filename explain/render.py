@@ -8,6 +8,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,6 +119,28 @@ def top_words(words: list[str], scores: list[float], k: int = 5) -> list[tuple[s
     """The ``k`` words with the largest scores."""
     order = torch.tensor(scores).argsort(descending=True)[:k].tolist() if scores else []
     return [(words[i], scores[i]) for i in order]
+
+
+def reliability_png(raw: dict[str, list[Any]], calibrated: dict[str, list[Any]]) -> bytes:
+    """The reliability diagram: per confidence bin, accuracy against mean confidence, raw and calibrated
+    (empty bins left out), and the diagonal a calibrated model follows."""
+    with figures() as plt:
+        fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=100)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated exactly")
+        for curve, name, marker in ((raw, "raw", "o"), (calibrated, "calibrated", "s")):
+            kept = [(p, a) for p, a, n in zip(curve["confidence"], curve["accuracy"], curve["count"],
+                                               strict=True) if n]
+            ax.plot([p for p, _ in kept], [a for _, a in kept], marker=marker, label=name)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+    return buf.getvalue()
 
 
 def confusion_png(matrix: list[list[int]], classes: list[str]) -> bytes:

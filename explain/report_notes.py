@@ -10,6 +10,14 @@ NOTES = {
         "Accuracy is the share of holdout examples classified correctly; macro-F1 averages the F1 "
         "score of every class, so rare classes count as much as common ones. The confusion matrix "
         "shows which classes are mistaken for which."),
+    "trust": (
+        "How far each answer can be trusted. A calibrated probability of 0.8 should be right about 8 "
+        "times in 10: the reliability diagram puts each group of answers' stated confidence against how "
+        "often it was right, and calibration error (ECE) is the average gap. A prediction set lists "
+        "every class that may be the right one, so that the true class is in the set for at least "
+        "{coverage} of inputs like the ones it was tuned on (more classes in a set: a harder input). An "
+        "input is flagged unfamiliar when the model's outputs look unlike those on its own validation "
+        "data (about 1 in 20 familiar inputs is flagged too): treat its answer with care."),
     "per_class": (
         "Precision: of the examples the model put in a class, the share that belong there. Recall: "
         "of the examples of a class, the share the model found."),

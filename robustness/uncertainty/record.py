@@ -1,11 +1,12 @@
 """A bundle's trust record: fitted once on validation logits, applied to every prediction.
 
-The validation split is cut in two by a seeded shuffle: the first share fits the temperature, the
-second (the calibration share, never seen by the temperature) gives the conformal scores, so the
-coverage guarantee holds for the calibrated probabilities; the unfamiliar-input threshold keeps 95% of
-all validation inputs. The record is JSON (``BundleMeta.trust``): the temperature, the calibration
-share's sorted conformal scores (any coverage can be asked later), the threshold, and the before/after
-figures measured on the calibration share.
+The probabilities' temperature is fitted on the whole validation split (kept at 1 when the split holds
+no error to fit it on). The prediction sets need a calibration share their scores were not fitted on:
+the split is cut in two by a seeded shuffle, the first share fits the sets' own temperature (kept at 1
+when it worsens the second share's NLL), the second share gives the conformal scores, so the coverage
+guarantee holds. The unfamiliar-input threshold keeps 95% of all validation inputs. The record is JSON
+(``BundleMeta.trust``): the temperatures, the calibration share's sorted conformal scores (any coverage
+can be asked later), the threshold, and ECE / NLL before and after on the validation split.
 """
 
 from __future__ import annotations
@@ -51,22 +52,25 @@ def fit_trust(logits: Tensor, labels: Tensor, cfg: TrustConfig | None = None) ->
     order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
     n_cal = int(round(n * cfg.calibration_share))
     fit, cal = order[: n - n_cal], order[n - n_cal :]
-    t = fitted = fit_temperature(logits[fit], labels[fit]) if len(fit) else 1.0
-    if len(cal) and nll(logits[cal] / t, labels[cal]) > nll(logits[cal], labels[cal]):
-        t = 1.0  # it does not hold on held-out examples (a fit share without errors drives it to T_MIN)
-    raw, after = torch.softmax(logits[cal], 1), calibrate(logits[cal], t).double()
+    errors = bool((logits.argmax(1) != labels).any())
+    t = fit_temperature(logits, labels) if errors else 1.0  # no error: nothing says how sure to be
+    t_sets = fit_temperature(logits[fit], labels[fit]) if len(fit) else 1.0
+    if len(cal) and nll(logits[cal] / t_sets, labels[cal]) > nll(logits[cal], labels[cal]):
+        t_sets = 1.0  # it does not hold on held-out examples (a share without errors drives it to T_MIN)
     score = registry.get("conformal-score", cfg.score)()
     u = draws(len(cal), cfg.seed)
+    after = calibrate(logits[cal], t_sets).double()
     scores = label_scores(score, after, labels[cal], u) if len(cal) else torch.zeros(0)
+    raw = torch.softmax(logits, 1)
     return {
-        "calibration": {"method": "temperature", "temperature": round(t, 6), "fitted_on": len(fit),
-                        **({} if t == fitted else {"note": f"the fitted temperature {fitted:.3g} made the "
-                                                           "held-out NLL worse: kept 1"}),
-                        "ece_before": ece(raw, labels[cal]) if len(cal) else None,
-                        "ece_after": ece(after, labels[cal]) if len(cal) else None,
-                        "nll_before": nll(logits[cal], labels[cal]) if len(cal) else None,
-                        "nll_after": nll(logits[cal] / t, labels[cal]) if len(cal) else None},
+        "calibration": {"method": "temperature", "temperature": round(t, 6), "fitted_on": n,
+                        **({} if errors else {"note": "the validation split holds no error to fit a "
+                                                      "temperature on: kept 1"}),
+                        "ece_before": ece(raw, labels),
+                        "ece_after": ece(calibrate(logits, t).double(), labels),
+                        "nll_before": nll(logits, labels), "nll_after": nll(logits / t, labels)},
         "conformal": {"score": cfg.score, "coverage": cfg.coverage, "seed": cfg.seed,
+                      "temperature": round(t_sets, 6), "fitted_on": len(fit),
                       "scores": [round(float(s), 6) for s in torch.sort(scores).values]},
         "unfamiliar": {"score": "energy", "kept": cfg.kept,
                        "threshold": round(threshold(energy(logits), cfg.kept), 6)},
@@ -96,7 +100,8 @@ def apply_trust(logits: Tensor, record: dict[str, Any], coverage: float | None =
     sets = None
     if len(scores) >= smallest_calibration(coverage):
         score = registry.get("conformal-score", conformal["score"])()
-        sets = prediction_sets(score, probs, quantile(scores, coverage), draws(len(logits), seed))
+        scored = calibrate(logits, conformal.get("temperature", record["calibration"]["temperature"]))
+        sets = prediction_sets(score, scored.double(), quantile(scores, coverage), draws(len(logits), seed))
     unfamiliar = record["unfamiliar"]
     s = energy(logits)
     return Trusted(probs.float(), sets, s, s > unfamiliar["threshold"], coverage)

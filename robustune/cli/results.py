@@ -146,7 +146,7 @@ def _calibrate(spec: Any, result: Any) -> None:
     c, sets, u = result.trust["calibration"], result.trust["conformal"], result.trust["unfamiliar"]
     console.print(f"{result.bundle}: fitted on {result.trust['fitted_on']['n']} {result.examples} examples; "
                   f"temperature {c['temperature']:.3g} (ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} on "
-                  f"the calibration share); sets at {sets['coverage']:.0%} from {len(sets['scores'])} "
+                  f"these examples); sets at {sets['coverage']:.0%} from {len(sets['scores'])} "
                   f"scores ({sets['score']}); unfamiliar above energy {u['threshold']:.3g}", soft_wrap=True)
 
 

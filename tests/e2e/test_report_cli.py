@@ -13,8 +13,9 @@ from tests.conftest import CliResult
 from tests.e2e.test_errors import assert_error
 
 Cli = Callable[..., CliResult]
-SECTIONS = ["Model card", "Holdout metrics", "Per-class results", "Groups", "Robustness", "Correct examples",
-            "Misclassified examples", "Which explanation to believe", "Clean versus adversarial"]
+SECTIONS = ["Model card", "Holdout metrics", "Trusting each prediction", "Per-class results", "Groups",
+            "Robustness", "Correct examples", "Misclassified examples", "Which explanation to believe",
+            "Clean versus adversarial"]
 PROBE = """<script>window.addEventListener('load', () => {
   const broken = [...document.images].filter(i => !i.complete || i.naturalWidth === 0).length;
   document.title = 'images=' + document.images.length + ' broken=' + broken; });</script>"""

@@ -17,6 +17,7 @@ from explain.sections.gallery import gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
 from explain.sections.robustness import robustness_section
+from explain.sections.trust import trust_section
 from explain.templating import render
 from finetune.data.config import data_name
 from finetune.data.spec import data_paths
@@ -32,6 +33,7 @@ from plugins.events import Events, Reporter, reporter
 from plugins.registry import registry
 from robustness.plot import plot_curve
 from robustness.report import read_audit_report
+from robustness.uncertainty.record import evaluate_trust
 
 if TYPE_CHECKING:
     from robustune.jobs.report import ReportSpec
@@ -85,9 +87,12 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     used, dataset = bundle_data(bundle, spec.data, "auto", spec.data_options())
     inputs = prepare_inputs(dataset, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(dataset, bundle)
-    pred = predict_logits(bundle.model, inputs).argmax(1)
+    logits = predict_logits(bundle.model, inputs)
+    pred = logits.argmax(1)
     metrics = classification_metrics(labels, pred, bundle.labels)
     sections: list[Section] = [model_card(bundle, audit), *metrics_sections(bundle.labels, metrics, used)]
+    if bundle.meta.trust is not None:  # calibration, sets and unfamiliar inputs on the same examples
+        sections.append(trust_section(evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels)))
     if dataset.groups is not None:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:
