@@ -14,9 +14,7 @@ from finetune.evaluation import bundle_labels
 from finetune.inference import EVAL_BATCH, predict_logits
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.preprocess import prepare_inputs
-from plugins import jsonio
-from plugins.atomic import atomic_write_text, output_lock
-from plugins.bundle import META_FILE, load_bundle, validate_meta
+from plugins.bundle import load_bundle, update_meta
 from plugins.errors import InvalidInput, opt
 from robustness.uncertainty.record import TrustConfig, fit_trust
 
@@ -47,10 +45,6 @@ def calibrate_bundle(path: Path, data_spec: str, options: DataOptions | None = N
     logits = predict_logits(model, inputs, batch.size, on, fitted=True)
     record = fit_trust(logits, labels, cfg)
     record["fitted_on"] = {"data": data_spec, "examples": used, "n": len(labels)}
-    with output_lock(path):
-        meta = jsonio.read_json(path / META_FILE, "rerun robustune calibrate")
-        meta["trust"] = record
-        validate_meta(meta, f"bundle {path}")
-        atomic_write_text(path / META_FILE, jsonio.dumps(meta))
+    update_meta(path, trust=record)
     return used, record
 

@@ -89,6 +89,23 @@ def save_bundle(
     return Path(target)
 
 
+def update_meta(target: Path, **fields: Any) -> BundleMeta:
+    """Set top-level ``fields`` of an existing bundle's ``robustune.json`` (its trust record, say): the
+    whole file is checked again and replaced atomically under the output lock; the weights are not
+    touched."""
+    from plugins.atomic import atomic_write_text, output_lock
+
+    target = Path(target)
+    read_meta(target)  # a bundle, readable, before anything changes
+    with output_lock(target):
+        meta = jsonio.read_json(target / META_FILE, DAMAGED)
+        meta.update(fields)
+        typed = validate_meta(jsonio.loads(jsonio.dumps(meta), "bundle metadata", "report this"),
+                              f"bundle {target}")
+        atomic_write_text(target / META_FILE, jsonio.dumps(meta))
+    return typed
+
+
 BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OverflowError)
 DAMAGED = "the bundle is damaged: retrain it or restore its files"
 
