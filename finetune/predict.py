@@ -43,20 +43,6 @@ def bundle_inputs_for_texts(bundle: Bundle, texts: list[str]) -> Inputs:
     return tokenize(texts, bundle.tokenizer, bundle.meta.max_length)
 
 
-def top_k(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None,
-          batch_size: int = EVAL_BATCH, fitted: bool = False) -> list[Prediction]:
-    """Top-k (label, probability) per input, most likely first (the model on ``device``: the CPU;
-    ``fitted``: ``batch_size`` was sized for the device's memory)."""
-    probs = torch.softmax(predict_logits(bundle.model, inputs, batch_size, device, fitted), dim=1)
-    k = max(1, min(k, probs.shape[1]))
-    values, indices = probs.topk(k, dim=1)
-    labels = bundle.labels
-    return [
-        [(labels[i], float(v)) for v, i in zip(vs.tolist(), ix.tolist(), strict=True)]
-        for vs, ix in zip(values, indices, strict=True)
-    ]
-
-
 def trusted(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | None = None,
             batch_size: int = EVAL_BATCH, fitted: bool = False,
             coverage: float | None = None) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from finetune.memory import available_bytes
 from finetune.numerics.cache import cache_file, cache_key, read_cache, write_choice
 from plugins.footprint import activation_bytes
 from plugins.modes import frozen_eval
+from robustness.text_audit import EmbeddingForward
 
 SHARE = 0.7  # of the free memory batches may take (the rest: allocator slack, the job's own tensors)
 GPU_MAX = 1024  # the largest batch a GPU is given (larger ones rarely run faster)
@@ -124,19 +125,9 @@ def _counted(model: nn.Module, args: tuple[Tensor, ...], purpose: str) -> Footpr
     """One example's activations (a forward pass of one example on the CPU)."""
     if purpose == "gradient" and not args[0].is_floating_point():  # texts: count through the embeddings
         embeds = model.get_input_embeddings()(args[0][:1])  # type: ignore[operator]
-        return Footprint(0, activation_bytes(_Embedded(model, args[1][:1]), embeds), False)
+        forward = EmbeddingForward(model, args[1][:1])  # type: ignore[arg-type]  # a text Classifier
+        return Footprint(0, activation_bytes(forward, embeds), False)
     return Footprint(0, activation_bytes(model, *(a[:1] for a in args), kept=purpose == "gradient"), False)
-
-
-class _Embedded(nn.Module):
-    """A text model as a function of its token embeddings under a fixed mask. Shape: (1, L, D) -> (1, K)."""
-
-    def __init__(self, model: nn.Module, mask: Tensor) -> None:
-        super().__init__()
-        self.model, self.mask = model, mask
-
-    def forward(self, embeds: Tensor) -> Tensor:
-        return self.model.forward_embeddings(embeds, self.mask)  # type: ignore[operator,no-any-return]
 
 
 def footprint(model: nn.Module, args: tuple[Tensor, ...], device: torch.device, purpose: str,
