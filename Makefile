@@ -31,7 +31,7 @@ test: setup
 
 bench: setup
 	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
-	$(BIN)/pip install -q -c constraints.txt netcal pytorch-ood  # the trust benchmark's anchors
+	$(BIN)/pip install -q -c constraints.txt netcal pytorch-ood torch-geometric  # the trust benchmark's anchors (TorchCP imports torch-geometric)
 	$(BIN)/pip install -q --no-deps torchcp  # its torchsort (training losses only) does not build here
 	$(BIN)/python bench/run_all.py
 

@@ -10,7 +10,7 @@ from finetune.data.config import DataOptions, SplitConfig
 from finetune.data.spec import load_data
 from finetune.data.splits import make_splits
 from finetune.data.types import Data
-from finetune.inference import EVAL_BATCH, predict_logits
+from finetune.inference import EVAL_BATCH, trust_outputs
 from finetune.metrics import classification_metrics
 from finetune.precision import pick
 from finetune.preprocess import Inputs, prepare_inputs
@@ -71,18 +71,27 @@ def evaluate_bundle(
     on = resolve_device(device)
     model, choice = pick(bundle.model.to(on), inputs, on, "infer", precision, events)
     batch = batch_for(model, probe_args(inputs, on), on, "infer", EVAL_BATCH, len(labels))
-    logits = predict_logits(model, inputs, batch.size, on, fitted=True)
+    record = bundle.meta.trust
+    logits, features = trust_outputs(model, record, inputs, batch.size, on, fitted=True)
     metrics = classification_metrics(labels, logits.argmax(1), bundle.labels)
-    if bundle.meta.trust is not None:  # calibration, sets and the unfamiliar share on this labeled data
+    if record is not None:  # calibration, sets and the unfamiliar share on this labeled data
         from robustness.uncertainty.record import evaluate_trust
 
-        metrics["trust"] = evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels)
+        metrics["trust"] = evaluate_trust(logits, labels, record, bundle.labels, features=features,
+                                          tensors=bundle.trust_tensors)
     if unfamiliar_data is not None:
-        other = _unfamiliar_inputs(bundle, unfamiliar_data, options)
-        other_logits = predict_logits(model, other, batch.size, on, fitted=True)
-        from robustness.uncertainty.record import separation
+        from robustness.uncertainty.record import separation, unfamiliar_scores
+        from robustness.uncertainty.unfamiliar import energy
 
-        found = separation(logits, other_logits, bundle.meta.trust)
+        other = _unfamiliar_inputs(bundle, unfamiliar_data, options)
+        other_logits, other_features = trust_outputs(model, record, other, batch.size, on, fitted=True)
+        if record is None:  # no record: the energy score, with no threshold to count against
+            found = separation(energy(logits), energy(other_logits), None)
+        else:
+            found = separation(unfamiliar_scores(logits, record, features, bundle.trust_tensors),
+                               unfamiliar_scores(other_logits, record, other_features, bundle.trust_tensors),
+                               record)
+        found["score"] = record["unfamiliar"].get("score", "energy") if record else "energy"
         metrics.setdefault("trust", {}).setdefault("unfamiliar", {}).update(against=unfamiliar_data, **found)
     return used, metrics, choice, batch
 

@@ -48,6 +48,39 @@ def predict_logits(
 
 
 @torch.no_grad()
+def predict_with_features(
+    model: Classifier, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None,
+    fitted: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Logits and the penultimate features (what the head reads) in one pass; features None where the
+    head reads token states or the model has no head. Shape: N inputs -> (N, K), (N, F) on the CPU."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, nn.Module):
+        return predict_logits(model, inputs, batch_size, device, fitted), None
+    seen: list[Tensor] = []
+    hook = head.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().float().cpu()))
+    try:
+        logits = predict_logits(model, inputs, batch_size, device, fitted)
+    finally:
+        hook.remove()
+    flat = bool(seen) and all(f.dim() == 2 for f in seen)
+    return logits, torch.cat(seen) if flat else None
+
+
+def trust_outputs(
+    model: Classifier, record: dict[str, Any] | None, inputs: Inputs, batch_size: int = EVAL_BATCH,
+    device: torch.device | None = None, fitted: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """Logits, and the penultimate features where the trust ``record``'s unfamiliar score reads them (one
+    pass either way). Shape: N inputs -> (N, K), (N, F) or None."""
+    from robustness.uncertainty.record import needs_features
+
+    if needs_features(record):
+        return predict_with_features(model, inputs, batch_size, device, fitted)
+    return predict_logits(model, inputs, batch_size, device, fitted), None
+
+
+@torch.no_grad()
 def compute_features(
     model: Classifier, inputs: Inputs, batch_size: int = EVAL_BATCH, device: torch.device | None = None,
     events: Events | Reporter | None = None, stage: str = "caching features",

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from finetune.data.images import try_read_image
-from finetune.inference import EVAL_BATCH, predict_logits
+from finetune.inference import EVAL_BATCH, trust_outputs
 from finetune.preprocess import Inputs, prepare_images, tokenize
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, NotFound, Unsupported, opt
@@ -52,14 +52,14 @@ def trusted(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | N
     from robustness.uncertainty.conformal import check_calibration, smallest_calibration
     from robustness.uncertainty.record import apply_trust
 
-    logits = predict_logits(bundle.model, inputs, batch_size, device, fitted)
-    raw = torch.softmax(logits, dim=1)
     record = bundle.meta.trust
+    logits, features = trust_outputs(bundle.model, record, inputs, batch_size, device, fitted)
+    raw = torch.softmax(logits, dim=1)
     if record is None:
         return [{"top": _top(bundle.labels, p, k), "calibrated": False, "trust_note": NO_TRUST} for p in raw]
     if coverage is not None:
         check_calibration(len(record["conformal"]["scores"]), coverage)
-    got = apply_trust(logits, record, coverage)
+    got = apply_trust(logits, record, coverage, features=features, tensors=bundle.trust_tensors)
     rows = []
     for i in range(len(logits)):
         row: dict[str, Any] = {"top": _top(bundle.labels, got.probs[i], k), "calibrated": True,

@@ -11,11 +11,12 @@ from finetune.data.spec import load_data
 from finetune.data.splits import make_splits
 from finetune.device import resolve_device
 from finetune.evaluation import bundle_labels
-from finetune.inference import EVAL_BATCH, predict_logits
+from finetune.inference import EVAL_BATCH, predict_logits, predict_with_features
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.preprocess import prepare_inputs
 from plugins.bundle import load_bundle, update_meta
 from plugins.errors import InvalidInput, opt
+from plugins.registry import registry
 from robustness.uncertainty.record import TrustConfig, fit_trust
 
 
@@ -42,9 +43,13 @@ def calibrate_bundle(path: Path, data_spec: str, options: DataOptions | None = N
     on = resolve_device(device)
     model = bundle.model.to(on)
     batch = batch_for(model, probe_args(inputs, on), on, "infer", EVAL_BATCH, len(labels))
-    logits = predict_logits(model, inputs, batch.size, on, fitted=True)
-    record = fit_trust(logits, labels, cfg)
+    cfg = cfg or TrustConfig()
+    if registry.get("unfamiliar-score", cfg.unfamiliar).needs_features:
+        logits, features = predict_with_features(model, inputs, batch.size, on, fitted=True)
+    else:
+        logits, features = predict_logits(model, inputs, batch.size, on, fitted=True), None
+    record, tensors = fit_trust(logits, labels, cfg, features)
     record["fitted_on"] = {"data": data_spec, "examples": used, "n": len(labels)}
-    update_meta(path, trust=record)
+    update_meta(path, trust_tensors=tensors, trust=record)
     return used, record
 

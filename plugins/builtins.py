@@ -72,6 +72,11 @@ CONFORMAL_SCORES = {
     "lac": "1 - p(label): the smallest sets on average, least adaptive to hard inputs",
     "raps": "APS with a penalty on unlikely labels (penalty, k_reg): for many classes",
 }
+UNFAMILIAR_SCORES = {
+    "energy": "-logsumexp(logits): nothing to fit, any classifier; the default",
+    "mahalanobis": "distance of the penultimate features to the nearest class mean (shared, shrunk "
+                   "covariance): fitted on validation features",
+}
 EXPORTERS = {
     "onnx": "ONNX for onnxruntime (dynamic batch; pixels in [0, 1] or token ids), checked against the bundle",
     "hf": "Hugging Face layout: transformers (text) or timm (image) folder, checked against the bundle",
@@ -112,6 +117,8 @@ def register(reg: Registrar) -> None:
         reg.register("explainer", name, f"explain.methods.{name.replace('-', '_')}:explainer", desc)
     for name, desc in CONFORMAL_SCORES.items():
         reg.register("conformal-score", name, f"robustness.uncertainty.conformal_scores:{name}", desc)
+    for name, desc in UNFAMILIAR_SCORES.items():
+        reg.register("unfamiliar-score", name, f"robustness.uncertainty.unfamiliar_scores:{name}", desc)
     for name, desc in DATASETS.items():
         module = DATASET_MODULES.get(name, name.replace("-", "_"))
         reg.register("dataset", name, f"finetune.data.{module}:load", desc)

@@ -1,10 +1,11 @@
-"""Bundles: ``model.safetensors`` + ``robustune.json`` (+ ``tokenizer/``), written atomically."""
+"""Bundles: ``model.safetensors`` + ``robustune.json`` (+ ``tokenizer/``, + ``trust-HASH.safetensors``
+where the trust record's unfamiliar score keeps tensors), written atomically."""
 
 from __future__ import annotations
 
 import platform
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ class Bundle:
     model: Classifier
     meta: BundleMeta
     tokenizer: Any = None
+    trust_tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # the unfamiliar score's, if any
 
     @property
     def labels(self) -> list[str]:
@@ -89,21 +91,59 @@ def save_bundle(
     return Path(target)
 
 
-def update_meta(target: Path, **fields: Any) -> BundleMeta:
+def update_meta(target: Path, trust_tensors: dict[str, torch.Tensor] | None = None,
+                **fields: Any) -> BundleMeta:
     """Set top-level ``fields`` of an existing bundle's ``robustune.json`` (its trust record, say): the
     whole file is checked again and replaced atomically under the output lock; the weights are not
-    touched."""
-    from plugins.atomic import atomic_write_text, output_lock
+    touched. ``trust_tensors`` (with a ``trust`` field) go to a new ``trust-HASH.safetensors`` the record
+    names, written before the record, so a reader never sees a record without its tensors; files no
+    longer named are removed after."""
+    import hashlib
+
+    from safetensors.torch import save
+
+    from plugins.atomic import atomic_write_bytes, atomic_write_text, output_lock
 
     target = Path(target)
     read_meta(target)  # a bundle, readable, before anything changes
     with output_lock(target):
         meta = jsonio.read_json(target / META_FILE, DAMAGED)
         meta.update(fields)
+        if trust_tensors:
+            data = save({k: v.contiguous() for k, v in trust_tensors.items()})
+            name = f"trust-{hashlib.sha256(data).hexdigest()[:12]}.safetensors"
+            meta["trust"]["unfamiliar"]["file"] = name
+            atomic_write_bytes(target / name, data)
         typed = validate_meta(jsonio.loads(jsonio.dumps(meta), "bundle metadata", "report this"),
                               f"bundle {target}")
         atomic_write_text(target / META_FILE, jsonio.dumps(meta))
+        kept = _trust_file(typed)
+        for old in target.glob("trust-*.safetensors"):
+            if old.name != kept:
+                old.unlink(missing_ok=True)
     return typed
+
+
+def _trust_file(meta: BundleMeta) -> str | None:
+    """The tensors file the trust record names, if any."""
+    file = ((meta.trust or {}).get("unfamiliar") or {}).get("file")
+    return file if isinstance(file, str) else None
+
+
+def load_trust_tensors(path: Path, meta: BundleMeta) -> dict[str, torch.Tensor]:
+    """What the record's unfamiliar score fitted (none for energy); a missing or damaged file is one line."""
+    from safetensors.torch import load_file
+
+    name = _trust_file(meta)
+    if name is None:
+        return {}
+    if "/" in name or "\\" in name or not name.startswith("trust-"):
+        raise InvalidInput(f"bundle {path} names a trust file {name!r} outside it; {DAMAGED}")
+    try:
+        return load_file(str(Path(path) / name))
+    except (SafetensorError, OSError) as exc:
+        raise InvalidInput(f"bundle {path}: its trust record's {name} cannot be read ({brief(exc)}); "
+                           f"refit it with robustune calibrate {path} --data DATA, or {DAMAGED}") from exc
 
 
 BUILD_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OverflowError)
@@ -226,4 +266,4 @@ def load_bundle(path: Path) -> Bundle:
     if info.modality == "text":
         rows = getattr(model.get_input_embeddings(), "num_embeddings", None)  # type: ignore[operator]
         tokenizer = load_tokenizer(path, where, rows)
-    return Bundle(path, model, info, tokenizer)
+    return Bundle(path, model, info, tokenizer, load_trust_tensors(path, info))

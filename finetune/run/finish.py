@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.batches import num_examples
-from finetune.inference import evaluate, predict_logits
+from finetune.inference import predict_logits
 from finetune.metrics import classification_metrics
 from finetune.numerics import apply
 from finetune.precision import pick
@@ -20,7 +20,7 @@ from plugins.bundle import save_bundle
 from plugins.events import Reporter
 from plugins.numerics import FP32
 from plugins.records import Result, plain
-from robustness.uncertainty.record import fit_trust
+from robustness.uncertainty.record import evaluate_trust, fit_trust, summary
 
 
 @dataclass
@@ -49,15 +49,19 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     prep.numerics["evaluation"] = choice.to_json()
 
     def measure(split: str) -> dict[str, Any]:
-        return evaluate(computing, prep.inputs[split], getattr(splits, split).labels, splits.train.classes,
-                        cfg.train.eval_batch_size, prep.device)
+        """The split's metrics, with the few trust numbers a model list shows (ECE, set coverage)."""
+        labels = getattr(splits, split).labels
+        logits = predict_logits(computing, prep.inputs[split], cfg.train.eval_batch_size, prep.device)
+        out = classification_metrics(labels, logits.argmax(1), splits.train.classes)
+        out["trust"] = summary(evaluate_trust(logits, labels, trust, splits.train.classes))
+        return out
 
     if outcome.val_logits is not None:  # the final weights learned from validation too: before that
         val_logits = outcome.val_logits
     else:
         val_logits = predict_logits(computing, prep.inputs["val"], cfg.train.eval_batch_size, prep.device)
     val = classification_metrics(splits.val.labels, val_logits.argmax(1), splits.train.classes)
-    trust = fit_trust(val_logits, splits.val.labels)
+    trust, _ = fit_trust(val_logits, splits.val.labels)  # energy: no tensors to keep
     metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
     apply(model, FP32)  # the bundle holds fp32 weights in the usual memory format
     prep.clock["evaluate"] = time.perf_counter() - start

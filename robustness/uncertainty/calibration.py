@@ -39,6 +39,28 @@ def fit_temperature(logits: Tensor, labels: Tensor, iterations: int = 80) -> flo
     return float(1 / ((lo + hi) / 2))
 
 
+HELD_OUT_GAIN = 0.01  # the share of held-out NLL a temperature must remove to be kept
+
+
+def helps_held_out(logits: Tensor, labels: Tensor, seed: int = 0) -> bool:
+    """Whether a temperature fitted on one half of the examples lowers the NLL of the other half by at
+    least 1%, summed over both ways (two-fold cross-fitting): on a small split a fitted temperature can
+    chase noise, and one that does not clearly help examples it was not fitted on is not kept (a
+    calibrated model keeps 1). Shape: (N, K), (N,)."""
+    n = len(labels)
+    if n < 4:
+        return False
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    halves = (order[: n // 2], order[n // 2 :])
+    z = logits.double()
+    before = after = 0.0
+    for fit, held in (halves, halves[::-1]):
+        t = fit_temperature(z[fit], labels[fit])
+        before += _nll_at(z[held], labels[held], 1.0) * len(held)
+        after += _nll_at(z[held], labels[held], t) * len(held)
+    return after < before * (1 - HELD_OUT_GAIN)
+
+
 def calibrate(logits: Tensor, temperature: float) -> Tensor:
     """Calibrated probabilities. Shape: (N, K) -> (N, K)."""
     return torch.softmax(logits.float() / temperature, dim=1)

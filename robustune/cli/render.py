@@ -80,12 +80,20 @@ def run_job(fn: Callable[[Any, Any], R], spec: Any, quiet: bool = False) -> R:
 
 
 def metrics_table(title: str, metrics: dict[str, dict[str, Any]]) -> Table:
-    """Accuracy and macro-F1 per split."""
+    """Accuracy and macro-F1 per split; with the holdout's trust summary, calibrated ECE and the coverage
+    of the prediction sets."""
     table = Table(title=title)
-    for col, just in (("split", "left"), ("n", "right"), ("accuracy", "right"), ("macro-F1", "right")):
+    trust = any("trust" in m and "ece" in m["trust"] for m in metrics.values())
+    columns = [("split", "left"), ("n", "right"), ("accuracy", "right"), ("macro-F1", "right")]
+    for col, just in columns + ([("ECE", "right"), ("set coverage", "right")] if trust else []):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for split, m in metrics.items():
-        table.add_row(split, str(m["n"]), f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}")
+        row = [split, str(m["n"]), f"{m['accuracy']:.4f}", f"{m['macro_f1']:.4f}"]
+        if trust:
+            t = m.get("trust", {})
+            row += [f"{t['ece']:.4f}" if "ece" in t else "",
+                    f"{t['coverage']:.3f} ({t['coverage_target']:.0%})" if "coverage" in t else ""]
+        table.add_row(*row)
     return table
 
 
@@ -118,7 +126,7 @@ def predictions_table(rows: list[dict[str, Any]]) -> Table:
         if sets:
             cells.append("{" + ", ".join(row.get("set", [])) + "}")
         if calibrated:
-            cells.append(f"unfamiliar (energy {row['score']:.2f})" if row["unfamiliar"] else "yes")
+            cells.append(f"unfamiliar (score {row['score']:.2f})" if row["unfamiliar"] else "yes")
         table.add_row(*cells)
     return table
 
@@ -198,7 +206,7 @@ def trust_table(trust: dict[str, Any]) -> Table:
     if "flagged" in u:
         table.add_row("flagged unfamiliar", "", f"{u['flagged']:.1%}")
     if "auroc" in u:
-        table.add_row(f"vs {u['against']}: AUROC (energy)", "", f"{u['auroc']:.3f}")
+        table.add_row(f"vs {u['against']}: AUROC ({u.get('score', 'energy')})", "", f"{u['auroc']:.3f}")
         table.add_row("  FPR at 95% TPR", "", f"{u['fpr_at_95_tpr']:.3f}")
         if "flagged_there" in u:
             table.add_row("  flagged there", "", f"{u['flagged_there']:.1%}")

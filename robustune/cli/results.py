@@ -147,7 +147,9 @@ def _calibrate(spec: Any, result: Any) -> None:
     console.print(f"{result.bundle}: fitted on {result.trust['fitted_on']['n']} {result.examples} examples; "
                   f"temperature {c['temperature']:.3g} (ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f} on "
                   f"these examples); sets at {sets['coverage']:.0%} from {len(sets['scores'])} "
-                  f"scores ({sets['score']}); unfamiliar above energy {u['threshold']:.3g}", soft_wrap=True)
+                  f"scores ({sets['score']}); unfamiliar above {u.get('score', 'energy')} "
+                  f"{u['threshold']:.3g}",
+                  soft_wrap=True)
 
 
 @view("predict")

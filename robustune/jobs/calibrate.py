@@ -23,6 +23,10 @@ class CalibrateSpec(Spec):
     coverage: float = option(0.9, gt=0, lt=1,
                              help="prediction sets: the chance each set holds the true label")
     score: str = option("aps", choices=("aps", "lac", "raps"), help="conformity score of the sets")
+    unfamiliar: str = option("energy", choices=("energy", "mahalanobis"),
+                             help="unfamiliar-input score: energy of the logits, or Mahalanobis distance of "
+                                  "the penultimate features (fitted on half the examples, threshold on the "
+                                  "other half)")
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
@@ -51,7 +55,8 @@ def run(spec: CalibrateSpec, events: Events | Reporter | None = None) -> Calibra
     report.progress("calibrating", 0, 1)
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
     used, record = calibrate_bundle(Path(spec.bundle), spec.data, options,
-                                    TrustConfig(coverage=spec.coverage, score=spec.score), spec.device)
+                                    TrustConfig(coverage=spec.coverage, score=spec.score,
+                                                                unfamiliar=spec.unfamiliar), spec.device)
     report.progress("calibrating", 1, 1)
     return CalibrateOutput(Path(spec.bundle), used, record)
 

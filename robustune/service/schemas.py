@@ -288,7 +288,9 @@ class PredictOut(BaseModel):
     coverage: float | None = Field(None, description="the chance each set holds the true label")
     sets: list[list[str]] | None = Field(None, description="per input, the labels of its prediction set")
     unfamiliar: list[bool] | None = Field(None, description="per input, unlike the model's training data")
-    scores: list[float] | None = Field(None, description="per input, the energy score (higher: unfamiliar)")
+    scores: list[float] | None = Field(None, description="per input, the unfamiliar-input score (energy, "
+                                                         "or Mahalanobis where calibrated so; higher: "
+                                                         "unfamiliar)")
     note: str | None = Field(None, description="why sets or flags are missing")
 
 

@@ -151,6 +151,21 @@ def test_a_bundle_written_before_this_version_loads(tmp_path: Path) -> None:
     assert (old / "model.safetensors").read_bytes() == weights  # only robustune.json changed
     (row,) = predict.run(predict.PredictSpec(str(old), (str(png),))).rows
     assert row["calibrated"] and row["coverage"] == 0.95 and row["top"][0]["label"] in row["set"]
+    energy = evaluate.run(evaluate.EvaluateSpec(str(old), "digits", unfamiliar_data="fashion-mnist"))
+    # Mahalanobis on the penultimate features: its tensors in a trust-HASH.safetensors the record names
+    refit = calibrate.run(calibrate.CalibrateSpec(str(old), "digits", unfamiliar="mahalanobis"))
+    unfamiliar = refit.trust["unfamiliar"]
+    assert unfamiliar["score"] == "mahalanobis" and unfamiliar["fitted_on"] == 143  # the other 144 set
+    assert [p.name for p in old.glob("trust-*.safetensors")] == [unfamiliar["file"]]  # its threshold
+    (row,) = predict.run(predict.PredictSpec(str(old), (str(png),))).rows
+    assert row["calibrated"] and isinstance(row["unfamiliar"], bool) and row["score"] > 0
+    by_features = evaluate.run(evaluate.EvaluateSpec(str(old), "digits", unfamiliar_data="fashion-mnist"))
+    mine, theirs = by_features.metrics["trust"]["unfamiliar"], energy.metrics["trust"]["unfamiliar"]
+    assert mine["score"] == "mahalanobis" and theirs["score"] == "energy"
+    assert mine["auroc"] > 0.9, (mine, theirs)  # clothes are far from every digit's features
+    assert abs(by_features.metrics["trust"]["unfamiliar"]["flagged"] - 0.05) < 0.05  # its own holdout
+    calibrate.run(calibrate.CalibrateSpec(str(old), "digits"))  # back to energy: the tensors go
+    assert not list(old.glob("trust-*.safetensors"))
 
 
 def test_run_of_a_from_scratch_text_model_audits_with_text_attacks(tmp_path: Path, text_csv: Path) -> None:

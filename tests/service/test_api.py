@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import Server, digit_png, digits_zip
+from tests.service.conftest import Server, digit_png, digits_zip, register
 
 
 def _sse(client: httpx.Client, job_id: str) -> list[tuple[str, dict]]:
@@ -138,6 +138,28 @@ def _error(r: httpx.Response, status: int, field: str | None) -> dict:
     body = r.json()
     assert body["error"] and body["kind"] and body["field"] == field, body
     return body
+
+
+def test_a_text_model_answers_with_its_trust(server: Server, text_bundle: Path, tmp_path: Path) -> None:
+    """A text model whose trust record scores unfamiliar inputs by Mahalanobis distance (tensors beside
+    robustune.json): every answer is calibrated, has a set and a flag, on SQLite and PostgreSQL."""
+    from robustune.jobs import calibrate
+    from tests.conftest import write_csv
+
+    folder = register(server, text_bundle, "reviews")
+    labeled = write_csv(tmp_path / "more.csv", repeat=3)  # not its training file: calibrated on all of it
+    calibrate.run(calibrate.CalibrateSpec(folder, f"csv:{labeled}", unfamiliar="mahalanobis"))
+    c = server.client("read")
+    texts = ["a wonderful and brilliant film", "a boring, awful mess", "the tax form is due on april 15"]
+    out = c.post("/v1/models/reviews/predict", json={"texts": texts, "top_k": 2})
+    assert out.status_code == 200, out.text
+    body = out.json()
+    assert body["calibrated"] and body["note"] is None and body["coverage"] == 0.9
+    assert [p[0]["label"] for p in body["predictions"][:2]] == ["pos", "neg"]
+    for top, labels in zip(body["predictions"], body["sets"], strict=True):
+        assert top[0]["label"] in labels and set(labels) <= {"pos", "neg"}
+    assert all(isinstance(u, bool) for u in body["unfamiliar"]) and len(body["scores"]) == 3
+    assert all(s >= 0 for s in body["scores"])  # squared distances
 
 
 def test_auth_every_way_in_is_checked(server: Server) -> None:

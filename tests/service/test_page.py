@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.service.conftest import Server, digits_zip
@@ -77,7 +78,30 @@ def test_page_flow_in_a_real_browser(browser, tmp_path: Path) -> None:  # noqa: 
         page.wait_for_selector("#models tr[data-model=page-digits]", timeout=300_000)  # the page reloads
         row = page.inner_text("#models tr[data-model=page-digits]")
         assert "%" in row, row  # test accuracy shown
+        ece = page.inner_text("#models tr[data-model=page-digits] td.ece")
+        assert 0 <= float(ece) <= 1, ece  # the holdout's calibrated ECE
+        assert "(90.0%)" in page.inner_text("#models tr[data-model=page-digits] td.coverage")
         page.screenshot(path=str(SHOTS / "4-model.png"), full_page=True)
+
+        # try the model: each answer shows its prediction set and whether the input looks familiar
+        images = _images(tmp_path)
+        page.select_option("#predict-model", "page-digits")
+        assert page.is_hidden("#predict-text") and page.is_visible("#predict-files")
+        page.set_input_files("#predict-files", [str(p) for p in images])
+        page.click("#predict-submit")
+        page.wait_for_selector("#predictions tbody tr")
+        shown = page.locator("#predictions tbody tr")
+        assert shown.count() == len(images)
+        answer = httpx.post(srv.url + "/v1/models/page-digits/predict/files",
+                            headers={"Authorization": f"Bearer {srv.token('read', 'api')}"},
+                            files=[("files", (p.name, p.read_bytes(), "image/png")) for p in images]).json()
+        for i in range(len(images)):
+            set_shown = shown.nth(i).locator("td.set .pill").all_inner_texts()
+            assert set_shown == answer["sets"][i] and set_shown, (set_shown, answer)
+            badge = shown.nth(i).locator(".badge").inner_text()
+            assert badge == ("unfamiliar" if answer["unfamiliar"][i] else "familiar")
+        assert "holds the true label 90% of the time" in page.inner_text("#predict-note")
+        page.screenshot(path=str(SHOTS / "4b-predictions.png"), full_page=True)
 
         with page.expect_popup() as popup:
             page.click("#models tr[data-model=page-digits] a.report")
@@ -104,3 +128,19 @@ def test_page_flow_in_a_real_browser(browser, tmp_path: Path) -> None:  # noqa: 
         assert not errors, errors
     finally:
         srv.stop()
+
+
+def _images(folder: Path) -> list[Path]:
+    """Two digits the model was trained on and one image of noise, as PNG files."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    out = []
+    for i, pixels in enumerate([digits.images[1] * 255 / 16, digits.images[2] * 255 / 16,
+                                np.random.default_rng(0).integers(0, 256, (8, 8))]):
+        path = folder / f"input-{i}.png"
+        Image.fromarray(np.rint(pixels).astype(np.uint8)).save(path)
+        out.append(path)
+    return out

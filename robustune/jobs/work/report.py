@@ -23,7 +23,7 @@ from finetune.data.config import data_name
 from finetune.data.spec import data_paths
 from finetune.data.types import TextData
 from finetune.evaluation import bundle_data, bundle_labels
-from finetune.inference import predict_logits
+from finetune.inference import trust_outputs
 from finetune.metrics import classification_metrics
 from finetune.preprocess import prepare_inputs
 from plugins.atomic import atomic_write_text, check_writable_target, output_lock
@@ -87,12 +87,13 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     used, dataset = bundle_data(bundle, spec.data, "auto", spec.data_options())
     inputs = prepare_inputs(dataset, bundle.meta.preprocessing, bundle.tokenizer)
     labels = bundle_labels(dataset, bundle)
-    logits = predict_logits(bundle.model, inputs)
+    logits, features = trust_outputs(bundle.model, bundle.meta.trust, inputs)
     pred = logits.argmax(1)
     metrics = classification_metrics(labels, pred, bundle.labels)
     sections: list[Section] = [model_card(bundle, audit), *metrics_sections(bundle.labels, metrics, used)]
     if bundle.meta.trust is not None:  # calibration, sets and unfamiliar inputs on the same examples
-        sections.append(trust_section(evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels)))
+        sections.append(trust_section(evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels,
+                                                     features=features, tensors=bundle.trust_tensors)))
     if dataset.groups is not None:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:

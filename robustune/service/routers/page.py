@@ -39,6 +39,7 @@ def _templates() -> Any:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html", "j2"]))
     env.filters["pct"] = lambda v: f"{v:.1%}" if isinstance(v, float) else "-"
+    env.filters["num"] = lambda v: f"{v:.3f}" if isinstance(v, float) else "-"
     return env
 
 

@@ -142,6 +142,70 @@ for (const btn of document.querySelectorAll("button.alias")) {
   });
 }
 
+function predictionRow(input, top, set, unfamiliar, score) {
+  const tr = document.createElement("tr");
+  cell(tr, input);
+  cell(tr, top ? `${top.label} (${Math.round(top.probability * 1000) / 10}%)` : "");
+  const sets = cell(tr, "", "set");
+  for (const label of set || []) {
+    const pill = document.createElement("span");
+    pill.className = "pill";
+    pill.textContent = label;
+    sets.appendChild(pill);
+  }
+  if (!set) sets.textContent = "-";
+  const flag = cell(tr, "");
+  if (unfamiliar !== null && unfamiliar !== undefined) {
+    const badge = document.createElement("span");
+    badge.className = "badge " + (unfamiliar ? "unfamiliar" : "familiar");
+    badge.textContent = unfamiliar ? "unfamiliar" : "familiar";
+    badge.title = `unfamiliar-input score ${score.toFixed(3)}` + (unfamiliar ? ": unlike the training data, trust the answer less" : "");
+    flag.appendChild(badge);
+  } else flag.textContent = "-";
+  return tr;
+}
+
+function showPredictionInputs() {
+  const chosen = document.getElementById("predict-model")?.selectedOptions[0];
+  if (!chosen) return;
+  const text = chosen.dataset.modality === "text";
+  document.getElementById("predict-texts").hidden = !text;
+  document.getElementById("predict-images").hidden = text;
+}
+
+document.getElementById("predict-model")?.addEventListener("change", showPredictionInputs);
+showPredictionInputs();
+
+document.getElementById("predict-form")?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const chosen = document.getElementById("predict-model").selectedOptions[0];
+  const base = `/v1/models/${encodeURIComponent(chosen.value)}/predict`;
+  const query = `?version=${encodeURIComponent(chosen.dataset.version)}`;
+  let inputs, out;
+  try {
+    if (chosen.dataset.modality === "text") {
+      inputs = document.getElementById("predict-text").value.split("\n").map(t => t.trim()).filter(Boolean);
+      if (!inputs.length) { notice("type at least one text", true); return; }
+      out = await api("POST", base + query, JSON.stringify({texts: inputs, top_k: 3}), {"Content-Type": "application/json"});
+    } else {
+      const files = [...document.getElementById("predict-files").files];
+      if (!files.length) { notice("choose at least one image", true); return; }
+      const form = new FormData();
+      for (const f of files) form.append("files", f);
+      inputs = files.map(f => f.name);
+      out = await api("POST", base + "/files" + query, form);
+    }
+  } catch (err) { notice(err.message, true); return; }
+  const rows = inputs.map((input, i) => predictionRow(input, out.predictions[i][0], out.sets ? out.sets[i] : null,
+                                                      out.unfamiliar ? out.unfamiliar[i] : null,
+                                                      out.scores ? out.scores[i] : 0));
+  document.querySelector("#predictions tbody").replaceChildren(...rows);
+  document.getElementById("predictions").hidden = false;
+  const note = document.getElementById("predict-note");
+  note.textContent = out.note || (out.coverage ? `${out.model} version ${out.version}: each set holds the true label ${Math.round(out.coverage * 100)}% of the time; probabilities are calibrated.` : "");
+  note.hidden = !note.textContent;
+});
+
 if (document.getElementById("jobs")) {
   refreshJobs();
   setInterval(refreshJobs, 1000);
