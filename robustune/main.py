@@ -8,7 +8,9 @@ being built is caught here, one during a command by ``robustune.console.run``.
 One CPython detail needs care: a KeyboardInterrupt that ended inside code run from a string
 (``PyRun_String``: dataclass or typing helpers, for example) leaves the interpreter marked as killed
 by SIGINT even after it was handled, so the process would die of SIGINT instead of exiting 130. The
-interrupted path therefore exits with ``os._exit(130)`` once the streams are flushed.
+interrupted path therefore exits with ``os._exit(130)`` once the streams are flushed. A Ctrl-C that
+lands inside an import waits for the import to end (``robustune.interrupts``): a half-imported numpy or
+torch breaks later or aborts the process.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def _interrupted() -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line (see ``robustune.console.run`` for exit codes)."""
+    from robustune.interrupts import defer_during_imports
+
+    defer_during_imports()  # a Ctrl-C that lands inside an import is raised once it has finished
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         from robustune.console import run

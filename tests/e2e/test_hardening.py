@@ -168,6 +168,42 @@ def test_ctrl_c_at_any_moment_is_one_line(tmp_path: Path, when: str) -> None:
     assert not out.exists() and Path(f"{out}.work").exists() == kept, err
 
 
+SLOW_MODULE = """
+import time
+time.sleep(1.5)  # an import in progress, as torch's is for seconds on a loaded machine
+import pathlib
+pathlib.Path(__file__).with_name("imported").write_text("whole")
+"""
+WAIT_FOR_IT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from robustune.interrupts import defer_during_imports
+defer_during_imports()
+print("ready", flush=True)
+try:
+    import slow_module
+    time.sleep(30)
+except KeyboardInterrupt:
+    print("interrupted after the import", flush=True)
+"""
+
+
+def test_ctrl_c_inside_an_import_waits_for_it_to_finish(tmp_path: Path) -> None:
+    """A Ctrl-C that lands inside an import is raised once the import has finished (a half-imported numpy
+    recursed, a half-initialised torch aborted the process), and at once elsewhere."""
+    (tmp_path / "slow_module.py").write_text(SLOW_MODULE)
+    with interruptible([sys.executable, "-c", WAIT_FOR_IT, str(tmp_path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.4)  # inside the import's 1.5 s
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "interrupted after the import", (out, err)
+    assert (tmp_path / "imported").read_text() == "whole"  # the module ran to its end
+    assert time.monotonic() - start < 5  # and the interrupt came right after, not after the 30 s sleep
+
+
 # 3. usage errors: one line plus typer's hint, exit 2 (see also test_usage_errors_of_every_command)
 
 
