@@ -163,3 +163,32 @@ def confusion_png(matrix: list[list[int]], classes: list[str]) -> bytes:
         fig.savefig(buf, format="png")
         plt.close(fig)
     return buf.getvalue()
+
+
+def region_png(image: Tensor, mean_map: Tensor, box: tuple[int, int, int] | None, title: str,
+               clusters: tuple[tuple[int, Tensor], ...] = ()) -> bytes:
+    """A class's mean image and mean attribution map, the region found drawn as a box on both, then the
+    mean map of each SpRAy cluster with its size. Shape: image (3, H, W) in [0, 1], maps (H, W); box
+    (x, y, size)."""
+    from matplotlib.patches import Rectangle
+
+    panels = 2 + len(clusters)
+    with figures() as plt:
+        fig, axes = plt.subplots(1, panels, figsize=(2.4 * panels, 2.7), dpi=100)
+        shown = [(image.permute(1, 2, 0).clamp(0, 1).float().numpy(), None, "mean image"),
+                 (mean_map.float().numpy(), HEAT_CMAP, "mean attribution"),
+                 *[(m.float().numpy(), HEAT_CMAP, f"cluster of {n}") for n, m in clusters]]
+        for ax, (picture, cmap, name) in zip(axes, shown, strict=True):
+            ax.imshow(picture, cmap=cmap, interpolation="nearest")
+            ax.set_title(name, fontsize=9)
+            ax.axis("off")
+            if box is not None:
+                x, y, s = box
+                ax.add_patch(Rectangle((x - 0.5, y - 0.5), s, s, fill=False, edgecolor="#00e5ff",
+                                       linewidth=2))
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+    return buf.getvalue()

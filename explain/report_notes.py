@@ -10,14 +10,24 @@ NOTES = {
         "Accuracy is the share of holdout examples classified correctly; macro-F1 averages the F1 "
         "score of every class, so rare classes count as much as common ones. The confusion matrix "
         "shows which classes are mistaken for which."),
+    "shortcuts": (
+        "A model can learn a shortcut: a mark that happens to come with one class in the training images "
+        "(a stamp in a corner, a watermark, a coloured border) instead of the thing itself. It then "
+        "scores well on data collected the same way and fails on new data. For each class, the images "
+        "the model predicts as that class are explained, the explanations averaged, and the small region "
+        "that holds the most of them is tested: painted over with other images' pixels, and pasted onto "
+        "other images. A region that both draws the model's attention and changes its answers is a "
+        "finding. The clusters show groups of images the model treats alike (Lapuschkin et al. 2019, "
+        "'Unmasking Clever Hans predictors')."),
     "trust": (
         "How far each answer can be trusted. A calibrated probability of 0.8 should be right about 8 "
         "times in 10: the reliability diagram puts each group of answers' stated confidence against how "
         "often it was right, and calibration error (ECE) is the average gap. A prediction set lists "
         "every class that may be the right one, so that the true class is in the set for at least "
         "{coverage} of inputs like the ones it was tuned on (more classes in a set: a harder input). An "
-        "input is flagged unfamiliar when the model's outputs look unlike those on its own validation "
-        "data (about 1 in 20 familiar inputs is flagged too): treat its answer with care."),
+        "input is flagged unfamiliar when what the model computes for it (its outputs, or its internal "
+        "features) looks unlike what it computes on its own validation data (about 1 in 20 familiar "
+        "inputs is flagged too): treat its answer with care."),
     "per_class": (
         "Precision: of the examples the model put in a class, the share that belong there. Recall: "
         "of the examples of a class, the share the model found."),

@@ -22,6 +22,8 @@ class ReportConfig:
     n_steps: int = 32
     positive: str | None = None  # bias metrics: the positive class
     gallery_method: str | None = None  # the galleries' explainer; None: the most faithful by deletion
+    shortcut_n: int = 16  # images per predicted class explained to look for shortcuts (0: none)
+    shortcut_method: str = "integrated-gradients"  # saw a planted stamp where Grad-CAM did not
 
     def gallery_explainer(self) -> Explainer:
         """The explainer the galleries and the clean-versus-adversarial pictures use."""

@@ -34,6 +34,8 @@ class ReportSpec(Spec):
     gallery: int = option(4, ge=0, help="examples per gallery")
     n_steps: int = option(32, ge=1, help="integrated-gradients steps")
     quality_n: int = option(8, ge=1, help="examples the attribution-quality metrics use")
+    shortcut_n: int = option(16, ge=0, help="images: per predicted class, how many are explained to look "
+                                            "for a region the model relies on (0: skip)")
     overwrite: bool = option(False, service=False, help="replace an existing out file that robustune wrote")
     gallery_method: str | None = option(None, help="the galleries' explainer (default: the page's most "
                                         "faithful by deletion)")
@@ -52,7 +54,8 @@ class ReportSpec(Spec):
     def config(self) -> ReportConfig:
         """What goes into the report."""
         return ReportConfig(gallery=self.gallery, quality_n=self.quality_n, n_steps=self.n_steps,
-                            positive=self.positive, gallery_method=self.gallery_method)
+                            positive=self.positive, gallery_method=self.gallery_method,
+                            shortcut_n=self.shortcut_n)
 
 
 @dataclass

@@ -13,11 +13,14 @@ from explain.document import Section
 from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
 from explain.sections.card import model_card, model_identity
+from explain.sections.config import explainer
 from explain.sections.gallery import gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
 from explain.sections.robustness import robustness_section
+from explain.sections.shortcuts import shortcut_section
 from explain.sections.trust import trust_section
+from explain.shortcuts import ShortcutConfig, find_shortcuts
 from explain.templating import render
 from finetune.data.config import data_name
 from finetune.data.spec import data_paths
@@ -98,9 +101,15 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:
         sections.append(robustness_section(audit, curve_png(audit)))
-    report.progress("report", 1, 6, "attribution quality")
     texts = dataset.texts if isinstance(dataset, TextData) else None
     pixels = inputs["pixels"].float() / 255 if texts is None else None
+    if pixels is not None and cfg.shortcut_n:
+        report.progress("report", 1, 6, "what the model relies on")
+        method = explainer(cfg.shortcut_method, cfg.n_steps)
+        found = find_shortcuts(bundle.model, pixels, pred, method, ShortcutConfig(per_class=cfg.shortcut_n))
+        section = shortcut_section(found, pixels, pred, bundle.labels, method.name)
+        sections.insert(1, section)  # right after the model card
+    report.progress("report", 1, 6, "attribution quality")
     n = min(cfg.quality_n, len(dataset))
     if texts is not None:
         rows = text_quality_rows(bundle, texts[:n], pred[:n], cfg)

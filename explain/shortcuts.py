@@ -1,0 +1,169 @@
+"""What a model relies on across many examples: regions of images (a corner stamp, a watermark) that
+hold a large share of the attribution in most images of a class, confirmed by intervening on them.
+
+For each class, the images the model predicts as that class are explained (Integrated Gradients by
+default, the method that saw the planted stamp where Grad-CAM did not); each map is the absolute
+attribution summed over channels and scaled to sum 1. Square windows of a few sizes are scanned over
+the class's mean map; the window holding the most attribution for its area is the candidate, and it
+is *concentrated* where its share is ``min_ratio`` times its area's share. Two interventions then ask
+whether the model needs it: the window painted with the other classes' mean pixels there (does the
+prediction leave the class?) and the window's pixels pasted onto the other classes' images (does it
+become the class?). A finding is a concentrated region with a flip rate of at least ``min_flips`` either
+way; the windows are small (at most a quarter of the image's side), so the object itself is not
+called a shortcut. Lapuschkin et al. 2019 ("Unmasking Clever Hans predictors") cluster the maps first (SpRAy);
+the clusters of each class are reported beside the finding as evidence of distinct strategies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from explain.base import Explainer
+
+
+@dataclass(frozen=True)
+class ShortcutConfig:
+    """How shortcuts are looked for."""
+
+    per_class: int = 40  # images explained per predicted class
+    sizes: tuple[float, ...] = (0.08, 0.12, 0.18, 0.25)  # window sides, as fractions of the image side
+    min_ratio: float = 3.0  # attribution share over area share for a concentrated region
+    min_flips: float = 0.5  # share of images whose prediction an intervention flips
+    clusters: int = 3  # SpRAy clusters per class
+
+
+@dataclass
+class Region:
+    """A window of the model's input, in pixels: columns x..x+size, rows y..y+size."""
+
+    x: int
+    y: int
+    size: int
+
+    def describe(self, height: int, width: int) -> str:
+        """Where it is, in words (e.g. "the top-left corner")."""
+        cy, cx = (self.y + self.size / 2) / height, (self.x + self.size / 2) / width
+        row = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
+        col = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
+        place = "the centre" if (row, col) == ("middle", "centre") else f"the {row}-{col}"
+        corner = row != "middle" and col != "centre"
+        return f"{place} {'corner' if corner else 'area'}"
+
+
+@dataclass
+class ClassEvidence:
+    """What the model's maps for one predicted class show."""
+
+    cls: int
+    n: int
+    region: Region
+    ratio: float  # attribution share of the window over its area share, on the mean map
+    hot: float  # share of the class's images whose own map is concentrated there
+    removed_flips: float  # painted with the other classes' mean pixels: share no longer predicted cls
+    pasted_flips: float  # pasted onto other classes' images: share now predicted cls
+    pasted_n: int
+    mean_map: Tensor  # (H, W), sums to 1
+    clusters: list[dict[str, Any]] = field(default_factory=list)  # SpRAy: size and mean map of each
+    finding: bool = False
+
+
+def normalized_maps(attr: Tensor) -> Tensor:
+    """Absolute attribution summed over channels, each map scaled to sum 1 (an all-zero or non-finite
+    map stays zero). Shape: (N, C, H, W) -> (N, H, W)."""
+    maps = attr.detach().float().nan_to_num(0.0, 0.0, 0.0).abs().sum(1)
+    total = maps.flatten(1).sum(1).view(-1, 1, 1)
+    return torch.where(total > 0, maps / total.clamp_min(1e-30), torch.zeros_like(maps))
+
+
+def best_window(mean_map: Tensor, cfg: ShortcutConfig) -> tuple[Region, float]:
+    """The square window holding the most attribution for its area, and that ratio. Shape: (H, W)."""
+    h, w = mean_map.shape
+    best: tuple[Region, float] = (Region(0, 0, 1), 0.0)
+    for frac in cfg.sizes:
+        s = max(2, round(min(h, w) * frac))
+        mass = F.avg_pool2d(mean_map[None, None], s, stride=1)[0, 0] * s * s  # (H-s+1, W-s+1)
+        ratio = mass / (s * s / (h * w))
+        flat = int(ratio.argmax())
+        value = float(ratio.flatten()[flat])
+        if value > best[1]:
+            best = (Region(flat % ratio.shape[1], flat // ratio.shape[1], s), value)
+    return best
+
+
+def _share_in(maps: Tensor, r: Region) -> Tensor:
+    """Each map's attribution inside the window. Shape: (N, H, W) -> (N,)."""
+    return maps[:, r.y : r.y + r.size, r.x : r.x + r.size].flatten(1).sum(1)
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: Tensor, batch: int = 64) -> Tensor:
+    return torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)]) if len(x) else \
+        torch.zeros(0, dtype=torch.long)
+
+
+def interventions(model: nn.Module, mine: Tensor, others: Tensor, cls: int, r: Region
+                  ) -> tuple[float, float]:
+    """(share of ``mine`` that leave ``cls`` when the window is painted with the other images' mean pixels
+    there, share of ``others`` (not predicted ``cls``) that become ``cls`` when each gets the window of
+    one of ``mine``). Shape: (N, C, H, W) in [0, 1], (M, C, H, W)."""
+    ys, xs = slice(r.y, r.y + r.size), slice(r.x, r.x + r.size)
+    painted = mine.clone()
+    if len(others):
+        painted[:, :, ys, xs] = others[:, :, ys, xs].mean(0, keepdim=True)
+    else:
+        painted[:, :, ys, xs] = mine.mean()
+    removed = float((_predict(model, painted) != cls).double().mean()) if len(mine) else 0.0
+    if not len(others) or not len(mine):
+        return removed, 0.0
+    pasted = others.clone()
+    donors = torch.arange(len(others)) % len(mine)
+    pasted[:, :, ys, xs] = mine[donors][:, :, ys, xs]
+    return removed, float((_predict(model, pasted) == cls).double().mean())
+
+
+def spray(maps: Tensor, k: int) -> list[dict[str, Any]]:
+    """SpRAy: spectral clustering of the (downscaled) maps of one class; each cluster's size and mean
+    map, largest first. Shape: (N, H, W) -> clusters with "n" and "map" (H, W)."""
+    if len(maps) < 2 * k:
+        return [{"n": len(maps), "map": maps.mean(0)}] if len(maps) else []
+    from sklearn.cluster import SpectralClustering
+
+    small = F.adaptive_avg_pool2d(maps[:, None], (min(16, maps.shape[1]), min(16, maps.shape[2])))
+    features = small.flatten(1).double().numpy()
+    neighbours = min(10, len(maps) - 1)
+    labels = SpectralClustering(n_clusters=k, affinity="nearest_neighbors", n_neighbors=neighbours,
+                                random_state=0, assign_labels="cluster_qr").fit_predict(features)
+    found = [{"n": int((labels == c).sum()), "map": maps[torch.as_tensor(labels == c)].mean(0)}
+             for c in range(k) if (labels == c).any()]
+    return sorted(found, key=lambda c: -c["n"])
+
+
+def find_shortcuts(model: nn.Module, pixels: Tensor, pred: Tensor, method: Explainer,
+                   cfg: ShortcutConfig | None = None) -> list[ClassEvidence]:
+    """Per predicted class (with at least 4 images), the evidence; ``finding`` where a small region is
+    concentrated and an intervention on it flips predictions. Shape: pixels (N, 3, H, W) in [0, 1], pred
+    (N,)."""
+    cfg = cfg or ShortcutConfig()
+    out = []
+    h, w = pixels.shape[-2:]
+    for cls in pred.unique().tolist():
+        idx = torch.nonzero(pred == cls).flatten()
+        if len(idx) < 4:
+            continue
+        pick = idx[: cfg.per_class]
+        mine = pixels[pick]
+        maps = normalized_maps(method(model, mine, pred[pick]))
+        mean_map = maps.mean(0)
+        region, ratio = best_window(mean_map, cfg)
+        hot = float((_share_in(maps, region) >= cfg.min_ratio * region.size ** 2 / (h * w)).double().mean())
+        rest = torch.nonzero(pred != cls).flatten()[: cfg.per_class * 2]
+        removed, pasted = interventions(model, mine, pixels[rest], int(cls), region)
+        finding = ratio >= cfg.min_ratio and max(removed, pasted) >= cfg.min_flips
+        out.append(ClassEvidence(int(cls), len(pick), region, ratio, hot, removed, pasted, len(rest),
+                                 mean_map, spray(maps, cfg.clusters), finding))
+    return out
