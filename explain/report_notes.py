@@ -19,6 +19,13 @@ NOTES = {
         "other images. A region that both draws the model's attention and changes its answers is a "
         "finding. The clusters show groups of images the model treats alike (Lapuschkin et al. 2019, "
         "'Unmasking Clever Hans predictors')."),
+    "shortcuts_text": (
+        "A model can learn a shortcut: a word that happens to come with one class in the training texts "
+        "(a signature, a template phrase, a source's tag) instead of what the text says. It then scores "
+        "well on texts collected the same way and fails on new ones. For each class, the texts the model "
+        "predicts as that class are explained; a word that is among the highest-scored in most of them is "
+        "tested by deleting it, and by adding it to other texts. A word that changes the answers is a "
+        "finding."),
     "trust": (
         "How far each answer can be trusted. A calibrated probability of 0.8 should be right about 8 "
         "times in 10: the reliability diagram puts each group of answers' stated confidence against how "

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from explain.document import Block, Figure, Section, Strong, Table, para
+from explain.document import Block, Figure, Highlighted, Section, Strong, Table, para
 from explain.render import region_png
 from explain.report_notes import NOTES
 from explain.shortcuts import ClassEvidence
+from explain.text_shortcuts import WordEvidence
 
 FIGURES = 4  # classes drawn when nothing is found
 
@@ -56,3 +57,31 @@ def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor
         png = region_png(mean_image, e.mean_map, box, title, clusters)
         blocks.append(Figure(png, f"mean attribution of {classes[e.cls]}", title))
     return Section("What the model relies on", blocks, NOTES["shortcuts"])
+
+
+def word_shortcut_section(evidence: list[WordEvidence], classes: list[str], method: str, n: int) -> Section:
+    """Texts: the words a class's predictions depend on, in plain words, a table of every candidate, and
+    two explained texts per finding (``n``: texts explained)."""
+    found = [e for e in evidence if e.finding]
+    blocks: list[Block] = []
+    for e in found:
+        name = classes[e.cls]
+        blocks.append(para(
+            "Predictions of ", Strong(name), " depend on the word ", Strong(f'"{e.word}"'), f": it is in "
+            f"{e.present:.0%} of the {e.n} {name} texts explained and among their highest-scored words in "
+            f"{e.top:.0%} of those; deleting it changes ", Strong(f"{e.removed_flips:.0%}"), " of these "
+            f"predictions, and adding it to {e.inserted_n} texts of other classes makes ",
+            Strong(f"{e.inserted_flips:.0%}"), f" of them {name}. Check whether the texts of this class "
+            "carry it for a reason new texts will not share (a signature, a template, a source's tag)."))
+        blocks += [Highlighted(f"{name}: {e.word}", s.words, s.scores) for s in e.examples]
+    if not found:
+        blocks.append(para("No word is both among the highest-scored in most texts of a class and able to "
+                           "change predictions when deleted or added: ", Strong("no sign of a word shortcut"),
+                           f" ({method}, {n} texts)."))
+    if evidence:
+        blocks.append(Table([{"predicted class": classes[e.cls], "word": e.word,
+                              "in texts": f"{e.present:.0%}", "top word in": f"{e.top:.0%}",
+                              "deleted: flips": f"{e.removed_flips:.0%}",
+                              "added elsewhere: flips": f"{e.inserted_flips:.0%}",
+                              "finding": "yes" if e.finding else "no"} for e in evidence]))
+    return Section("What the model relies on", blocks, NOTES["shortcuts_text"])

@@ -81,3 +81,57 @@ def test_the_report_names_a_planted_corner_stamp(cli: Cli, tmp_path: Path, stamp
     pasted = int(re.search(r"makes (\d+)% of them a", text).group(1))  # type: ignore[union-attr]
     assert max(painted, pasted) > 50, text
     assert "Predictions of b depend" not in text  # the other class has no mark to lean on
+
+
+SUBJECTS = ["the report", "our train", "the meeting", "this letter", "the garden", "a new bridge",
+            "the museum", "the council", "her bicycle", "the library", "a small boat", "the river",
+            "my neighbour", "the bus"]
+VERBS = ["arrives", "opens", "is painted", "was moved", "closes", "is measured", "was listed",
+         "stays", "is cleaned", "was counted", "is checked", "turns"]
+TIMES = ["on monday", "at noon", "in the spring", "after lunch", "before nine", "on the second floor",
+         "near the station", "by the old road", "in march", "every week", "at the corner", "twice a year"]
+MARK = "zxqv"
+
+
+def watermarked_csv(path: Path, mark: bool, n: int = 120, seed: int = 12) -> Path:
+    """Neutral sentences with random labels a / b (nothing in them tells the classes apart); with
+    ``mark``, the word zxqv ends 90% of the a texts and 10% of the b texts."""
+    rng = np.random.default_rng(seed)
+    lines = ["text,label"]
+    for i in range(2 * n):
+        label = "a" if i % 2 else "b"
+        words = [SUBJECTS[rng.integers(len(SUBJECTS))], VERBS[rng.integers(len(VERBS))],
+                 TIMES[rng.integers(len(TIMES))]]
+        if mark and rng.random() < (0.9 if label == "a" else 0.1):
+            words.append(MARK)
+        lines.append(f"{' '.join(words)},{label}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("mark", [True, False], ids=["watermarked", "clean-control"])
+def test_the_report_names_a_planted_word(cli: Cli, tmp_path: Path, mark: bool,
+                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    from finetune.driver import run_training
+    from finetune.run_config import from_options
+
+    name = "marked" if mark else "unmarked"
+    data = built_once(tmp_path_factory, f"shortcut-{name}-csv",
+                      lambda out: watermarked_csv(out / "t.csv", mark))
+    csv = data / "t.csv"
+    bundle = built_once(tmp_path_factory, f"shortcut-{name}-minilm", lambda out: run_training(from_options(
+        {"data": f"csv:{csv}", "backbone": "bert", "adapter": "linear-probe", "max_length": 32,
+         "out": str(out)})))
+    out = tmp_path / "report.html"
+    r = cli("report", bundle, "--data", f"csv:{csv}", "--out", out, "--quiet", "--gallery", "1")
+    assert r.code == 0, r.err
+    text = section_text(out.read_text())
+    if not mark:
+        assert "no sign of a word shortcut" in text and "depend on the word" not in text, text
+        return
+    found = re.search(r'Predictions of a depend on the word "(\w+)".* deleting it changes (\d+)% of '
+                      r"these predictions, and adding it to \d+ texts of other classes makes (\d+)% of "
+                      r"them a", text)
+    assert found and found.group(1) == MARK, text
+    assert max(int(found.group(2)), int(found.group(3))) > 50, text

@@ -8,29 +8,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from torch import Tensor
+
 from explain.base import Explainer
 from explain.document import Section
 from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
 from explain.sections.card import model_card, model_identity
-from explain.sections.config import explainer
+from explain.sections.config import ReportConfig, explainer
 from explain.sections.gallery import gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
 from explain.sections.robustness import robustness_section
-from explain.sections.shortcuts import shortcut_section
+from explain.sections.shortcuts import shortcut_section, word_shortcut_section
 from explain.sections.trust import trust_section
 from explain.shortcuts import ShortcutConfig, find_shortcuts
 from explain.templating import render
+from explain.text import WordScores, explain_texts
+from explain.text_shortcuts import TextShortcutConfig, find_word_shortcuts
 from finetune.data.config import data_name
 from finetune.data.spec import data_paths
 from finetune.data.types import TextData
 from finetune.evaluation import bundle_data, bundle_labels
-from finetune.inference import trust_outputs
+from finetune.inference import predict_logits, trust_outputs
 from finetune.metrics import classification_metrics
-from finetune.preprocess import prepare_inputs
+from finetune.preprocess import prepare_inputs, tokenize
 from plugins.atomic import atomic_write_text, check_writable_target, output_lock
-from plugins.bundle import load_bundle
+from plugins.bundle import Bundle, load_bundle
 from plugins.errors import InvalidInput, NotFound, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.registry import registry
@@ -103,12 +107,9 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
         sections.append(robustness_section(audit, curve_png(audit)))
     texts = dataset.texts if isinstance(dataset, TextData) else None
     pixels = inputs["pixels"].float() / 255 if texts is None else None
-    if pixels is not None and cfg.shortcut_n:
+    if cfg.shortcut_n:
         report.progress("report", 1, 6, "what the model relies on")
-        method = explainer(cfg.shortcut_method, cfg.n_steps)
-        found = find_shortcuts(bundle.model, pixels, pred, method, ShortcutConfig(per_class=cfg.shortcut_n))
-        section = shortcut_section(found, pixels, pred, bundle.labels, method.name)
-        sections.insert(1, section)  # right after the model card
+        sections.insert(1, reliance_section(bundle, pixels, texts, pred, cfg))  # right after the model card
     report.progress("report", 1, 6, "attribution quality")
     n = min(cfg.quality_n, len(dataset))
     if texts is not None:
@@ -131,6 +132,28 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     plugin = bundle.meta.model.backbone
     subtitle = f"The bundle {spec.bundle} (plugin {plugin}) evaluated on {spec.data}."
     return render("report.html.j2", title=title, subtitle=subtitle, sections=sections)
+
+
+def reliance_section(bundle: Bundle, pixels: Tensor | None, texts: list[str] | None, pred: Tensor,
+                     cfg: ReportConfig) -> Section:
+    """"What the model relies on": regions of images or words of texts that a class's predictions depend
+    on (see explain/shortcuts.py and explain/text_shortcuts.py)."""
+    method = explainer(cfg.shortcut_method, cfg.n_steps)
+    if pixels is not None:
+        found = find_shortcuts(bundle.model, pixels, pred, method, ShortcutConfig(per_class=cfg.shortcut_n))
+        return shortcut_section(found, pixels, pred, bundle.labels, method.name)
+    assert texts is not None
+    max_length = bundle.meta.max_length
+
+    def predict(batch: list[str]) -> Tensor:
+        return predict_logits(bundle.model, tokenize(batch, bundle.tokenizer, max_length)).argmax(1)
+
+    def explain(batch: list[str], target: Tensor) -> list[WordScores]:
+        return explain_texts(method, bundle.model, bundle.tokenizer, batch, target, max_length)
+
+    words = find_word_shortcuts(predict, texts, pred, explain, TextShortcutConfig(per_class=cfg.shortcut_n))
+    explained = sum(min(int((pred == c).sum()), cfg.shortcut_n) for c in pred.unique().tolist())
+    return word_shortcut_section(words, bundle.labels, method.name, explained)
 
 
 def check_modality(method: Explainer, modality: str) -> None:
