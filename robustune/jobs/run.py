@@ -23,7 +23,7 @@ from robustune.jobs import Job
 from robustune.jobs.audit import attack_options
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
-                "n_steps", "gallery_method", "independent")
+                "n_steps", "gallery_method", "independent", "shortcut_n")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class RunSpec(Spec):
                                         "most faithful by deletion)")
     independent: bool = option(False, help="audit: attack every sample at every budget to the last step "
                                "(default: skip samples already fooled)")
+    shortcut_n: int = option(16, ge=0, help="report: per predicted class, images or texts explained to look "
+                                            "for what the model relies on (0: skip)")
 
     def __post_init__(self) -> None:
         require(self, [])

@@ -110,6 +110,7 @@ def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Report
             spec.quality_n,
             overwrite=True,
             gallery_method=spec.gallery_method,
+            shortcut_n=spec.shortcut_n,
             title=f"{model_identity(read_meta(bundle))} on {data_name(spec.run.data)}: "
                   f"run {out_name(spec)}",
         ),
