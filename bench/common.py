@@ -40,14 +40,22 @@ def write_results(name: str, command: str, rows: list[dict[str, Any]], checks: d
     print(markdown)
 
 
+WIDE = 12  # columns a results table keeps before it is drawn one row per measure
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     """The Markdown form of a results file: table, checks, notes, where it ran."""
     rows = payload["rows"]
-    cols = list(rows[0]) if rows else []
+    cols = list(dict.fromkeys(c for row in rows for c in row))  # every row's keys, first seen first
     lines = [f"### {payload['benchmark']}", "", f"`{payload['command']}`", ""]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in rows:
-        lines.append("| " + " | ".join(_fmt(row[c]) for c in cols) + " |")
+    if len(cols) > WIDE and len(rows) <= WIDE:  # many measures of a few models: one row per measure
+        lines += ["| " + " | ".join([cols[0], *(_fmt(r.get(cols[0], "")) for r in rows)]) + " |",
+                  "|" + "---|" * (len(rows) + 1)]
+        lines += ["| " + " | ".join([c, *(_fmt(r.get(c, "-")) for r in rows)]) + " |" for c in cols[1:]]
+    else:
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for row in rows:
+            lines.append("| " + " | ".join(_fmt(row.get(c, "-")) for c in cols) + " |")
     lines += [""] + [f"- {'PASS' if ok else 'FAIL'}: {check}" for check, ok in payload["checks"].items()]
     lines += [f"- note: {n}" for n in payload["notes"]]
     m = payload["machine"]

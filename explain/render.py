@@ -143,21 +143,48 @@ def reliability_png(raw: dict[str, list[Any]], calibrated: dict[str, list[Any]])
     return buf.getvalue()
 
 
+def luminance(rgb: tuple[float, float, float]) -> float:
+    """WCAG relative luminance of an sRGB colour in [0, 1]."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def text_colour(background: tuple[float, float, float]) -> tuple[str, float]:
+    """Black or white, whichever reads better on ``background``, and its WCAG contrast ratio (at least
+    4.58 for any background)."""
+    lum = luminance(background)
+    black, white = (lum + 0.05) / 0.05, 1.05 / (lum + 0.05)
+    return ("black", black) if black >= white else ("white", white)
+
+
+def cell_colours(matrix: list[list[int]], cmap: str = "Blues") -> list[list[tuple[float, float, float]]]:
+    """The background colour of each confusion-matrix cell as drawn (``cmap`` over 0..the largest count)."""
+    from matplotlib import colormaps
+
+    peak = max((max(r) for r in matrix), default=0) or 1
+    scale = colormaps[cmap]
+    return [[tuple(scale(v / peak)[:3]) for v in row] for row in matrix]  # type: ignore[misc]
+
+
 def confusion_png(matrix: list[list[int]], classes: list[str]) -> bytes:
-    """The confusion matrix as a PNG (rows: true class, columns: predicted)."""
+    """The confusion matrix as a PNG (rows: true class, columns: predicted); each count in black or white,
+    whichever has the higher contrast on its cell."""
     k = len(classes)
+    colours = cell_colours(matrix)
     with figures() as plt:
         fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k), dpi=100)
-        ax.imshow(matrix, cmap="Blues")
+        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max((max(r) for r in matrix), default=0) or 1)
         ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(k), classes, fontsize=8)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        peak = max((max(r) for r in matrix), default=0) or 1
         for i in range(k):
             for j in range(k):
                 ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i][j] > peak / 2 else "black")
+                        color=text_colour(colours[i][j])[0])
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")

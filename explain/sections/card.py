@@ -31,8 +31,10 @@ def model_card(bundle: Bundle, audit: dict[str, Any] | None = None) -> Section:
             {"item": "split sizes",
              "value": ", ".join(f"{k} {v}" for k, v in (data.splits if data else {}).items()) or "-"},
             {"item": "classes", "value": ", ".join(bundle.labels)}]
-    rows += [{"item": key.replace("_", " "),
-              "value": training[key]} for key in TRAINING_KEYS if key in training]
+    used = _recipe_settings(meta.recipe)
+    rows.append({"item": "recipe", "value": meta.recipe})
+    rows += [{"item": key.replace("_", " "), "value": training[key]} for key in TRAINING_KEYS
+             if key in training and (key in used or key == "trainable_params")]
     defaults = training.get("defaults")
     if isinstance(defaults, dict):
         taken = ", ".join(f"{k} {v}" for k, v in (defaults.get("model") or {}).items())
@@ -43,6 +45,17 @@ def model_card(bundle: Bundle, audit: dict[str, Any] | None = None) -> Section:
     rows += [{"item": f"numerics ({stage})", "value": numerics_text(record)}
              for stage, record in numerics.items() if isinstance(record, dict)]
     return Section("Model card", [Table(rows, ["item", "value"])], NOTES["card"])
+
+
+def _recipe_settings(name: str) -> tuple[str, ...]:
+    """The training settings recipe ``name`` uses (every one for a recipe this robustune does not know)."""
+    from plugins.errors import RobustuneError
+    from plugins.registry import registry
+
+    try:
+        return tuple(getattr(registry.get("recipe", name), "settings", TRAINING_KEYS))
+    except RobustuneError:
+        return TRAINING_KEYS
 
 
 def numerics_text(record: dict[str, Any]) -> str:

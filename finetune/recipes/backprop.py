@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finetune.recipes.base import FitContext, FitOutcome
+from finetune.recipes.base import GRADIENT_SETTINGS, FitContext, FitOutcome
 from finetune.trainer import Trainer
 from plugins.classifier import Classifier
 
@@ -11,6 +11,7 @@ class Supervised:
     """Labeled examples only; unlabeled ones (if any) are left out."""
 
     name = "supervised"
+    settings = GRADIENT_SETTINGS
     distributed = True  # runs under --nproc (DDP)
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:

@@ -49,10 +49,15 @@ class FitOutcome:
     val_logits: Tensor | None = None
 
 
+GRADIENT_SETTINGS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "best_epoch")
+
+
 class Recipe(Protocol):
-    """A training recipe plugin."""
+    """A training recipe plugin; ``settings``: the training options it uses (a model card lists only
+    those)."""
 
     name: str
+    settings: tuple[str, ...]
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         """Raise a RobustuneError before any work when the recipe cannot run on this setup."""

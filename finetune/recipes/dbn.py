@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from finetune.batches import model_args
 from finetune.recipes.backprop import Supervised
-from finetune.recipes.base import FitContext, FitOutcome
+from finetune.recipes.base import GRADIENT_SETTINGS, FitContext, FitOutcome
 from plugins.classifier import Classifier
 from plugins.errors import InvalidInput, opt
 
@@ -58,6 +58,7 @@ class DBNRecipe:
     """Pretrain each layer of a ``dbn`` backbone as an RBM on the layer below, then backprop."""
 
     name = "dbn"
+    settings = GRADIENT_SETTINGS
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         if not hasattr(model.backbone, "layers") or not hasattr(model.backbone, "visible"):

@@ -75,6 +75,7 @@ class LBFGSProbe:
     """Logistic regression on cached features, L2 strength chosen on validation, refit on train + val."""
 
     name = "lbfgs"
+    settings: tuple[str, ...] = ()  # no epochs, learning rate or batches: the L2 strength is chosen on val
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         """Only a linear head on cached features can be solved this way."""

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from finetune.batches import model_args, num_examples
 from finetune.checkpoint import Parts
 from finetune.loop import EpochLoop, History, seed_epoch
-from finetune.recipes.base import FitContext, FitOutcome
+from finetune.recipes.base import GRADIENT_SETTINGS, FitContext, FitOutcome
 from finetune.trainer import finite_loss
 from plugins.backbones.dbn import sizes
 from plugins.backbones.gan import Generator
@@ -57,6 +57,7 @@ class SemiGAN:
     """Labeled batches for cross-entropy, unlabeled batches for real-vs-fake, one generator step each."""
 
     name = "semi-gan"
+    settings = GRADIENT_SETTINGS
 
     def check(self, model: Classifier, has_unlabeled: bool) -> None:
         opts = getattr(model.backbone, "opts", {})

@@ -78,3 +78,17 @@ def test_explain_and_the_report_draw_flat_maps(flat: float, stripes_bundle: Path
                              quality_n=4, n_steps=4))
     html = Path(page.report).read_text()
     assert "<html" in html.lower() and Flat.name in html
+
+
+def test_confusion_matrix_counts_have_contrast() -> None:
+    """Every count of a confusion matrix is drawn in the colour (black or white) with the higher WCAG
+    contrast on its cell, at least 4.5:1, whatever the counts (the Coat -> Pullover cell was unreadable)."""
+    from explain.render import cell_colours, confusion_png, text_colour
+
+    matrix = [[300, 147, 0], [60, 240, 3], [1, 99, 150]]
+    for row in cell_colours(matrix):
+        for background in row:
+            assert text_colour(background)[1] >= 4.5, background
+    shades = [[round(v * 300 / 255) for v in range(0, 256, 16)]]  # every shade the colour map draws
+    assert min(text_colour(c)[1] for c in cell_colours(shades)[0]) >= 4.5
+    assert confusion_png(matrix, ["a", "b", "c"]).startswith(b"\x89PNG")

@@ -52,3 +52,14 @@ def test_default_linear_probe_solves_and_records(tmp_path: Path) -> None:
     assert solved.history.epochs[solved.history.best_epoch - 1]["l2"] == probe["l2"]
     # random 16 px ResNet features: the solved probe is no worse than ten AdamW epochs
     assert solved.metrics["test"]["accuracy"] >= stepped.metrics["test"]["accuracy"] - 0.01
+    # the model card lists the settings each recipe used: none of AdamW's for the solved probe
+    from explain.sections.card import model_card
+    from plugins.bundle import load_bundle
+
+    def card(path: Path) -> dict[str, object]:
+        (table,) = model_card(load_bundle(path)).blocks
+        return {row["item"]: row["value"] for row in table.rows}  # type: ignore[attr-defined]
+
+    lbfgs, adamw = card(tmp_path / "lbfgs"), card(tmp_path / "adamw")
+    assert lbfgs["recipe"] == "lbfgs" and not {"epochs", "lr", "batch size", "best epoch"} & set(lbfgs)
+    assert adamw["recipe"] == "supervised" and {"epochs", "lr", "batch size"} <= set(adamw)
