@@ -61,6 +61,13 @@ class Highlighted:
     words: list[str]
     scores: list[float]
     label: str = ""  # a second line under the heading (e.g. the adversarial version)
+    unknown: list[bool] = field(default_factory=list)  # per word: [UNK] to the model, marked on the page
+
+    @property
+    def unknown_note(self) -> str:
+        """"(3 of 9 words unreadable to the model: [UNK])", or nothing."""
+        n = sum(self.unknown)
+        return f"({n} of {len(self.unknown)} words unreadable to the model: [UNK])" if n else ""
 
 
 @dataclass

@@ -26,6 +26,8 @@ class ExplainItem:
     words: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     top_words: list[str] = field(default_factory=list)
+    unknown: list[bool] = field(default_factory=list)  # per word: [UNK] to the model's tokenizer
+    unknown_share: float | None = None  # the share of the text's words the model cannot read
 
 
 @dataclass(frozen=True)

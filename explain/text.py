@@ -7,7 +7,7 @@ words (``word_ids``), their text taken from the original string through the offs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,12 @@ class WordScores:
     words: list[str]
     scores: list[float]
     target: int
+    unknown: list[bool] = field(default_factory=list)  # per word: a piece of it is [UNK] to the model
+
+    @property
+    def unknown_share(self) -> float:
+        """The share of words the model reads (at least partly) as the unknown token."""
+        return sum(self.unknown) / len(self.unknown) if self.unknown else 0.0
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> Any:
@@ -75,7 +81,10 @@ def explain_texts(explainer: Explainer, model: nn.Module, tokenizer: Any, texts:
             scores = explainer.explain_tokens(model, tokenizer, ids, mask, tb)
         special = torch.isin(ids, torch.tensor(sorted(set(tokenizer.all_special_ids)), device=on))
         scores = scores.masked_fill(special | ~mask.bool(), 0.0).cpu()
+        unk = getattr(tokenizer, "unk_token_id", None)
+        unknown = (ids == unk).float().cpu() if unk is not None else torch.zeros(ids.shape)
         for j, text in enumerate(chunk):
             words, values = merge_words(text, enc.word_ids(j), enc["offset_mapping"][j], scores[j])
-            out.append(WordScores(text, words, values, int(tb[j])))
+            _, marks = merge_words(text, enc.word_ids(j), enc["offset_mapping"][j], unknown[j])
+            out.append(WordScores(text, words, values, int(tb[j]), [m > 0 for m in marks]))
     return out

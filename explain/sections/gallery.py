@@ -45,7 +45,8 @@ def _text_gallery(bundle: Bundle, texts: list[str], labels: Tensor, pred: Tensor
     chosen = [texts[i] for i in pick.tolist()]
     max_length = bundle.meta.max_length
     scored = explain_texts(method, bundle.model, bundle.tokenizer, chosen, pred[pick], max_length)
-    return [Highlighted(_caption(bundle.labels, int(labels[i]), int(pred[i])), s.words, s.scores)
+    return [Highlighted(_caption(bundle.labels, int(labels[i]), int(pred[i])), s.words, s.scores,
+                        unknown=s.unknown)
             for s, i in zip(scored, pick.tolist(), strict=True)]
 
 

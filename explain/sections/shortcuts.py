@@ -73,7 +73,7 @@ def word_shortcut_section(evidence: list[WordEvidence], classes: list[str], meth
             f"predictions, and adding it to {e.inserted_n} texts of other classes makes ",
             Strong(f"{e.inserted_flips:.0%}"), f" of them {name}. Check whether the texts of this class "
             "carry it for a reason new texts will not share (a signature, a template, a source's tag)."))
-        blocks += [Highlighted(f"{name}: {e.word}", s.words, s.scores) for s in e.examples]
+        blocks += [Highlighted(f"{name}: {e.word}", s.words, s.scores, unknown=s.unknown) for s in e.examples]
     if not found:
         blocks.append(para("No word is both among the highest-scored in most texts of a class and able to "
                            "change predictions when deleted or added: ", Strong("no sign of a word shortcut"),

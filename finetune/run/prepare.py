@@ -225,6 +225,19 @@ class Prepared:
     numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
 
 
+def _warn_unknown(model: Classifier, splits: Splits, events: Reporter) -> None:
+    """Texts: say so when the tokenizer cannot read much of the training texts ([UNK] pieces)."""
+    tokenizer = getattr(model.backbone, "tokenizer", None)
+    if model.modality != "text" or tokenizer is None:
+        return
+    from finetune.data.unknown_tokens import unknown_shares, unknown_warning
+
+    _, share = unknown_shares(tokenizer, list(splits.train.texts))  # type: ignore[union-attr]
+    warning = unknown_warning(share, "the training texts")
+    if warning:
+        events.log(f"warning: {warning}")
+
+
 def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
           device: torch.device | None = None) -> Prepared:
     """Every check, the data and its splits, the model and its inputs: nothing is written yet
@@ -258,6 +271,7 @@ def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
     start = time.perf_counter()
     events.progress("preprocessing", 0)
     pre, inputs = prepare_inputs_of(model, splits)
+    _warn_unknown(model, splits, events)
     clock = {"preprocess": time.perf_counter() - start}
     plan = plan_of(model, cfg, events)
     _check_world(cfg, plan, num_examples(inputs["train"]))

@@ -30,6 +30,8 @@ class Profile:
     min_per_class: int
     image_size: int | None  # median of the longer side
     text_words: float | None  # median words per text
+    text_chars: float | None = None  # median characters per text (scripts without spaces have 1 "word")
+    unknown: float | None = None  # share of the texts' pieces MiniLM's tokenizer reads as [UNK]
 
 
 @dataclass
@@ -67,9 +69,25 @@ def profile(splits: Splits) -> Profile:
     size = words = None
     if isinstance(train, ImageData):
         size = int(statistics.median(max(int(img.shape[-1]), int(img.shape[-2])) for img in train.images))
-    else:
-        words = float(statistics.median(len(t.split()) for t in train.texts))
-    return Profile(train.modality, len(counts), len(train), min(counts.values()), size, words)
+        return Profile(train.modality, len(counts), len(train), min(counts.values()), size, words)
+    words = float(statistics.median(len(t.split()) for t in train.texts))
+    chars = float(statistics.median(len(t) for t in train.texts))
+    return Profile(train.modality, len(counts), len(train), min(counts.values()), size, words, chars,
+                   _unknown(list(train.texts)))
+
+
+def _unknown(texts: list[str]) -> float | None:
+    """The share of MiniLM's word pieces that are [UNK] over (up to 500 of) the texts; None without it."""
+    from finetune.data.unknown_tokens import unknown_shares
+    from plugins.backbones.config import BackboneConfig
+    from plugins.backbones.scratch import _tokenizer
+    from plugins.errors import RobustuneError
+
+    try:
+        tokenizer = _tokenizer(BackboneConfig())
+    except RobustuneError:
+        return None
+    return unknown_shares(tokenizer, texts[:500], 128)[1]
 
 
 def candidates(p: Profile, interpretable: bool) -> list[Suggestion]:

@@ -124,9 +124,19 @@ def _tune(spec: Any, result: Any) -> None:
 @view("recommend")
 def _recommend(spec: Any, result: Any) -> None:
     prof = result.profile
-    size = f"images ~{prof.image_size}px" if prof.image_size else f"texts ~{prof.text_words:.0f} words"
+    if prof.image_size:
+        size = f"images ~{prof.image_size}px"
+    elif prof.text_chars and prof.text_words <= 2 and prof.text_chars > 10:  # a script without spaces
+        size = f"texts ~{prof.text_chars:.0f} characters (no spaces between words)"
+    else:
+        size = f"texts ~{prof.text_words:.0f} words"
     console.print(f"{prof.modality} data: {prof.train} training examples, {prof.classes} classes, fewest "
                   f"{prof.min_per_class} per class, {size}", soft_wrap=True)
+    from finetune.data.unknown_tokens import unknown_warning
+
+    warning = unknown_warning(prof.unknown or 0.0, "these texts")
+    if warning:
+        console.print(f"warning: {warning}", soft_wrap=True)
     console.print(recommend_table(result.suggestions, result.budget_s))
     top = result.suggestions[0]
     console.print(f"next: robustune train --data {spec.options['data']} --model {top.model} --adapter "

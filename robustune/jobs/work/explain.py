@@ -130,9 +130,11 @@ def _explain_texts(spec: ExplainSpec, bundle: Bundle, explainer: Explainer,
         pred = int(probs[i].argmax())
         rows.append({"text": s.text, "prediction": bundle.labels[pred], "probability": float(probs[i, pred]),
                      "explained_class": bundle.labels[s.target], "words": s.words, "scores": s.scores,
-                     "top_words": [w for w, _ in top_words(s.words, s.scores)]})
+                     "top_words": [w for w, _ in top_words(s.words, s.scores)], "unknown": s.unknown,
+                     "unknown_share": s.unknown_share})
         items.append(Highlighted(bundle.labels[s.target], s.words, s.scores,
-                                 f"(predicted {bundle.labels[pred]}, p = {float(probs[i, pred]):.2f})"))
+                                 f"(predicted {bundle.labels[pred]}, p = {float(probs[i, pred]):.2f})",
+                                 unknown=s.unknown))
     page = render("explanations.html.j2", method=explainer.name, items=items)
     with atomic_dir(spec.folder, overwrite=spec.overwrite, inputs=reads, kind="explanations") as tmp:
         (tmp / "explanations.html").write_text(page)
