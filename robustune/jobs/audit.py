@@ -59,6 +59,7 @@ class AuditSpec(Spec):
                                             parse="kv", default_factory=dict)
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
+    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported)")
     default_n: int = option(DEFAULT_N, ge=1, help="examples when n is not given", cli=False)
     independent: bool = option(False, help="attack every sample at every budget to the last step (as "
                                "published numbers are made; default: skip samples already fooled)")

@@ -29,6 +29,7 @@ class CalibrateSpec(Spec):
                                   "other half)")
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
+    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported)")
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
 
@@ -53,7 +54,8 @@ def run(spec: CalibrateSpec, events: Events | Reporter | None = None) -> Calibra
 
     report = reporter(events)
     report.progress("calibrating", 0, 1)
-    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
+    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column,
+                          skip_corrupt=spec.skip_corrupt)
     used, record = calibrate_bundle(Path(spec.bundle), spec.data, options,
                                     TrustConfig(coverage=spec.coverage, score=spec.score,
                                                                 unfamiliar=spec.unfamiliar), spec.device)

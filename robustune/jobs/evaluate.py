@@ -25,6 +25,7 @@ class EvaluateSpec(Spec):
                              "holdout or all")
     text_column: str = option("text", min_length=1, help="CSV: the text column")
     label_column: str = option("label", min_length=1, help="CSV: the label column")
+    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported)")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
@@ -51,7 +52,8 @@ def run(spec: EvaluateSpec, events: Events | Reporter | None = None) -> Evaluate
 
     report = reporter(events)
     report.progress("evaluating", 0)
-    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
+    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column,
+                          skip_corrupt=spec.skip_corrupt)
     used, metrics, choice, batch = evaluate_bundle(load_bundle(Path(spec.bundle)), spec.data, spec.split,
                                                    options, spec.precision, report, spec.device,
                                                    spec.unfamiliar_data)

@@ -34,12 +34,13 @@ class ReportSpec(Spec):
     gallery: int = option(4, ge=0, help="examples per gallery")
     n_steps: int = option(32, ge=1, help="integrated-gradients steps")
     quality_n: int = option(8, ge=1, help="examples the attribution-quality metrics use")
-    shortcut_n: int = option(16, ge=0, help="images: per predicted class, how many are explained to look "
-                                            "for a region the model relies on (0: skip)")
+    shortcut_n: int = option(16, ge=0, help="per predicted class, images or texts explained to look for "
+                                            "what the model relies on (0: skip)")
     overwrite: bool = option(False, service=False, help="replace an existing out file that robustune wrote")
     gallery_method: str | None = option(None, help="the galleries' explainer (default: the page's most "
                                         "faithful by deletion)")
     title: str | None = option(None, help="the report's title (default: the model and the data)")
+    skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported)")
 
     def __post_init__(self) -> None:
         require(self, [])
@@ -49,6 +50,7 @@ class ReportSpec(Spec):
     def data_options(self) -> DataOptions:
         """Column names and group sources for the data."""
         return DataOptions(text_column=self.text_column, label_column=self.label_column,
+                           skip_corrupt=self.skip_corrupt,
                            group_column=self.group_column, groups_file=self.groups)
 
     def config(self) -> ReportConfig:

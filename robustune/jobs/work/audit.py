@@ -42,7 +42,8 @@ def audit(spec: AuditSpec, events: Events | Reporter | None = None) -> dict[str,
     modality = read_meta(Path(spec.bundle)).modality
     cfg = spec.config(modality)
     validate(cfg, modality)  # every setting before any folder is made
-    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column)
+    options = DataOptions(text_column=spec.text_column, label_column=spec.label_column,
+                          skip_corrupt=spec.skip_corrupt)
     inputs: list[Path | str | None] = [spec.bundle, *data_paths(spec.data, options)]
     check_writable_target(spec.target, spec.overwrite, inputs)
     with output_lock(spec.target):

@@ -80,6 +80,7 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
             default_n=spec.n,
             text_column=opts.text_column,
             label_column=opts.label_column,
+            skip_corrupt=opts.skip_corrupt,
             attack_options=dict(spec.attack_options),
             independent=cfg.independent,
         ),
@@ -111,6 +112,7 @@ def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Report
             overwrite=True,
             gallery_method=spec.gallery_method,
             shortcut_n=spec.shortcut_n,
+            skip_corrupt=opts.skip_corrupt,
             title=f"{model_identity(read_meta(bundle))} on {data_name(spec.run.data)}: "
                   f"run {out_name(spec)}",
         ),
