@@ -10,6 +10,7 @@ NOTES = {
         "Accuracy is the share of holdout examples classified correctly; macro-F1 averages the F1 "
         "score of every class, so rare classes count as much as common ones. The confusion matrix "
         "shows which classes are mistaken for which."),
+    "gallery_confused": "The mistakes shown come from the most frequent confusions first: {pairs}.",
     "shortcuts": (
         "A model can learn a shortcut: a mark that happens to come with one class in the training images "
         "(a stamp in a corner, a watermark, a coloured border) instead of the thing itself. It then "

@@ -37,7 +37,9 @@ class LRPExplainer(Explainer):
         missing = unsupported_layers(model)
         if missing:
             raise InvalidInput(f"lrp: Captum has no LRP rule for {', '.join(missing)} in this model; "
-                               f"use {opt('method')} integrated-gradients or deeplift")
+                               f"use {opt('method')} integrated-gradients (deeplift falls back to plain "
+                               "gradients where it has no rule: on ReLU6 networks such as EfficientNet it "
+                               "gives Input x Gradient's maps)")
         clone = without_inplace(model)
         for module in clone.modules():
             if isinstance(module, PASS_THROUGH):

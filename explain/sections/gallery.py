@@ -50,6 +50,22 @@ def _text_gallery(bundle: Bundle, texts: list[str], labels: Tensor, pred: Tensor
             for s, i in zip(scored, pick.tolist(), strict=True)]
 
 
+def confused_first(labels: Tensor, pred: Tensor, k: int) -> tuple[Tensor, list[tuple[tuple[int, int], int]]]:
+    """Up to ``k`` misclassified examples, taken in turn from the most confused (true, predicted) pairs
+    (the most frequent mistake first), and the pairs with their counts. Shape: (N,), (N,) -> (<= k,)."""
+    wrong = torch.nonzero(pred != labels).flatten().tolist()
+    by_pair: dict[tuple[int, int], list[int]] = {}
+    for i in wrong:
+        by_pair.setdefault((int(labels[i]), int(pred[i])), []).append(i)
+    pairs = sorted(by_pair.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    picked: list[int] = []
+    for turn in range(max((len(v) for _, v in pairs), default=0)):
+        for _, members in pairs:
+            if len(picked) < k and turn < len(members):
+                picked.append(members[turn])
+    return torch.tensor(picked, dtype=torch.long), [(pair, len(m)) for pair, m in pairs]
+
+
 def gallery_sections(bundle: Bundle, pixels: Tensor | None, texts: list[str] | None, labels: Tensor,
                      pred: Tensor, cfg: ReportConfig, chosen: bool = False) -> list[Section]:
     """Two sections: correct and misclassified examples (images: ``pixels`` in [0, 1]; texts: ``texts``),
@@ -60,8 +76,15 @@ def gallery_sections(bundle: Bundle, pixels: Tensor | None, texts: list[str] | N
     method = cfg.gallery_explainer()
     note = NOTES["gallery_text" if texts is not None else "gallery_image"].format(
         method=method.name, why=NOTES["gallery_chosen" if chosen else "gallery_why"])
-    right = torch.nonzero(pred == labels).flatten()[: cfg.gallery]
-    wrong = torch.nonzero(pred != labels).flatten()[: cfg.gallery]
+    wrong, pairs = confused_first(labels, pred, cfg.gallery)
+    classes = {int(labels[i]) for i in wrong.tolist()}  # correct examples of the confused classes first
+    right_all = torch.nonzero(pred == labels).flatten()
+    order = sorted(range(len(right_all)), key=lambda j: int(labels[right_all[j]]) not in classes)
+    right = right_all[order][: cfg.gallery] if len(right_all) else right_all
+    if pairs:
+        names = bundle.labels
+        note += " " + NOTES["gallery_confused"].format(pairs="; ".join(
+            f"true {names[a]} read as {names[b]} ({n})" for (a, b), n in pairs[:3]))
     out = []
     for title, pick in (("Correct examples", right), ("Misclassified examples", wrong)):
         if texts is not None:
