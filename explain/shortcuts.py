@@ -32,6 +32,7 @@ class ShortcutConfig:
 
     per_class: int = 40  # images explained per predicted class
     sizes: tuple[float, ...] = (0.08, 0.12, 0.18, 0.25)  # window sides, as fractions of the image side
+    frames: tuple[float, ...] = (0.03, 0.06)  # border widths, as fractions of the image side
     min_ratio: float = 3.0  # attribution share over area share for a concentrated region
     min_flips: float = 0.5  # share of images whose prediction an intervention flips
     clusters: int = 3  # SpRAy clusters per class
@@ -39,14 +40,35 @@ class ShortcutConfig:
 
 @dataclass
 class Region:
-    """A window of the model's input, in pixels: columns x..x+size, rows y..y+size."""
+    """A window of the model's input, in pixels: columns x..x+size, rows y..y+size; or, with ``frame``,
+    the image's border that many pixels wide."""
 
     x: int
     y: int
     size: int
+    frame: int = 0
+
+    def mask(self, height: int, width: int) -> Tensor:
+        """The region's pixels. Shape: -> (H, W) bool."""
+        inside = torch.zeros(height, width, dtype=torch.bool)
+        if self.frame:
+            inside[:] = True
+            inside[self.frame : height - self.frame, self.frame : width - self.frame] = False
+        else:
+            inside[self.y : self.y + self.size, self.x : self.x + self.size] = True
+        return inside
+
+    def where(self, height: int, width: int) -> str:
+        """Its place and pixels in words: "the top-left corner (x 2-4, y 3-5 of the 32x32 input)"."""
+        if self.frame:
+            return f"the border ({self.frame} px wide, of the {width}x{height} input)"
+        return (f"{self.describe(height, width)} (x {self.x}-{self.x + self.size - 1}, y {self.y}-"
+                f"{self.y + self.size - 1} of the {width}x{height} input)")
 
     def describe(self, height: int, width: int) -> str:
         """Where it is, in words (e.g. "the top-left corner")."""
+        if self.frame:
+            return "the border"
         cy, cx = (self.y + self.size / 2) / height, (self.x + self.size / 2) / width
         row = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "middle"
         col = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else "centre"
@@ -81,23 +103,29 @@ def normalized_maps(attr: Tensor) -> Tensor:
 
 
 def best_window(mean_map: Tensor, cfg: ShortcutConfig) -> tuple[Region, float]:
-    """The square window holding the most attribution for its area, and that ratio. Shape: (H, W)."""
+    """The region (square window or border) holding the most attribution for its area, and that ratio;
+    of regions within 10% of the best ratio, the largest (a 4-pixel stamp is named whole, not by the
+    3-pixel window inside it, which holds as much per pixel). Shape: (H, W)."""
     h, w = mean_map.shape
-    best: tuple[Region, float] = (Region(0, 0, 1), 0.0)
+    found: list[tuple[Region, float]] = []
     for frac in cfg.sizes:
         s = max(2, round(min(h, w) * frac))
         mass = F.avg_pool2d(mean_map[None, None], s, stride=1)[0, 0] * s * s  # (H-s+1, W-s+1)
         ratio = mass / (s * s / (h * w))
         flat = int(ratio.argmax())
-        value = float(ratio.flatten()[flat])
-        if value > best[1]:
-            best = (Region(flat % ratio.shape[1], flat // ratio.shape[1], s), value)
-    return best
+        found.append((Region(flat % ratio.shape[1], flat // ratio.shape[1], s), float(ratio.flatten()[flat])))
+    for frac in cfg.frames:
+        frame = Region(0, 0, 0, max(1, round(min(h, w) * frac)))
+        inside = frame.mask(h, w)
+        found.append((frame, float(mean_map[inside].sum()) / (float(inside.sum()) / (h * w))))
+    top = max(v for _, v in found)
+    close = [(r, v) for r, v in found if v >= 0.9 * top]
+    return max(close, key=lambda rv: int(rv[0].mask(h, w).sum()))
 
 
 def _share_in(maps: Tensor, r: Region) -> Tensor:
-    """Each map's attribution inside the window. Shape: (N, H, W) -> (N,)."""
-    return maps[:, r.y : r.y + r.size, r.x : r.x + r.size].flatten(1).sum(1)
+    """Each map's attribution inside the region. Shape: (N, H, W) -> (N,)."""
+    return maps[:, r.mask(maps.shape[1], maps.shape[2])].sum(1)
 
 
 @torch.no_grad()
@@ -111,18 +139,18 @@ def interventions(model: nn.Module, mine: Tensor, others: Tensor, cls: int, r: R
     """(share of ``mine`` that leave ``cls`` when the window is painted with the other images' mean pixels
     there, share of ``others`` (not predicted ``cls``) that become ``cls`` when each gets the window of
     one of ``mine``). Shape: (N, C, H, W) in [0, 1], (M, C, H, W)."""
-    ys, xs = slice(r.y, r.y + r.size), slice(r.x, r.x + r.size)
+    inside = r.mask(mine.shape[-2], mine.shape[-1])
     painted = mine.clone()
     if len(others):
-        painted[:, :, ys, xs] = others[:, :, ys, xs].mean(0, keepdim=True)
+        painted[:, :, inside] = others[:, :, inside].mean(0, keepdim=True)
     else:
-        painted[:, :, ys, xs] = mine.mean()
+        painted[:, :, inside] = mine.mean()
     removed = float((_predict(model, painted) != cls).double().mean()) if len(mine) else 0.0
     if not len(others) or not len(mine):
         return removed, 0.0
     pasted = others.clone()
     donors = torch.arange(len(others)) % len(mine)
-    pasted[:, :, ys, xs] = mine[donors][:, :, ys, xs]
+    pasted[:, :, inside] = mine[donors][:, :, inside]
     return removed, float((_predict(model, pasted) == cls).double().mean())
 
 
@@ -160,7 +188,8 @@ def find_shortcuts(model: nn.Module, pixels: Tensor, pred: Tensor, method: Expla
         maps = normalized_maps(method(model, mine, pred[pick]))
         mean_map = maps.mean(0)
         region, ratio = best_window(mean_map, cfg)
-        hot = float((_share_in(maps, region) >= cfg.min_ratio * region.size ** 2 / (h * w)).double().mean())
+        area = float(region.mask(h, w).double().mean())
+        hot = float((_share_in(maps, region) >= cfg.min_ratio * area).double().mean())
         rest = torch.nonzero(pred != cls).flatten()[: cfg.per_class * 2]
         removed, pasted = interventions(model, mine, pixels[rest], int(cls), region)
         finding = ratio >= cfg.min_ratio and max(removed, pasted) >= cfg.min_flips

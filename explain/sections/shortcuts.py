@@ -13,9 +13,9 @@ from explain.text_shortcuts import WordEvidence
 FIGURES = 4  # classes drawn when nothing is found
 
 
-def _where(e: ClassEvidence, h: int, w: int) -> str:
+def _cell(e: ClassEvidence) -> str:
     r = e.region
-    return f"{r.describe(h, w)} (x {r.x}-{r.x + r.size - 1}, y {r.y}-{r.y + r.size - 1} of the {w}x{h} input)"
+    return f"border {r.frame} px" if r.frame else f"{r.x}, {r.y}, {r.size}"
 
 
 def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor, classes: list[str],
@@ -28,7 +28,7 @@ def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor
     for e in found:
         name = classes[e.cls]
         blocks.append(para(
-            "Predictions of ", Strong(name), " depend on a small region: ", Strong(_where(e, h, w)),
+            "Predictions of ", Strong(name), " depend on a small region: ", Strong(e.region.where(h, w)),
             ". It holds ", Strong(f"{e.ratio:.1f}x"), " the attribution its area would get, is the hot spot "
             "in ",
             Strong(f"{e.hot:.0%}"), f" of the {e.n} {name} images explained; painting it over with other "
@@ -42,8 +42,9 @@ def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor
                            "changes predictions when painted over or pasted elsewhere: ",
                            Strong("no sign of a region shortcut"),
                            f" ({method}, {sum(e.n for e in evidence)} images in {len(evidence)} classes)."))
-    rows = [{"predicted class": classes[e.cls], "images": e.n, "region (x, y, side)":
-             f"{e.region.x}, {e.region.y}, {e.region.size}", "share / area": round(e.ratio, 2),
+    rows = [{"predicted class": classes[e.cls], "images": e.n,
+             "region (x, y, side)": _cell(e),
+             "share / area": round(e.ratio, 2),
              "hot in": f"{e.hot:.0%}", "painted over: flips": f"{e.removed_flips:.0%}",
              "pasted elsewhere: flips": f"{e.pasted_flips:.0%}", "finding": "yes" if e.finding else "no"}
             for e in evidence]
@@ -53,7 +54,7 @@ def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor
         mean_image = pixels[pred == e.cls][: e.n].mean(0)
         clusters = tuple((int(c["n"]), c["map"]) for c in e.clusters)
         title = f"{classes[e.cls]}: {e.n} images, {method}" + (" - the region found" if e.finding else "")
-        box = (e.region.x, e.region.y, e.region.size) if e.finding else None
+        box = (e.region.x, e.region.y, e.region.size) if e.finding and not e.region.frame else None
         png = region_png(mean_image, e.mean_map, box, title, clusters)
         blocks.append(Figure(png, f"mean attribution of {classes[e.cls]}", title))
     return Section("What the model relies on", blocks, NOTES["shortcuts"])

@@ -135,3 +135,35 @@ def test_the_report_names_a_planted_word(cli: Cli, tmp_path: Path, mark: bool,
                       r"them a", text)
     assert found and found.group(1) == MARK, text
     assert max(int(found.group(2)), int(found.group(3))) > 50, text
+
+
+def test_a_border_is_found_as_a_frame() -> None:
+    """A model that reads only a 2-pixel border (bright: class 1): the region found is the border."""
+    import torch
+    from torch import nn
+
+    from explain.config import ExplainConfig
+    from explain.shortcuts import find_shortcuts
+    from plugins.registry import registry
+
+    class BorderReader(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            ring = torch.ones(32, 32)
+            ring[2:30, 2:30] = 0
+            self.register_buffer("ring", ring / ring.sum())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            brightness = (x.mean(1) * self.ring).flatten(1).sum(1)
+            return torch.stack([torch.zeros_like(brightness), 40 * (brightness - 0.5)], 1)
+
+    g = torch.Generator().manual_seed(3)
+    x = 0.3 * torch.rand(64, 3, 32, 32, generator=g)
+    x[32:, :, :2], x[32:, :, -2:], x[32:, :, :, :2], x[32:, :, :, -2:] = 1.0, 1.0, 1.0, 1.0
+    model = BorderReader().eval()
+    pred = model(x).argmax(1)
+    assert pred.tolist() == [0] * 32 + [1] * 32
+    method = registry.get("explainer", "integrated-gradients")(ExplainConfig(n_steps=16))
+    found = {e.cls: e for e in find_shortcuts(model, x, pred, method)}
+    assert found[1].finding and found[1].region.frame == 2, found[1]
+    assert found[1].region.where(32, 32) == "the border (2 px wide, of the 32x32 input)"
