@@ -136,10 +136,15 @@ def _predict(model: nn.Module, x: Tensor, batch: int = 64) -> Tensor:
 
 def interventions(model: nn.Module, mine: Tensor, others: Tensor, cls: int, r: Region
                   ) -> tuple[float, float]:
-    """(share of ``mine`` that leave ``cls`` when the window is painted with the other images' mean pixels
-    there, share of ``others`` (not predicted ``cls``) that become ``cls`` when each gets the window of
-    one of ``mine``). Shape: (N, C, H, W) in [0, 1], (M, C, H, W)."""
+    """(share of ``mine`` that leave ``cls`` when the region is painted with the other images' mean pixels
+    there, share of ``others`` (not predicted ``cls``) that become ``cls`` when each gets the region of
+    one of ``mine``). A window is widened by half its side on each side first: the attribution's peak
+    can be part of a mark (its edge), and the mark is what is moved. Shape: (N, C, H, W) in [0, 1],
+    (M, C, H, W)."""
     inside = r.mask(mine.shape[-2], mine.shape[-1])
+    if not r.frame:
+        grow = max(1, r.size // 2)
+        inside = F.max_pool2d(inside[None, None].float(), 2 * grow + 1, stride=1, padding=grow)[0, 0] > 0
     painted = mine.clone()
     if len(others):
         painted[:, :, inside] = others[:, :, inside].mean(0, keepdim=True)
