@@ -40,6 +40,7 @@ class ExplainSpec(Spec):
                              help="replace an existing output folder that robustune wrote")
     explain_options: dict[str, Any] = option(help="the explainer's own options, KEY=VALUE,...", parse="kv",
                                              default_factory=dict)
+    skip_corrupt: bool = option(False, help="image files: skip unreadable ones (their count is reported)")
 
     def __post_init__(self) -> None:
         if bool(self.files) == bool(self.texts):

@@ -30,3 +30,12 @@ def test_run_skip_corrupt_goes_to_the_end(cli: Cli, tmp_path: Path) -> None:
         extra = ["--n", "4", "--attacks", "fgsm", "--out", tmp_path / "a2"] if step == "audit" else []
         alone = cli(step, out / "model", "--data", f"imagefolder:{folder}", "--skip-corrupt", *extra)
         assert alone.code == 0, alone.err
+    shown = [str(p) for p in sorted((folder / "vertical").glob("*.png"))[:2]]
+    broken = str(folder / "vertical" / "broken.png")
+    refused_explain = cli("explain", out / "model", broken, *shown, "--out", tmp_path / "x1")
+    assert refused_explain.code == 2 and "unreadable" in refused_explain.err
+    explained = cli("explain", out / "model", broken, *shown, "--out", tmp_path / "x2", "--skip-corrupt",
+                    "--n-steps", "4")
+    assert explained.code == 0, explained.err
+    assert "skipped 1 unreadable image file(s)" in explained.out + explained.err
+    assert len(list((tmp_path / "x2").glob("*.png"))) >= 2

@@ -16,6 +16,7 @@ from explain.explanations import explain_report
 from explain.render import overlay_png, top_words
 from explain.templating import render
 from explain.text import explain_texts
+from finetune.data.images import try_read_image
 from finetune.device import resolve_device
 from finetune.numerics.batch import Batch, batch_for, probe_args
 from finetune.precision import pick
@@ -68,6 +69,15 @@ def explain(spec: ExplainSpec, events: Events | Reporter | None = None) -> dict[
     if bundle.modality == "image" and (spec.texts or not spec.files):
         raise Unsupported(f"bundle {spec.bundle} is an image model; pass image files, not texts",
                           field="texts")
+    if spec.skip_corrupt and spec.files:
+        # a missing path is still an error (a typo), an unreadable file is skipped
+        readable = [f for f in spec.files if not Path(f).is_file() or try_read_image(Path(f), 8) is not None]
+        if not readable:
+            raise InvalidInput(f"none of the {len(spec.files)} image file(s) can be read; pass png, jpg, "
+                               "bmp, gif or webp", field="files")
+        if len(readable) < len(spec.files):
+            report.log(f"skipped {len(spec.files) - len(readable)} unreadable image file(s)")
+        spec = replace(spec, files=tuple(readable))
     explainer = make_explainer(spec.method, spec.config(), bundle.modality, spec.explain_options)
     inputs = (bundle_inputs_for_texts(bundle, list(spec.texts)) if bundle.modality == "text"
               else bundle_inputs_for_files(bundle, [Path(f) for f in spec.files]))
