@@ -62,14 +62,19 @@ NOTES = {
     "gallery_why": "the most faithful method by deletion on this page",
     "gallery_chosen": "chosen with --gallery-method",
     "quality": (
-        "Measured on {n} holdout images. Deletion AUC: how fast the predicted probability falls "
-        "when pixels are blacked out in the map's order (lower is better; compare with the random "
-        "order). Insertion AUC: how fast it rises when pixels are revealed (higher is better). "
+        "Measured on {n} holdout images, the model's mistakes first (from its most frequent confusions). "
+        "Faithfulness: how far the deletion curve falls below a random order's plus how far the "
+        "insertion curve rises above it (higher is better; it picks the galleries' method). A marked "
+        "method (mostly empty maps, or another method's maps) is never picked. Deletion AUC: how fast "
+        "the predicted probability falls when pixels are blacked out in the map's order (lower is "
+        "better; compare with the random order). Insertion AUC: how fast it rises when pixels are "
+        "revealed (higher is better). "
         "Infidelity: how badly the map predicts the effect of small perturbations (lower is "
         "better). Max-sensitivity: how much the map changes under tiny input noise (lower is more "
         "stable)."),
     "quality_text": (
-        "Measured on {n} holdout texts. Deletion AUC: how fast the predicted probability falls when "
+        "Measured on {n} holdout texts, the model's mistakes first. Deletion AUC: how fast the "
+        "predicted probability falls when "
         "tokens are replaced by padding in the explanation's order (lower is better; compare with "
         "the random order). Insertion AUC: how fast it rises when tokens are put back into an "
         "all-padding text (higher is better). Special tokens are never touched."),

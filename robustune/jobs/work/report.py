@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import Tensor
 
 from explain.base import Explainer
@@ -16,7 +17,7 @@ from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
 from explain.sections.card import model_card, model_identity
 from explain.sections.config import ReportConfig, explainer
-from explain.sections.gallery import gallery_sections
+from explain.sections.gallery import confused_first, gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
 from explain.sections.robustness import robustness_section
@@ -112,11 +113,15 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
         sections.insert(1, reliance_section(bundle, pixels, texts, pred, cfg))  # right after the model card
     report.progress("report", 1, 6, "attribution quality")
     n = min(cfg.quality_n, len(dataset))
+    wrong, _ = confused_first(labels, pred, n)  # the examples that teach: mistakes first, then correct ones
+    taken = set(wrong.tolist())
+    rest = [i for i in range(len(pred)) if i not in taken][: n - len(wrong)]
+    chosen_idx = torch.cat([wrong, torch.tensor(rest, dtype=torch.long)])
     if texts is not None:
-        rows = text_quality_rows(bundle, texts[:n], pred[:n], cfg)
+        rows = text_quality_rows(bundle, [texts[i] for i in chosen_idx.tolist()], pred[chosen_idx], cfg)
     else:
         assert pixels is not None
-        rows = quality_rows(bundle.model, pixels[:n], pred[:n], cfg)
+        rows = quality_rows(bundle.model, pixels[chosen_idx], pred[chosen_idx], cfg)
     if cfg.gallery_method is None:
         cfg = replace(cfg, gallery_method=best_method(rows))
     report.progress("report", 3, 6, "galleries")
