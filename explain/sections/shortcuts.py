@@ -27,13 +27,18 @@ def shortcut_section(evidence: list[ClassEvidence], pixels: Tensor, pred: Tensor
     blocks: list[Block] = []
     for e in found:
         name = classes[e.cls]
+        evidence_of: list[str | Strong] = (
+                       ["It holds ", Strong(f"{e.ratio:.1f}x"), " the attribution its area would get and is "
+                        "the hot spot in ", Strong(f"{e.hot:.0%}"), f" of the {e.n} {name} images explained"]
+                       if e.by == "attribution" else
+                       ["The attribution maps do not point at it (it holds ", Strong(f"{e.ratio:.1f}x"),
+                        f" the attribution its area would get over the {e.n} {name} images explained: "
+                        "gradients can miss a frame)"])
         blocks.append(para(
-            "Predictions of ", Strong(name), " depend on a small region: ", Strong(e.region.where(h, w)),
-            ". It holds ", Strong(f"{e.ratio:.1f}x"), " the attribution its area would get, is the hot spot "
-            "in ",
-            Strong(f"{e.hot:.0%}"), f" of the {e.n} {name} images explained; painting it over with other "
-            "images' pixels changes ", Strong(f"{e.removed_flips:.0%}"), " of these predictions, and pasting "
-            f"it onto {e.pasted_n} images of other classes makes ", Strong(f"{e.pasted_flips:.0%}"),
+            "Predictions of ", Strong(name), " depend on a region: ", Strong(e.region.where(h, w)),
+            ". ", *evidence_of, "; painting it over with other images' pixels changes ",
+            Strong(f"{e.removed_flips:.0%}"), " of these predictions, and pasting it onto"
+            f" {e.pasted_n} images of other classes makes ", Strong(f"{e.pasted_flips:.0%}"),
             f" of them {name}. Check whether the images of this class carry something there (a stamp, a "
             "logo, a border, a scanner mark) that new images will not: if so the model learnt the mark, "
             "not the class."))

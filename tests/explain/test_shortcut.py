@@ -69,9 +69,9 @@ def test_the_report_names_a_planted_corner_stamp(cli: Cli, tmp_path: Path, stamp
     assert page.index("<h2>What the model relies on</h2>") < page.index("<h2>Holdout metrics</h2>")
     text = section_text(page)
     if not stamp:
-        assert "no sign of a region shortcut" in text and "depend on a small region" not in text, text
+        assert "no sign of a region shortcut" in text and "depend on a region" not in text, text
         return
-    found = re.search(r"Predictions of a depend on a small region: the top-left corner \(x (\d+)-(\d+), "
+    found = re.search(r"Predictions of a depend on a region: the top-left corner \(x (\d+)-(\d+), "
                       r"y (\d+)-(\d+) of the 32x32 input\)", text)
     assert found, text
     x0, x1, y0, y1 = (int(v) for v in found.groups())
