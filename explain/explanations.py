@@ -38,13 +38,16 @@ class ExplainReport(Spec):
     items: list[ExplainItem]
     format_version: int = EXPLAIN_FORMAT
     numerics: dict[str, Any] | None = None  # what the model computed in (plugins/numerics.py)
+    unknown_share: float | None = None  # texts: the share of all their words the model reads as [UNK]
 
 
 def explain_report(method: str, items: list[dict[str, Any]],
                    numerics: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON data of an explain run, checked against ``ExplainReport``."""
+    marks = [m for item in items for m in item.get("unknown", [])]
     data = {"format_version": EXPLAIN_FORMAT, "method": method, "items": items,
-            **({"numerics": numerics} if numerics else {})}
+            **({"numerics": numerics} if numerics else {}),
+            **({"unknown_share": sum(marks) / len(marks)} if marks else {})}
     from_dict(ExplainReport, data, "explanations", "report this")
     return data
 

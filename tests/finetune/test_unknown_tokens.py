@@ -66,3 +66,10 @@ def test_train_and_recommend_warn_on_unreadable_texts(cli: Cli, tmp_path: Path) 
     assert items[0]["unknown_share"] > 0.2 and any(items[0]["unknown"]) and items[1]["unknown_share"] == 0
     page = (tmp_path / "x" / "explanations.html").read_text()
     assert 'class="unk"' in page and "unreadable to the model: [UNK]" in page
+    assert json.loads((tmp_path / "x" / "explanations.json").read_text())["unknown_share"] > 0.1  # overall
+    # the report says how much of its texts the model cannot read, and marks the words
+    rep = cli("report", tmp_path / "b", "--data", f"csv:{data}", "--out", tmp_path / "r.html", "--gallery",
+              "2", "--quality-n", "2", "--shortcut-n", "4", "--quiet")
+    assert rep.code == 0, rep.err
+    html = (tmp_path / "r.html").read_text()
+    assert "word pieces are unknown to the model" in html and 'class="unk"' in html  # ' is escaped

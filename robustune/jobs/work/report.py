@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from explain.base import Explainer
-from explain.document import Section
+from explain.document import Section, para
 from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
 from explain.sections.card import model_card, model_identity
@@ -158,7 +158,15 @@ def reliance_section(bundle: Bundle, pixels: Tensor | None, texts: list[str] | N
 
     words = find_word_shortcuts(predict, texts, pred, explain, TextShortcutConfig(per_class=cfg.shortcut_n))
     explained = sum(min(int((pred == c).sum()), cfg.shortcut_n) for c in pred.unique().tolist())
-    return word_shortcut_section(words, bundle.labels, method.name, explained)
+    section = word_shortcut_section(words, bundle.labels, method.name, explained)
+    from finetune.data.unknown_tokens import unknown_shares, unknown_warning
+
+    _, share = unknown_shares(bundle.tokenizer, texts, max_length)
+    if share > 0:  # what the model cannot read cannot be relied on, nor explained
+        note = unknown_warning(share, "these texts") or (f"{share:.1%} of these texts' word pieces are "
+                                                          "unknown to the model's tokenizer ([UNK]).")
+        section.blocks.insert(0, para(note[0].upper() + note[1:]))
+    return section
 
 
 def check_modality(method: Explainer, modality: str) -> None:
