@@ -25,6 +25,20 @@ def unknown_shares(tokenizer: Any, texts: list[str], max_length: int = 512) -> t
     return shares, (unknown / total if total else 0.0)
 
 
+def share_of_ids(tokenizer: Any, ids: Any, mask: Any) -> float:
+    """The share of already tokenized pieces (special tokens and padding left out) that are the unknown
+    token. Shape: (N, L) ids and mask."""
+    import torch
+
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return 0.0
+    special = torch.tensor(sorted(set(getattr(tokenizer, "all_special_ids", [])) - {unk}), dtype=ids.dtype)
+    pieces = mask.bool() & ~torch.isin(ids, special)
+    n = int(pieces.sum())
+    return float(((ids == unk) & pieces).sum()) / n if n else 0.0
+
+
 def unknown_warning(share: float, what: str) -> str | None:
     """One line when ``share`` of ``what``'s pieces are unknown to the tokenizer (above ``HIGH``)."""
     if share <= HIGH:

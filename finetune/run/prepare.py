@@ -225,14 +225,15 @@ class Prepared:
     numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
 
 
-def _warn_unknown(model: Classifier, splits: Splits, events: Reporter) -> None:
-    """Texts: say so when the tokenizer cannot read much of the training texts ([UNK] pieces)."""
+def _warn_unknown(model: Classifier, train: Inputs, events: Reporter) -> None:
+    """Texts: say so when the tokenizer cannot read much of the training texts ([UNK] pieces), counted
+    on the pieces the training will read."""
     tokenizer = getattr(model.backbone, "tokenizer", None)
-    if model.modality != "text" or tokenizer is None:
+    if model.modality != "text" or tokenizer is None or "input_ids" not in train:
         return
-    from finetune.data.unknown_tokens import unknown_shares, unknown_warning
+    from finetune.data.unknown_tokens import share_of_ids, unknown_warning
 
-    _, share = unknown_shares(tokenizer, list(splits.train.texts))  # type: ignore[union-attr]
+    share = share_of_ids(tokenizer, train["input_ids"], train["attention_mask"])
     warning = unknown_warning(share, "the training texts")
     if warning:
         events.log(f"warning: {warning}")
@@ -271,7 +272,7 @@ def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
     start = time.perf_counter()
     events.progress("preprocessing", 0)
     pre, inputs = prepare_inputs_of(model, splits)
-    _warn_unknown(model, splits, events)
+    _warn_unknown(model, inputs["train"], events)
     clock = {"preprocess": time.perf_counter() - start}
     plan = plan_of(model, cfg, events)
     _check_world(cfg, plan, num_examples(inputs["train"]))

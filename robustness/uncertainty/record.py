@@ -108,19 +108,23 @@ def _fit_unfamiliar(logits: Tensor, labels: Tensor, features: Tensor | None, cfg
             "fitted_on": len(fit), "file": TENSORS_FILE}, tensors
 
 
+def _scorer(record: dict[str, Any]) -> Any:
+    """The plugin class of the record's unfamiliar-input score (energy for records written before it was
+    named)."""
+    return registry.get("unfamiliar-score", record["unfamiliar"].get("score", UNFAMILIAR))
+
+
 def needs_features(record: dict[str, Any] | None) -> bool:
     """Whether the record's unfamiliar score reads penultimate features (not only logits)."""
     if record is None:
         return False
-    score = record["unfamiliar"].get("score", UNFAMILIAR)
-    return bool(registry.get("unfamiliar-score", score).needs_features)
+    return bool(_scorer(record).needs_features)
 
 
 def unfamiliar_scores(logits: Tensor, record: dict[str, Any], features: Tensor | None = None,
                       tensors: dict[str, Tensor] | None = None) -> Tensor:
     """The record's unfamiliar-input score of each input (higher: less familiar). Shape: (N, K) -> (N,)."""
-    scorer = registry.get("unfamiliar-score", record["unfamiliar"].get("score", UNFAMILIAR))()
-    return scorer.score(logits.double().cpu(), features, tensors or {})
+    return _scorer(record)().score(logits.double().cpu(), features, tensors or {})
 
 
 @dataclass(frozen=True)
