@@ -33,6 +33,7 @@ bench: setup
 	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
 	$(BIN)/pip install -q -c constraints.txt netcal pytorch-ood torch-geometric  # the trust benchmark's anchors (TorchCP imports torch-geometric)
 	$(BIN)/pip install -q --no-deps torchcp  # its torchsort (training losses only) does not build here
+	$(BIN)/pip install -q -c constraints.txt cleanlab scikit-image  # the labels benchmark's anchor; HOG for the image baseline
 	$(BIN)/python bench/run_all.py
 
 # Refresh the pins: install newer versions into .venv (pip install -U ...), run `make test`, then

@@ -27,6 +27,18 @@ NOTES = {
         "predicts as that class are explained; a word that is among the highest-scored in most of them is "
         "tested by deleting it, and by adding it to other texts. A word that changes the answers is a "
         "finding."),
+    "data": (
+        "What the model learned from and was measured on. A near-copy of a training example in the holdout "
+        "is a question the model has already seen: it inflates the accuracy quoted above. The classical "
+        "baseline (logistic regression on pixels or word counts, trained on the same split) is the accuracy "
+        "a deep model must beat to be worth its cost."
+    ),
+    "labels": (
+        "Every labeled example was predicted by a model trained without it (cross-fitting); an example "
+        "whose prediction is confidently another class than its label is listed, the least likely label "
+        "first. Most are mislabeled, some are ambiguous or unusual: look at them, then retrain with "
+        "--relabel or --drop and the file robustune labels wrote."
+    ),
     "trust": (
         "How far each answer can be trusted. A calibrated probability of 0.8 should be right about 8 "
         "times in 10: the reliability diagram puts each group of answers' stated confidence against how "

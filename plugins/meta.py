@@ -116,6 +116,7 @@ class BundleMeta:
     identity: str = ""  # the real model behind the plugin, e.g. sentence-transformers/all-MiniLM-L6-v2
     numerics: dict[str, Any] = field(default_factory=dict)  # what training and evaluation computed in
     trust: dict[str, Any] | None = None  # calibration, conformal scores, unfamiliar threshold (older: none)
+    baseline: dict[str, Any] | None = None  # the classical baseline on the same split (older: none)
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:

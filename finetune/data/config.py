@@ -25,6 +25,12 @@ class DataOptions:
                                      cli=False, service=True)
     image_side: int | None = option(None, ge=1, help="set by the run: images are reduced on load toward the "
                                                "model's input size", cli=False)
+    relabel: str | None = option(None, ref="upload",
+                                 help="a CSV of id,suggested (robustune labels writes one; edit it): give "
+                                      "those training and validation examples the suggested label")
+    drop: str | None = option(None, ref="upload",
+                              help="a CSV with an id column (robustune labels writes one; edit it): leave "
+                                   "those training and validation examples out")
 
     def __post_init__(self) -> None:
         require(self, [])
@@ -44,6 +50,9 @@ class SplitConfig:
     labeled_per_class: int | None = option(None, ge=1,
                                            help="keep N labels per class in the training split; the "
                                                 "rest of it becomes unlabeled data (semi-gan)")
+    dedupe: bool = option(False, help="before splitting, remove near-copies (cosine >= 0.99 of pixels or "
+                                      "TF-IDF) of other examples, so no holdout example copies a training "
+                                      "one")
 
     def __post_init__(self) -> None:
         require(self, [])

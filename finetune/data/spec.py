@@ -44,6 +44,6 @@ def data_paths(spec: str, options: DataOptions | None = None) -> list[Path]:
     """Local files and folders that ``spec`` (and its options) read: outputs must never replace them."""
     _, arg = parse_data_spec(spec)
     paths = [Path(arg)] if arg else []
-    if options is not None and options.groups_file:
-        paths.append(Path(options.groups_file))
+    if options is not None:
+        paths += [Path(f) for f in (options.groups_file, options.relabel, options.drop) if f]
     return paths

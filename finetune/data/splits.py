@@ -51,13 +51,48 @@ def stratified_take(
     return sorted(taken), sorted(rest)
 
 
+def with_ids(data: Data, prefix: str) -> Data:
+    """``data`` with each example's id: its file path (image folders), else ``prefix`` + its position."""
+    if data.ids is None:
+        names = getattr(data, "names", None)
+        data.ids = list(names) if names is not None else [f"{prefix}{i}" for i in range(len(data))]
+    return data
+
+
+def _dedupe(pool: Data, test: Data | None) -> tuple[Data, Data | None, list[str]]:
+    """``--dedupe``: without the near-copies of other examples (in the pool, and the test split's copies of
+    pool examples), with what was removed said."""
+    from finetune.quality.duplicates import copies_of, repeats
+
+    notes = []
+    again = repeats(pool)
+    if again:
+        keep = sorted(set(range(len(pool))) - set(again))
+        pool = pool.subset(keep)
+        notes.append(f"dedupe: {len(again)} near-copies of other examples removed before splitting")
+    if test is not None:
+        test = with_ids(test, "test:")
+        copied = copies_of(test, pool)
+        if copied:
+            test = test.subset(sorted(set(range(len(test))) - set(copied)))
+            notes.append(f"dedupe: {len(copied)} holdout examples that copy training ones removed")
+    if not notes:
+        notes.append("dedupe: no near-copies found")
+    return pool, test, notes
+
+
 def make_splits(source: SourceData, cfg: SplitConfig) -> Splits:
     """Holdout from the dataset's own test split or a stratified share; then train / val."""
     rng = np.random.default_rng(cfg.seed)
     notes: list[str] = list(source.pool.notes)
-    pool = source.pool
-    if source.test is not None:
-        test = source.test
+    pool = with_ids(source.pool, "")
+    if cfg.dedupe:
+        pool, test_source, said = _dedupe(pool, source.test)
+        notes += said
+    else:
+        test_source = with_ids(source.test, "test:") if source.test is not None else None
+    if test_source is not None:
+        test = test_source
         notes.append("holdout: the dataset's own test split")
     else:
         test_idx, rest_idx = stratified_take(pool.labels, rng, fraction=cfg.test_fraction)

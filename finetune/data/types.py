@@ -24,6 +24,7 @@ class ImageData:
     modality: str = "image"
     groups: list[str] | None = None  # each example's group, for bias metrics
     names: list[str] | None = None  # each image's path relative to the data root
+    ids: list[str] | None = None  # each example's id in its source (set by make_splits): path or position
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -37,7 +38,8 @@ class ImageData:
         else:
             images = [self.images[i] for i in pick]
         return ImageData(images, self.labels[index], self.classes, self.notes,
-                         groups=_pick(self.groups, pick), names=_pick(self.names, pick))
+                         groups=_pick(self.groups, pick), names=_pick(self.names, pick),
+                         ids=_pick(self.ids, pick))
 
 
 @dataclass
@@ -50,6 +52,7 @@ class TextData:
     notes: list[str] = field(default_factory=list)
     modality: str = "text"
     groups: list[str] | None = None  # each example's group, for bias metrics
+    ids: list[str] | None = None  # each example's id in its source (set by make_splits): its position
 
     def __len__(self) -> int:
         return int(self.labels.numel())
@@ -58,7 +61,7 @@ class TextData:
         """The examples at ``idx`` (same classes)."""
         index = list(idx)
         return TextData([self.texts[i] for i in index], self.labels[index], self.classes, self.notes,
-                        groups=_pick(self.groups, index))
+                        groups=_pick(self.groups, index), ids=_pick(self.ids, index))
 
 
 Data = ImageData | TextData

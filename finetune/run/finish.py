@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from finetune.inference import predict_logits
 from finetune.metrics import classification_metrics
 from finetune.numerics import apply
 from finetune.precision import pick
+from finetune.quality.baseline import fit_baseline, verdict
 from finetune.recipes.base import FitOutcome
 from finetune.run.prepare import Prepared, adapter_options, run_inputs
 from finetune.run_config import RunConfig
@@ -35,6 +36,18 @@ class TrainResult(Result):
     split_sizes: dict[str, int]
     config: RunConfig  # with the adapter and recipe resolved
     extra: dict[str, Any]
+    baseline: dict[str, Any] = field(default_factory=dict)  # the classical baseline on the same split
+
+
+def baseline_of(prep: Prepared, metrics: dict[str, Any], events: Reporter) -> dict[str, Any]:
+    """The classical baseline on the same split, said beside the model's accuracy."""
+    events.progress("the classical baseline", 0)
+    held = "test" in metrics
+    base = fit_baseline(prep.splits, holdout=held, seed=prep.cfg.split.seed).to_json()
+    split = "holdout" if held else "validation"
+    ours = metrics["test" if held else "val"]["accuracy"]
+    events.log(f"baseline: {verdict(ours, base, split)} [{base['seconds']:.1f} s]")
+    return base
 
 
 def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, resume: bool) -> TrainResult:
@@ -63,6 +76,7 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
     val = classification_metrics(splits.val.labels, val_logits.argmax(1), splits.train.classes)
     trust, _ = fit_trust(val_logits, splits.val.labels)  # energy: no tensors to keep
     metrics = {"val": val, **({"test": measure("test")} if holdout else {})}
+    baseline = baseline_of(prep, metrics, events)
     apply(model, FP32)  # the bundle holds fp32 weights in the usual memory format
     prep.clock["evaluate"] = time.perf_counter() - start
     meta = {
@@ -84,10 +98,11 @@ def save(prep: Prepared, outcome: FitOutcome, holdout: bool, events: Reporter, r
         "metrics": metrics,
         "numerics": prep.numerics,
         "trust": trust,
+        "baseline": baseline,
     }
     model.to("cpu")
     events.progress("writing the bundle", 0)
     out = save_bundle(Path(cfg.out), model, meta, getattr(model.backbone, "tokenizer", None),
                       overwrite=cfg.overwrite or resume, inputs=run_inputs(cfg))
     return TrainResult(out, metrics, history, prep.clock, prep.plan.trainable_count(), splits.sizes(), cfg,
-                       outcome.extra)
+                       outcome.extra, baseline)

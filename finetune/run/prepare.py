@@ -20,6 +20,7 @@ from finetune.device import resolve_device
 from finetune.memory import check_fits, estimate_training
 from finetune.model_defaults import data_modality, default_adapter, describe, model_defaults
 from finetune.preprocess import Inputs, prepare_inputs
+from finetune.quality.edits import apply_edits
 from finetune.run.workdir import RUN_FILE, work_dir
 from finetune.run_config import RunConfig, dump
 from plugins.atomic import atomic_dir, check_writable_target, remove_output
@@ -254,7 +255,7 @@ def setup(cfg: RunConfig, events: Reporter, resume: bool = False,
     torch.manual_seed(cfg.train.seed)
     events.progress("loading data", 0)
     source = load_data(cfg.data, replace(cfg.data_options, image_side=_image_side(cfg)))
-    splits = make_splits(source, cfg.split)
+    splits = apply_edits(make_splits(source, cfg.split), cfg.data_options)
     _check_modality(backbone_modality(cfg.backbone), splits, cfg)  # before loading weights
     cfg = resolve_names(cfg, splits)
     adapter_options(cfg)  # the adapter's options, checked before the model is built

@@ -52,17 +52,27 @@ def run_compare(options: dict[str, Any], candidates: list[Candidate], out: Path,
                      "trainable_params": result.trainable_params,
                      "train_s": round(time.perf_counter() - start, 1),
                      "bundle": str(result.bundle)})
+        if i == 0 and result.baseline:  # every candidate shares the split: one baseline ranks beside them
+            base = result.baseline
+            rows.append({"candidate": "baseline", "model": base["name"], "adapter": "", "recipe": "",
+                         "val_accuracy": base["val_accuracy"], "val_macro_f1": base["val_macro_f1"],
+                         "best_epoch": None, "trainable_params": None, "train_s": round(base["seconds"], 1),
+                         "bundle": None})
     report.progress("candidates", len(candidates), len(candidates))
     rows.sort(key=lambda r: (-r["val_accuracy"], -r["val_macro_f1"], r["train_s"]))
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
-    winner = Path(rows[0]["bundle"])
+    models = [r for r in rows if r["bundle"] is not None]
+    winner = Path(models[0]["bundle"])
     first = configs[0]
     used, holdout, *_ = evaluate_bundle(load_bundle(winner), first.data, "holdout", first.data_options,
                                        first.train.precision)
     files = plot_curves(curves, out / "validation_curves.png", "compare: validation accuracy per epoch")
-    payload = {"data": configs[0].data, "ranking": rows, "winner": rows[0]["candidate"],
-               "winner_bundle": str(winner), "holdout": {"split": used, **holdout},
-               "note": "ranked on validation; only the winner was evaluated on the holdout"}
+    note = "ranked on validation; only the winner was evaluated on the holdout"
+    if rows[0]["bundle"] is None:
+        note += (f"; the classical baseline ({rows[0]['model']}) ranks first: no candidate beats it on "
+                 "validation")
+    payload = {"data": configs[0].data, "ranking": rows, "winner": models[0]["candidate"],
+               "winner_bundle": str(winner), "holdout": {"split": used, **holdout}, "note": note}
     atomic_write_text(out / RESULT_FILE, jsonio.dumps(payload))
     return CompareResult(rows, winner, holdout, [out / RESULT_FILE, *files])

@@ -48,16 +48,17 @@ class Suggestion:
 
     @property
     def label(self) -> str:
-        """``model:adapter``."""
-        return f"{self.model}:{self.adapter}"
+        """``model:adapter`` (``baseline`` for the classical baseline)."""
+        return "baseline" if self.model == "baseline" else f"{self.model}:{self.adapter}"
 
 
 def load_splits(cfg: RunConfig) -> Splits:
     """The splits a run of ``cfg`` would use (read once, shared by the profile and every probe)."""
     from finetune.data.spec import load_data
     from finetune.data.splits import make_splits
+    from finetune.quality.edits import apply_edits
 
-    return make_splits(load_data(cfg.data, cfg.data_options), cfg.split)
+    return apply_edits(make_splits(load_data(cfg.data, cfg.data_options), cfg.split), cfg.data_options)
 
 
 def profile(splits: Splits) -> Profile:
@@ -220,5 +221,23 @@ def recommend(options: dict[str, Any], budget_s: float | None, interpretable: bo
                                 "out": "unused"})
             s.seconds = probe_seconds(cfg, splits)
             s.fits_budget = budget_s is None or s.seconds <= budget_s
+    suggestions.append(baseline_suggestion(splits, budget_s))
     suggestions.sort(key=lambda s: (not s.fits_budget, -s.score))
     return prof, suggestions
+
+
+BASELINE_GOOD = 0.95  # validation accuracy at which the classical baseline is suggested first
+
+
+def baseline_suggestion(splits: Splits, budget_s: float | None) -> Suggestion:
+    """The classical baseline, fitted here (seconds): first when it already reaches 95% on validation,
+    else last, as the accuracy every model must beat."""
+    from finetune.quality.baseline import fit_baseline
+
+    base = fit_baseline(splits, holdout=False)
+    good = base.val_accuracy >= BASELINE_GOOD
+    reason = (f"{base.name}: {base.val_accuracy:.3f} on validation in {base.seconds:.1f} s"
+              + ("; already good: a deep model must earn its cost" if good else
+                 "; the accuracy a deep model must beat (train records it beside every model)"))
+    return Suggestion("baseline", base.name, 3.5 if good else 0.5, reason, {}, base.seconds,
+                      budget_s is None or base.seconds <= budget_s)

@@ -79,9 +79,10 @@ def run_job(fn: Callable[[Any, Any], R], spec: Any, quiet: bool = False) -> R:
         return fn(spec, events)
 
 
-def metrics_table(title: str, metrics: dict[str, dict[str, Any]]) -> Table:
+def metrics_table(title: str, metrics: dict[str, dict[str, Any]],
+                  baseline: dict[str, Any] | None = None) -> Table:
     """Accuracy and macro-F1 per split; with the holdout's trust summary, calibrated ECE and the coverage
-    of the prediction sets."""
+    of the prediction sets; the classical baseline's accuracy on the last split, when given."""
     table = Table(title=title)
     trust = any("trust" in m and "ece" in m["trust"] for m in metrics.values())
     columns = [("split", "left"), ("n", "right"), ("accuracy", "right"), ("macro-F1", "right")]
@@ -94,6 +95,13 @@ def metrics_table(title: str, metrics: dict[str, dict[str, Any]]) -> Table:
             row += [f"{t['ece']:.4f}" if "ece" in t else "",
                     f"{t['coverage']:.3f} ({t['coverage_target']:.0%})" if "coverage" in t else ""]
         table.add_row(*row)
+    if baseline:
+        held = "test" in metrics and baseline.get("test_accuracy") is not None
+        acc = baseline["test_accuracy" if held else "val_accuracy"]
+        n = metrics["test" if held else "val"]["n"] if metrics else ""
+        table.add_row(f"{'test' if held else 'val'}: baseline", str(n), f"{acc:.4f}", "",
+                      *(["", ""] if trust else []))
+        table.caption = f"baseline: {baseline['name']}"
     return table
 
 
@@ -169,8 +177,22 @@ def ranking_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for col in ("rank", "candidate", "val acc", "val F1", "best epoch", "trainable", "train s"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
     for r in rows:
-        table.add_row(str(r["rank"]), r["candidate"], f"{r['val_accuracy']:.4f}", f"{r['val_macro_f1']:.4f}",
-                      str(r["best_epoch"]), f"{r['trainable_params']:,}", f"{r['train_s']:.1f}")
+        name = r["candidate"] if r["bundle"] is not None else f"baseline: {r['model']}"
+        table.add_row(str(r["rank"]), name, f"{r['val_accuracy']:.4f}", f"{r['val_macro_f1']:.4f}",
+                      str(r["best_epoch"] or "-"), f"{r['trainable_params'] or 0:,}", f"{r['train_s']:.1f}")
+    return table
+
+
+def issues_table(rows: list[dict[str, Any]], total: int) -> Table:
+    """labels: the likely label issues, most likely first."""
+    table = Table(title=f"likely label issues (top {len(rows)} of {total})")
+    for col in ("rank", "id", "split", "given", "suggested", "p(given)", "example"):
+        table.add_column(col, justify="right" if col in ("rank", "p(given)") else "left",
+                         overflow="ellipsis", no_wrap=col == "example",
+                         max_width=48 if col == "example" else None)
+    for r in rows:
+        table.add_row(str(r["rank"]), r["id"], r["split"], r["given"], r["suggested"],
+                      f"{r['self_confidence']:.3f}", r["example"])
     return table
 
 

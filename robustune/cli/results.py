@@ -13,6 +13,7 @@ from plugins import jsonio
 from robustune.cli.render import (
     audit_table,
     console,
+    issues_table,
     metrics_table,
     per_class_table,
     predictions_table,
@@ -61,7 +62,8 @@ def generic(spec: Any, result: Any) -> None:
 @view("train")
 def _train(spec: Any, result: Any) -> None:
     used = result.config
-    console.print(metrics_table(f"{used.backbone} + {used.adapter} ({used.recipe})", result.metrics))
+    console.print(metrics_table(f"{used.backbone} + {used.adapter} ({used.recipe})", result.metrics,
+                                getattr(result, "baseline", None)))
     console.print(f"bundle: {result.bundle}", soft_wrap=True)
 
 
@@ -86,13 +88,16 @@ def _audit(spec: Any, result: Any) -> None:
 def show_run(result: Any, title: str) -> None:
     """Steps done earlier, the metrics and audit tables of the steps that ran, and the paths."""
     for step in result.skipped:
-        where = {"train": result.bundle, "audit": result.audit, "report": result.report}[step]
+        where = {"train": result.bundle, "audit": result.audit, "report": result.report,
+                 "labels": result.labels}[step]
         console.print(f"{step}: done earlier ({where})", soft_wrap=True)
     if "train" in result.ran:
         console.print(metrics_table(title, result.metrics))
     if "audit" in result.ran:
         show_audit(result.audit_report, result.audit)
-    console.print(f"bundle: {result.bundle}\naudit: {result.audit}\nreport: {result.report}", soft_wrap=True)
+    labels = f"\nlabels: {result.labels}" if result.labels else ""
+    console.print(f"bundle: {result.bundle}{labels}\naudit: {result.audit}\nreport: {result.report}",
+                  soft_wrap=True)
 
 
 @view("run")
@@ -104,7 +109,11 @@ def _run(spec: Any, result: Any) -> None:
 def _compare(spec: Any, result: Any) -> None:
     console.print(ranking_table("validation ranking", result.rows))
     held = result.holdout
-    console.print(f"winner: {result.rows[0]['candidate']}  holdout accuracy {held['accuracy']:.4f}, "
+    if result.rows[0]["bundle"] is None:
+        console.print(f"the classical baseline ({result.rows[0]['model']}) ranks first: no candidate beats "
+                      "it on validation", soft_wrap=True)
+    winner = next(r for r in result.rows if r["bundle"] is not None)
+    console.print(f"winner: {winner['candidate']}  holdout accuracy {held['accuracy']:.4f}, "
                   f"macro F1 {held['macro_f1']:.4f} (holdout touched once)")
     files = ", ".join(str(f) for f in result.files)
     console.print(f"bundle: {result.winner}\nfiles: {files}", soft_wrap=True)
@@ -138,9 +147,22 @@ def _recommend(spec: Any, result: Any) -> None:
     if warning:
         console.print(f"warning: {warning}", soft_wrap=True)
     console.print(recommend_table(result.suggestions, result.budget_s))
-    top = result.suggestions[0]
+    top = next(s for s in result.suggestions if s.model != "baseline")
+    if result.suggestions[0].model == "baseline":
+        console.print(f"the classical baseline comes first: {result.suggestions[0].reason}", soft_wrap=True)
     console.print(f"next: robustune train --data {spec.options['data']} --model {top.model} --adapter "
                   f"{top.adapter}", soft_wrap=True)
+
+
+@view("labels")
+def _labels(spec: Any, result: Any) -> None:
+    console.print(issues_table(result.rows[:20], len(result.rows)))
+    console.print(f"{result.flagged} of {result.examples} labels look wrong ({result.method}); near-copies "
+                  f"across splits: {dict(result.duplicates) or 'none'}", soft_wrap=True)
+    console.print(f"edit {result.out / 'labels.csv'} (delete the rows you disagree with, fix suggested), "
+                  f"then: robustune train ... --relabel {result.out / 'labels.csv'} (or --drop)",
+                  soft_wrap=True)
+    console.print(f"files: {', '.join(str(f) for f in result.files)}", soft_wrap=True)
 
 
 @view("evaluate")

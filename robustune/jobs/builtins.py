@@ -7,6 +7,7 @@ from plugins.registry import Registrar
 JOB_KINDS = {
     "train": "fine-tune a model and write a bundle",
     "evaluate": "metrics of a bundle on labeled data",
+    "labels": "likely label issues and near-copies across the splits",
     "calibrate": "fit a bundle's calibration, prediction sets and unfamiliar-input threshold",
     "predict": "top-k labels for image files or texts",
     "audit": "attack a bundle: robustness curve and flags",

@@ -41,6 +41,8 @@ class ReportSpec(Spec):
                                         "faithful by deletion)")
     title: str | None = option(None, help="the report's title (default: the model and the data)")
     skip_corrupt: bool = option(False, help="skip unreadable images (their count is reported)")
+    labels: str | None = option(None, ref="job-output:folder",
+                                help="a robustune labels folder: adds the labels most likely wrong")
 
     def __post_init__(self) -> None:
         require(self, [])

@@ -1,8 +1,9 @@
 """The ``run`` job: fine-tune, audit and report in one folder; a rerun keeps the finished steps.
 
-Layout of ``OUT``: ``model/`` (the bundle), ``audit/`` (audit.json, curve, adversarial examples)
-and ``report.html`` (+ ``report.pdf``). A step whose output exists is skipped on a rerun, and an
-interrupted training resumes from its last epoch; delete a step's output to redo it.
+Layout of ``OUT``: ``model/`` (the bundle), ``labels/`` (the labels most likely wrong, near-copies),
+``audit/`` (audit.json, curve, adversarial examples) and ``report.html`` (+ ``report.pdf``). A step
+whose output exists is skipped on a rerun, and an interrupted training resumes from its last epoch;
+delete a step's output to redo it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from robustune.jobs import Job
 from robustune.jobs.audit import attack_options
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
-                "n_steps", "gallery_method", "independent", "shortcut_n")
+                "n_steps", "gallery_method", "independent", "shortcut_n", "label_folds")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class RunSpec(Spec):
                                "(default: skip samples already fooled)")
     shortcut_n: int = option(16, ge=0, help="report: per predicted class, images or texts explained to look "
                                             "for what the model relies on (0: skip)")
+    label_folds: int = option(5, ge=0, le=20,
+                              help="labels step: cross-fitting folds for the labels most likely wrong (a "
+                                   "pretrained model that is not a linear probe uses its backbone's "
+                                   "features; 0: skip the step)")
 
     def __post_init__(self) -> None:
         require(self, [])
@@ -99,6 +104,7 @@ class RunOutput(Result):
     bundle: Path
     audit: Path
     report: Path
+    labels: Path | None = None
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -27,13 +27,16 @@ def test_run_trains_audits_reports_and_resumes(cli: Cli, tmp_path: Path) -> None
     assert audit["n"] == 20 and list(audit["attacks"]) == ["fgsm"]
     page = (out / "report.html").read_text()
     assert "<h2>Robustness</h2>" in page and "<h2>Clean versus adversarial</h2>" in page
+    labels = json.loads((out / "labels" / "labels.json").read_text())  # the labels step: 5 short trainings
+    assert labels["examples"] == 200 and "5 trainings of resnet18" in labels["method"]
+    assert "<h2>Labels to look at again</h2>" in page and "<h2>The data</h2>" in page
     stamp = (out / "report.html").stat().st_mtime_ns
     again = cli(*args)
     assert again.code == 0, again.err
-    assert again.out.count("done earlier") == 3 and (out / "report.html").stat().st_mtime_ns == stamp
+    assert again.out.count("done earlier") == 4 and (out / "report.html").stat().st_mtime_ns == stamp
     (out / "report.html").unlink()  # redo one step only
     third = cli(*args)
-    assert third.code == 0 and third.out.count("done earlier") == 2 and (out / "report.html").is_file()
+    assert third.code == 0 and third.out.count("done earlier") == 3 and (out / "report.html").is_file()
 
 
 def test_run_bad_input(cli: Cli, tmp_path: Path) -> None:

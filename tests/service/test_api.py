@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import Server, digit_png, digits_zip, register
+from tests.service.conftest import Server, digit_png, digits_zip, register, wait_job
 
 
 def _sse(client: httpx.Client, job_id: str) -> list[tuple[str, dict]]:
@@ -375,3 +375,19 @@ def _concurrent_predicts_batch_and_fail_alone(server: Server, png: bytes) -> Non
     ok = [a for i, a in enumerate(answers) if i != 5]
     assert all(a.status_code == 200 and a.json()["predictions"][0][0]["label"] == "0" for a in ok)
     assert 1 <= batches() - before < 15  # requests shared forward passes
+
+
+def test_the_labels_job_runs_through_the_service(server: Server) -> None:
+    c = server.client("write")
+    ds = c.post("/v1/datasets", params={"filename": "digits.zip", "name": "digits-labels"},
+                content=digits_zip(40)).json()
+    r = c.post("/v1/jobs/labels", json={"data": ds["id"], "model": "cnn", "epochs": 2, "folds": 3})
+    assert r.status_code == 201, r.text
+    job = wait_job(c, r.json()["id"])
+    assert job["state"] == "SUCCEEDED", (job.get("error"), c.get(f"/v1/jobs/{job['id']}/logs").text[-2000:])
+    result = job["result"]
+    assert result["examples"] == 96 and result["flagged"] == len(result["rows"])  # train + validation
+    assert "3 trainings of cnn" in result["method"]
+    assert all(row["given"] != row["suggested"] for row in result["rows"])
+    assert {Path(f).name for f in result["files"]} >= {"labels.csv", "labels.json", "duplicates.csv"}
+    assert c.get(f"/v1/jobs/{job['id']}/logs").status_code == 200

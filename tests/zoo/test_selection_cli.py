@@ -19,12 +19,15 @@ def test_compare_ranks_on_validation_and_touches_the_holdout_once(cli: CliResult
     assert res.code == 0, res.err
     report = json.loads((out / "compare.json").read_text())
     ranking = report["ranking"]
-    assert {r["candidate"] for r in ranking} == {"cnn", "rnn:scratch", "dbn"}
-    assert [r["rank"] for r in ranking] == [1, 2, 3]
+    assert {r["candidate"] for r in ranking} == {"cnn", "rnn:scratch", "dbn", "baseline"}
+    assert [r["rank"] for r in ranking] == [1, 2, 3, 4]
     assert [r["val_accuracy"] for r in ranking] == sorted((r["val_accuracy"] for r in ranking), reverse=True)
-    assert report["winner"] == ranking[0]["candidate"] and report["holdout"]["split"] == "holdout"
+    models = [r for r in ranking if r["bundle"] is not None]  # the classical baseline ranks without a bundle
+    assert report["winner"] == models[0]["candidate"] and report["holdout"]["split"] == "holdout"
     assert report["holdout"]["n"] == 100
-    for row in ranking:  # candidates' bundles carry validation metrics only
+    base = next(r for r in ranking if r["candidate"] == "baseline")
+    assert base["model"].startswith("logistic regression on ") and base["val_accuracy"] > 0.8
+    for row in models:  # candidates' bundles carry validation metrics only
         meta = json.loads((Path(row["bundle"]) / "robustune.json").read_text())
         assert set(meta["metrics"]) == {"val"}
     assert (out / "validation_curves.png").stat().st_size > 1000 and (out / "validation_curves.svg").is_file()

@@ -17,6 +17,7 @@ from explain.pdf import find_browser, print_pdf
 from explain.sections.adversarial import adversarial_section
 from explain.sections.card import model_card, model_identity
 from explain.sections.config import ReportConfig, explainer
+from explain.sections.data import data_section, labels_section
 from explain.sections.gallery import confused_first, gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
@@ -99,6 +100,9 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     pred = logits.argmax(1)
     metrics = classification_metrics(labels, pred, bundle.labels)
     sections: list[Section] = [model_card(bundle, audit), *metrics_sections(bundle.labels, metrics, used)]
+    sections.append(data_card(bundle, spec, used, metrics["accuracy"]))
+    if spec.labels:
+        sections.append(read_labels(Path(spec.labels)))
     if bundle.meta.trust is not None:  # calibration, sets and unfamiliar inputs on the same examples
         sections.append(trust_section(evaluate_trust(logits, labels, bundle.meta.trust, bundle.labels,
                                                      features=features, tensors=bundle.trust_tensors)))
@@ -137,6 +141,41 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
     plugin = bundle.meta.model.backbone
     subtitle = f"The bundle {spec.bundle} (plugin {plugin}) evaluated on {spec.data}."
     return render("report.html.j2", title=title, subtitle=subtitle, sections=sections)
+
+
+def data_card(bundle: Bundle, spec: ReportSpec, used: str, accuracy: float) -> Section:
+    """The splits the bundle was trained on, near-copies across them (when the data is its training source)
+    and its accuracy beside the classical baseline's."""
+    from finetune.data.config import SplitConfig
+    from finetune.data.spec import load_data
+    from finetune.data.splits import make_splits
+    from finetune.quality.baseline import verdict
+    from finetune.quality.duplicates import across, count_by_pair
+
+    record = bundle.meta.data
+    sizes = dict(record.splits) if record is not None else {}
+    notes = list(record.notes) if record is not None else []
+    copies = None
+    if used == "holdout" and bundle.meta.split is not None:
+        splits = make_splits(load_data(spec.data, spec.data_options()), SplitConfig(**bundle.meta.split))
+        copies = count_by_pair(across({"train": splits.train, "val": splits.val, "test": splits.test}))
+        copies = {k: copies.get(k, 0) for k in ("train-val", "train-test", "val-test")}
+    baseline = bundle.meta.baseline
+    line = verdict(accuracy, baseline, "holdout") if baseline and used == "holdout" else ""
+    return data_section(sizes, notes, copies, line)
+
+
+def read_labels(folder: Path) -> Section:
+    """The label-issues section from a ``robustune labels`` folder."""
+    from plugins.jsonio import loads
+
+    target = folder / "labels.json" if folder.is_dir() else folder
+    if not target.is_file():
+        raise NotFound(f"{opt('labels')} {folder} has no labels.json; run robustune labels first",
+                       field="labels")
+    summary = loads(target.read_text(encoding="utf-8"), str(target), "run robustune labels again")
+    png = target.parent / "issues.png"
+    return labels_section(summary, png.read_bytes() if png.is_file() else None)
 
 
 def reliance_section(bundle: Bundle, pixels: Tensor | None, texts: list[str] | None, pred: Tensor,

@@ -25,7 +25,7 @@ def run_all(spec: RunSpec, events: Events | Reporter | None = None) -> dict[str,
     """Fine-tune, audit and report into ``spec.out``; finished steps are kept."""
     report = reporter(events)
     out = Path(spec.out)
-    bundle, audit, page = out / "model", out / "audit", out / "report.html"
+    bundle, audit, page, labels = out / "model", out / "audit", out / "report.html", out / "labels"
     spec.audit_config()  # bad attack names fail before any training
     ran: list[str] = []
     skipped: list[str] = []
@@ -33,12 +33,15 @@ def run_all(spec: RunSpec, events: Events | Reporter | None = None) -> dict[str,
         report.log(f"{spec.run.backbone} ({spec.run.adapter}) on {spec.run.data}")
         for name, step in (
             ("train", lambda: _train(spec, bundle, report)),
+            *([("labels", lambda: _labels(spec, bundle, labels, report))] if spec.label_folds else []),
             ("audit", lambda: _audit(spec, bundle, audit, report)),
-            ("report", lambda: _report(spec, bundle, audit, page, report)),
+            ("report", lambda: _report(spec, bundle, audit, page, report,
+                                       labels if (labels / "labels.json").is_file() else None)),
         ):
             (ran if step() else skipped).append(name)
     metrics = read_meta(bundle).metrics
     return {"bundle": bundle, "audit": audit, "report": page, "ran": ran, "skipped": skipped,
+            "labels": labels if (labels / "labels.json").is_file() else None,
             "metrics": metrics, "audit_report": read_audit_report(audit / "audit.json")}
 
 
@@ -56,6 +59,21 @@ def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
         run_training(resume_config(bundle), resume=True, events=report)
     else:
         run_training(replace(spec.run, out=str(bundle)), events=report)
+    return True
+
+
+def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
+    if (target / "labels.json").is_file():
+        report.log(f"labels: done earlier ({target})")
+        return False
+    from finetune.run.prepare import is_from_scratch
+    from robustune.jobs import labels as labels_job
+
+    cfg = replace(spec.run, out=str(bundle))
+    pretrained = not is_from_scratch(cfg.backbone) and cfg.backbone_config.weights != "none"
+    fast = pretrained and cfg.adapter not in ("linear-probe", "auto")  # a probe is cheap as it is
+    labels_job.run(labels_job.LabelsSpec(str(target), cfg, spec.label_folds, fast=fast, overwrite=True),
+                   report)
     return True
 
 
@@ -89,7 +107,8 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     return True
 
 
-def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter) -> bool:
+def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter,
+            labels: Path | None = None) -> bool:
     if page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
         report.log(f"report: done earlier ({page})")
         return False
@@ -113,6 +132,7 @@ def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Report
             gallery_method=spec.gallery_method,
             shortcut_n=spec.shortcut_n,
             skip_corrupt=opts.skip_corrupt,
+            labels=str(labels) if labels is not None else None,
             title=f"{model_identity(read_meta(bundle))} on {data_name(spec.run.data)}: "
                   f"run {out_name(spec)}",
         ),
