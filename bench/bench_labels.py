@@ -111,12 +111,18 @@ def case(label: str, source: str, per_class: int, test_per_class: int,
     theirs = [ids[i] for i in cl_idx]
     ours_p, ours_r = top_k(ranked_all, flipped, k)
     cl_p, cl_r = top_k(theirs, flipped, k)
+    oracle = out / "flipped.csv"  # the flipped examples themselves: what a perfect list would drop
+    oracle.write_text("id\n" + "\n".join(sorted(flipped)) + "\n")
     accs = {name: train(data, model, out / name, extra)
             for name, data, extra in (("clean", f"{tag}-clean", None), ("noisy", f"{tag}-noisy", None),
                                       ("dropped", f"{tag}-noisy",
-                                       {"drop": str(out / "labels" / "labels.csv")}))}
+                                       {"drop": str(out / "labels" / "labels.csv")}),
+                                      ("oracle", f"{tag}-noisy", {"drop": str(oracle)}))}
     lost = accs["clean"]["accuracy"] - accs["noisy"]["accuracy"]
-    recovered = (accs["dropped"]["accuracy"] - accs["noisy"]["accuracy"]) / lost if lost > 0 else float("nan")
+
+    def share(accuracy: float) -> float | str:
+        return round((accuracy - accs["noisy"]["accuracy"]) / lost, 3) if lost > 0 else "no loss"
+
     return {"case": label, "model": f"{model['backbone']} linear probe (defaults)", "labeled": len(ids),
             "flipped (k)": k, "flagged": found.flagged,
             "precision@k robustune": round(ours_p, 3), "recall@k robustune": round(ours_r, 3),
@@ -125,8 +131,10 @@ def case(label: str, source: str, per_class: int, test_per_class: int,
             "holdout acc clean": round(accs["clean"]["accuracy"], 4),
             "holdout acc noisy": round(accs["noisy"]["accuracy"], 4),
             "holdout acc noisy --drop": round(accs["dropped"]["accuracy"], 4),
+            "holdout acc noisy, flips dropped (oracle)": round(accs["oracle"]["accuracy"], 4),
             "dropped": accs["noisy"]["train"] - accs["dropped"]["train"],
-            "recovered share": round(recovered, 3) if lost > 0 else "no loss"}
+            "recovered share": share(accs["dropped"]["accuracy"]),
+            "recovered share (oracle)": share(accs["oracle"]["accuracy"])}
 
 
 def main() -> None:

@@ -76,10 +76,12 @@ def _shown(meta: Any, for_: Audience) -> bool:
 
 
 def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str] = (),
-                for_: Audience = "cli") -> list[SpecField]:
-    """The flat options of the dataclass ``cls`` (``only``/``skip`` by leaf name) for one audience."""
+                for_: Audience = "cli", loose: frozenset[str] = frozenset()) -> list[SpecField]:
+    """The flat options of the dataclass ``cls`` (``only``/``skip`` by leaf name) for one audience; a spec's
+    ``not_required`` names nested fields its ``from_options`` fills in when they are left out."""
     wanted = set(only) if only is not None else None
     skipped = set(skip)
+    loose = loose | frozenset(getattr(cls, "not_required", ()))
     out: dict[str, SpecField] = {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -87,13 +89,14 @@ def spec_fields(cls: type, only: Iterable[str] | None = None, skip: Iterable[str
             continue
         tp, optional = base_type(hints[f.name])
         if dataclasses.is_dataclass(tp):
-            for inner in spec_fields(tp, wanted, skipped, for_):  # type: ignore[arg-type]
+            for inner in spec_fields(tp, wanted, skipped, for_, loose):  # type: ignore[arg-type]
                 out.setdefault(inner.name, inner)
             continue
         meta = f.metadata
         if not _shown(meta, for_) or (wanted is not None and f.name not in wanted):
             continue
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING \
+            and f.name not in loose
         out.setdefault(f.name, SpecField(
             f.name, tp, optional, _default(f), required, str(meta.get("help", "")),
             meta.get("flag") or f.name, meta.get("parse"), bool(meta.get("argument")),

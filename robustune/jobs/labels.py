@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from finetune.run_config import RunConfig, from_options
 from plugins.events import Events, Reporter, reporter
@@ -23,6 +23,8 @@ DEFAULT_MODELS = {"image": ("efficientnet_lite0", {"image_size": 128}), "text": 
 @dataclass(frozen=True)
 class LabelsSpec(Spec):
     """The data and the model whose cross-fitted probabilities rank the labels."""
+
+    not_required: ClassVar[tuple[str, ...]] = ("backbone",)  # from_options picks one by modality
 
     out: str = option(ref="output:", help="folder for labels.csv, duplicates.csv, labels.json "
                                                         "and issues.png")

@@ -101,3 +101,44 @@ def test_bad_edit_files_are_one_line(cli: CliResult, tmp_path: Path, planted: tu
               "--out", str(tmp_path / "o"), "--quiet")
     assert res.code != 0 and expected in res.err and len(res.err.strip().splitlines()) == 1, res.err
     assert not (tmp_path / "o").exists()
+
+
+def test_texts_rows_copies_and_dedupe(cli: CliResult, tmp_path: Path) -> None:
+    """Reviews with flipped labels and one review copied ten times (case and punctuation changed): the
+    rows carry their texts, the copies across splits are listed, and ``--dedupe`` keeps one of them."""
+    from finetune.data.spec import load_data
+
+    reviews = load_data("rotten-tomatoes").pool
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in (0, 1):
+        for i in rng.permutation(np.flatnonzero(reviews.labels.numpy() == c))[:90]:
+            rows.append((reviews.texts[i], reviews.classes[c if rng.random() > 0.1 else 1 - c]))
+    copied = "An unforgettable, quietly devastating film about two sisters and a farm"
+    rows += [(copied.upper() if k % 2 else copied + "!", "fresh") for k in range(10)]
+    data = tmp_path / "reviews.csv"
+    with data.open("w", newline="") as f:
+        csv.writer(f).writerows([("text", "label"), *rows])
+    out = tmp_path / "labels"
+    res = cli("labels", "--data", str(data), "--out", str(out), "--quiet")
+    assert res.code == 0, res.err
+    listed = list(csv.DictReader((out / "labels.csv").open()))
+    assert listed and all(r["example"] and r["id"].isdigit() for r in listed)
+    assert all(rows[int(r["id"])][0] == r["example"] for r in listed)  # an id is the CSV's data row
+    copies = list(csv.DictReader((out / "duplicates.csv").open()))
+    copy_ids = {str(i) for i in range(180, 190)}
+    assert copies and all({c["id_a"], c["id_b"]} <= copy_ids for c in copies)
+    assert json.loads((out / "labels.json").read_text())["duplicates"]["by_pair"]
+
+    bundle = tmp_path / "deduped"
+    res = cli("train", "--data", str(data), "--model", "cnn", "--epochs", "1", "--dedupe", "--out",
+              str(bundle),
+              "--quiet")
+    assert res.code == 0, res.err
+    meta = json.loads((bundle / "robustune.json").read_text())
+    assert "dedupe: 9 near-copies of other examples removed before splitting" in meta["data"]["notes"]
+    assert sum(meta["data"]["splits"].values()) == 181
+    res = cli("evaluate", str(bundle), "--data", str(data), "--json")
+    assert res.code == 0, res.err
+    held = json.loads(res.out)
+    assert held["split"] == "holdout" and held["n"] == meta["data"]["splits"]["test"]  # the same holdout

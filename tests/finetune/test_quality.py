@@ -126,3 +126,14 @@ def test_texts_without_spaces_get_character_grams() -> None:
     assert spaceless(chinese) and describe(text_analyzer(chinese)) == "TF-IDF char 1-3 grams"
     english = ["a plain English sentence", "another one here"]
     assert describe(text_analyzer(english)) == "TF-IDF word 1-2 grams"
+
+
+def test_the_verdict_says_when_the_baseline_is_as_good() -> None:
+    from finetune.quality.baseline import verdict
+
+    base = {"name": "logistic regression on TF-IDF word 1-2 grams", "test_accuracy": 0.76,
+            "val_accuracy": 0.7}
+    worse = verdict(0.707, base)
+    assert worse.startswith("the model's holdout accuracy is 0.707 against 0.760")
+    assert "as good or better" in worse
+    assert "points better" in verdict(0.80, base) and "0.700" in verdict(0.75, base, "validation")

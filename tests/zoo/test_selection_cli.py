@@ -57,6 +57,7 @@ def test_recommend_profiles_data_and_times_suggestions(cli: CliResult) -> None:
         assert name in res.out
     assert " s " in res.out or " s│" in res.out  # measured estimates
     assert "next: robustune train --data digits --model" in res.out
+    assert "logistic regression on" in res.out  # the classical baseline, fitted and listed
 
 
 def test_recommend_orders_by_budget_and_interpretability() -> None:
