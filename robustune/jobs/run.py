@@ -54,10 +54,11 @@ class RunSpec(Spec):
                                "(default: skip samples already fooled)")
     shortcut_n: int = option(16, ge=0, help="report: per predicted class, images or texts explained to look "
                                             "for what the model relies on (0: skip)")
-    label_folds: int = option(5, ge=0, le=20,
-                              help="labels step: cross-fitting folds for the labels most likely wrong (a "
-                                   "pretrained model that is not a linear probe uses its backbone's "
-                                   "features; 0: skip the step)")
+    label_folds: int | None = option(None, ge=0, le=20,
+                                     help="labels step: cross-fitting folds for the labels most likely wrong "
+                                          "(default: 5 for a pretrained model, whose features make it "
+                                          "seconds; 0, skipped, for one trained from scratch, which would "
+                                          "train once per fold)")
 
     def __post_init__(self) -> None:
         require(self, [])

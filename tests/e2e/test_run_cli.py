@@ -18,7 +18,7 @@ def test_run_trains_audits_reports_and_resumes(cli: Cli, tmp_path: Path) -> None
                       "lr: 0.003\n")
     out = tmp_path / "job"
     args = ["run", "--config", config, "--data", "digits", "--epochs", "2", "--attacks", "fgsm", "--eps",
-            "2/255,8/255", "--n", "20", "--out", out, "--quiet"]
+            "2/255,8/255", "--n", "20", "--label-folds", "3", "--out", out, "--quiet"]
     r = cli(*args)
     assert r.code == 0, r.err
     meta = json.loads((out / "model" / "robustune.json").read_text())
@@ -27,8 +27,8 @@ def test_run_trains_audits_reports_and_resumes(cli: Cli, tmp_path: Path) -> None
     assert audit["n"] == 20 and list(audit["attacks"]) == ["fgsm"]
     page = (out / "report.html").read_text()
     assert "<h2>Robustness</h2>" in page and "<h2>Clean versus adversarial</h2>" in page
-    labels = json.loads((out / "labels" / "labels.json").read_text())  # the labels step: 5 short trainings
-    assert labels["examples"] == 200 and "5 trainings of resnet18" in labels["method"]
+    labels = json.loads((out / "labels" / "labels.json").read_text())  # the labels step: 3 short trainings
+    assert labels["examples"] == 200 and "3 trainings of resnet18" in labels["method"]
     assert "<h2>Labels to look at again</h2>" in page and "<h2>The data</h2>" in page
     stamp = (out / "report.html").stat().st_mtime_ns
     again = cli(*args)

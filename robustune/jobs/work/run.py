@@ -33,7 +33,7 @@ def run_all(spec: RunSpec, events: Events | Reporter | None = None) -> dict[str,
         report.log(f"{spec.run.backbone} ({spec.run.adapter}) on {spec.run.data}")
         for name, step in (
             ("train", lambda: _train(spec, bundle, report)),
-            *([("labels", lambda: _labels(spec, bundle, labels, report))] if spec.label_folds else []),
+            *([("labels", lambda: _labels(spec, bundle, labels, report))] if label_folds(spec) else []),
             ("audit", lambda: _audit(spec, bundle, audit, report)),
             ("report", lambda: _report(spec, bundle, audit, page, report,
                                        labels if (labels / "labels.json").is_file() else None)),
@@ -62,6 +62,17 @@ def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
     return True
 
 
+def label_folds(spec: RunSpec) -> int:
+    """The labels step's folds: as given, else 5 for a pretrained model (its features: seconds) and 0 for
+    one trained from scratch (five more trainings)."""
+    from finetune.run.prepare import is_from_scratch
+
+    if spec.label_folds is not None:
+        return spec.label_folds
+    scratch = is_from_scratch(spec.run.backbone) or spec.run.backbone_config.weights == "none"
+    return 0 if scratch else 5
+
+
 def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     if (target / "labels.json").is_file():
         report.log(f"labels: done earlier ({target})")
@@ -72,7 +83,7 @@ def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool
     cfg = replace(spec.run, out=str(bundle))
     pretrained = not is_from_scratch(cfg.backbone) and cfg.backbone_config.weights != "none"
     fast = pretrained and cfg.adapter not in ("linear-probe", "auto")  # a probe is cheap as it is
-    labels_job.run(labels_job.LabelsSpec(str(target), cfg, spec.label_folds, fast=fast, overwrite=True),
+    labels_job.run(labels_job.LabelsSpec(str(target), cfg, label_folds(spec), fast=fast, overwrite=True),
                    report)
     return True
 
