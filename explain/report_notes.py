@@ -39,6 +39,14 @@ NOTES = {
         "first. Most are mislabeled, some are ambiguous or unusual: look at them, then retrain with "
         "--relabel or --drop and the file robustune labels wrote."
     ),
+    "certified": (
+        "The model is wrapped in randomized smoothing: its answer is the class it gives most often when "
+        "Gaussian noise is added to the input. For that smoothed model, a certificate proves that no change "
+        "within the radius can alter the answer (a lower bound on the robust accuracy), while an attack "
+        "finds changes that do (an upper bound): the true robust accuracy lies in the shaded band. The "
+        "L-inf radius a certificate implies is the L2 radius divided by the square root of the number of "
+        "pixel values: a much weaker statement."
+    ),
     "trust": (
         "How far each answer can be trusted. A calibrated probability of 0.8 should be right about 8 "
         "times in 10: the reliability diagram puts each group of answers' stated confidence against how "

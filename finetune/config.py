@@ -34,6 +34,10 @@ class TrainConfig:
                          help="auto (a GPU when present), cpu or cuda")
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     augment: str = option("none", help="images: comma list of shift, flip, color (not with linear-probe)")
+    noise_train: float = option(0.0, ge=0, le=4,
+                                help="images: train on pixels with Gaussian noise of this standard deviation "
+                                     "(Cohen et al.'s recipe for randomized smoothing; audit --certify then "
+                                     "uses it as its sigma; 0: off)")
     grad_clip: float = option(1.0, ge=0, help="gradient norm clip (0: off)", cli=False)
     eval_batch_size: int = option(128, ge=1, le=MAX_BATCH,
                                   help="examples per inference batch (lowered for large images)",

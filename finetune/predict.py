@@ -13,6 +13,7 @@ from finetune.inference import EVAL_BATCH, trust_outputs
 from finetune.preprocess import Inputs, prepare_images, tokenize
 from plugins.bundle import Bundle
 from plugins.errors import InvalidInput, NotFound, Unsupported, opt
+from robustness.config import SmoothingConfig
 
 Prediction = list[tuple[str, float]]
 
@@ -76,6 +77,30 @@ def trusted(bundle: Bundle, inputs: Inputs, k: int = 3, device: torch.device | N
                                "examples or ask for less coverage")
         rows.append(row)
     return rows
+
+
+def smoothing_for(bundle: Bundle, sigma: float | None = None, n0: int = 100, n: int = 1000,
+                  alpha: float = 0.001) -> SmoothingConfig:
+    """Randomized smoothing's settings for ``bundle``: ``sigma`` or the one it was trained with
+    (``--noise-train``), else 0.25."""
+    trained = float(bundle.meta.training.get("noise_train") or 0.0)
+    return SmoothingConfig(sigma=sigma or trained or 0.25, n0=n0, n=n, alpha=alpha)
+
+
+def certified_rows(bundle: Bundle, inputs: Inputs, cfg: SmoothingConfig,
+                   device: torch.device | None = None) -> list[dict[str, Any]]:
+    """Per input: the smoothed classifier's label and its certified L2 radius, or an abstention (Cohen
+    et al.'s CERTIFY, ``robustness.certify``)."""
+    from robustness.certify import ABSTAIN, certify
+
+    if bundle.modality != "image":
+        raise Unsupported(f"{opt('certify')} certifies image models (noise on the pixels); this is a text "
+                          "model", field="certify")
+    x = inputs["pixels"].float().div(255).to(device or torch.device("cpu"))
+    cert = certify(bundle.model.eval(), x, len(bundle.labels), cfg)
+    return [{"label": None if int(p) == ABSTAIN else bundle.labels[int(p)], "radius": round(float(r), 4),
+             "abstained": int(p) == ABSTAIN, "sigma": cfg.sigma}
+            for p, r in zip(cert.predictions.tolist(), cert.radii.tolist(), strict=True)]
 
 
 NO_TRUST = ("this bundle has no calibration, prediction sets or unfamiliar-input threshold (an older or "

@@ -100,6 +100,8 @@ class Trainer:
             args = model_args(batch, self.device)
             if self.augment and "pixels" in batch:
                 args = (augment(args[0], self.augment),)
+            if self.cfg.noise_train > 0 and "pixels" in batch:  # Gaussian data augmentation (not clamped)
+                args = (args[0] + self.cfg.noise_train * torch.randn_like(args[0]),)
             if self.cfg.adversarial != "none" and "pixels" in batch:
                 loss, logits = adversarial_loss(self.plan.module, args[0], y, self.cfg, loss_fn,
                                                 self._train_mode)

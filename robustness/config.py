@@ -32,3 +32,25 @@ class AuditConfig:
                        ("n_queries", self.n_queries >= 1, "must be at least 1"),
                        ("batch_size", self.batch_size >= 1, "must be at least 1"),
                        ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1")])
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """Randomized smoothing's certification settings (Cohen, Rosenfeld and Kolter 2019): Gaussian noise of
+    standard deviation ``sigma`` (pixel units, or embedding units for texts); ``n0`` noisy copies pick
+    the class, ``n`` more bound its probability from below at confidence 1 - ``alpha``."""
+
+    sigma: float = 0.25
+    n0: int = 100
+    n: int = 1000
+    alpha: float = 0.001
+    batch_size: int = 1000  # noisy copies per forward pass (several inputs share one)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self, [("sigma", self.sigma > 0, "must be above 0"),
+                       ("n0", self.n0 >= 1, "must be at least 1"),
+                       ("n", self.n >= 1, "must be at least 1"),
+                       ("alpha", 0 < self.alpha < 0.5, "must be between 0 and 0.5"),
+                       ("batch_size", self.batch_size >= 1, "must be at least 1"),
+                       ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1")])

@@ -33,3 +33,32 @@ def plot_curve(report: dict[str, Any], stem: Path) -> list[Path]:
             fig.savefig(path)
         plt.close(fig)
     return paths
+
+
+def plot_band(certified: dict[str, Any], stem: Path) -> list[Path]:
+    """The certified accuracy (lower bound) under the empirical PGD-L2 accuracy (upper bound) of the
+    smoothed classifier, per L2 radius, the band between them shaded; ``stem.png`` and ``stem.svg``."""
+    with figures() as plt:
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        radii = certified["radii"]
+        low, high = certified["certified_accuracy"], certified["empirical_accuracy"]
+        ax.fill_between(radii, low, high, color="tab:blue", alpha=0.15,
+                        label="where the true robust accuracy lies")
+        ax.plot(radii, high, marker="o", color="tab:red", label="empirical: PGD-L2 on the smoothed model")
+        ax.plot(radii, low, marker="s", color="tab:blue", label="certified (randomized smoothing)")
+        if "max_radius" in certified:
+            ax.axvline(certified["max_radius"], color="grey", linestyle=":",
+                       label=f"largest certifiable radius at n = {certified['n']}")
+        ax.set_xlabel(f"L2 radius (pixel units; sigma = {certified['sigma']:g})")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"certified vs empirical (n = {certified['inputs']}, {certified['abstained']} "
+                     "abstained)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths

@@ -73,6 +73,7 @@ class AuditReport(Spec):
     eps_meaning: str | None = None
     numerics: dict[str, Any] | None = None  # what the model computed in (plugins/numerics.py)
     batch: dict[str, Any] | None = None  # the attack batch: size, why, device (finetune/numerics/batch.py)
+    certified: dict[str, Any] | None = None  # --certify: randomized smoothing (robustness/smoothing_audit.py)
 
 
 def eps_key(eps: float) -> str:

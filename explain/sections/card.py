@@ -9,8 +9,8 @@ from explain.report_notes import NOTES
 from plugins.bundle import Bundle
 from plugins.meta import BundleMeta
 
-TRAINING_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "best_epoch",
-                 "trainable_params")
+TRAINING_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "noise_train",
+                 "best_epoch", "trainable_params")
 
 
 def model_identity(meta: BundleMeta) -> str:
@@ -34,7 +34,8 @@ def model_card(bundle: Bundle, audit: dict[str, Any] | None = None) -> Section:
     used = _recipe_settings(meta.recipe)
     rows.append({"item": "recipe", "value": meta.recipe})
     rows += [{"item": key.replace("_", " "), "value": training[key]} for key in TRAINING_KEYS
-             if key in training and (key in used or key == "trainable_params")]
+             if key in training and (key in used or key == "trainable_params")
+             and (key != "noise_train" or training[key])]  # noise only when trained with it
     defaults = training.get("defaults")
     if isinstance(defaults, dict):
         taken = ", ".join(f"{k} {v}" for k, v in (defaults.get("model") or {}).items())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from explain.document import Block, Figure, Flags, Section, Table, para
+from explain.document import Block, Figure, Flags, Section, Strong, Table, para
 from explain.report_notes import NOTES
 
 
@@ -22,3 +22,24 @@ def robustness_section(report: dict[str, Any], curve_png: bytes) -> Section:
               Figure(curve_png, "robustness curve"), Table(rows), Flags(report["flags"])]
     meaning = NOTES["budget_text" if text else "budget_image"]
     return Section("Robustness", blocks, NOTES["robustness"].format(meaning=meaning))
+
+
+def certified_section(certified: dict[str, Any], band_png: bytes) -> Section:
+    """audit --certify: the band between the certified (lower) and empirical (upper) robust accuracy of the
+    smoothed classifier, per L2 radius, and what it means in one sentence."""
+    low, high = certified["certified_accuracy"], certified["empirical_accuracy"]
+    rows = [{"L2 radius": r, "certified (at least)": lo, "empirical PGD-L2 (at most)": hi,
+             "L-inf implied": f"{linf * 255:.2f}/255"}
+            for r, lo, hi, linf in zip(certified["radii"], low, high, certified["linf_radii"], strict=True)]
+    r = next((x for x in certified["radii"] if x > 0), 0.25)
+    i = certified["radii"].index(r)
+    sure = f"{1 - certified['alpha']:.1%}"
+    blocks: list[Block] = [
+        para("For inputs within an L2 distance of ", Strong(f"{r:g}"), " of these examples, the smoothed "
+             "model's true robust accuracy lies between ", Strong(f"{low[i]:.1%}"), " (certified: on those "
+             "inputs no change that small alters the answer, with probability ", Strong(sure), ") and ",
+             Strong(f"{high[i]:.1%}"), " (what PGD-L2 achieved against it)."),
+        Figure(band_png, "certified and empirical robust accuracy", f"sigma {certified['sigma']:g}; "
+               f"{certified['abstained']} of {certified['inputs']} inputs abstained on"),
+        Table(rows)]
+    return Section("Certified robustness", blocks, NOTES["certified"])

@@ -49,7 +49,8 @@ class FitOutcome:
     val_logits: Tensor | None = None
 
 
-GRADIENT_SETTINGS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "best_epoch")
+GRADIENT_SETTINGS = ("epochs", "lr", "batch_size", "weight_decay", "adversarial", "adv_eps", "noise_train",
+                     "best_epoch")
 
 
 class Recipe(Protocol):

@@ -116,6 +116,11 @@ def plan_of(model: Classifier, cfg: RunConfig, events: Reporter) -> TrainPlan:
             events.log(f"{cfg.adapter} with adversarial training: cached features cannot be attacked, "
                        "so the frozen backbone runs on every adversarial batch (sound, slower)")
             plan = TrainPlan(model, plan.param_groups, plan.frozen, cache_features=False)
+    if cfg.train.noise_train > 0 and (model.modality != "image" or plan.cache_features):
+        why = "a text model has no pixels to add noise to" if model.modality != "image" else \
+            f"{cfg.adapter} caches its features once, so its inputs cannot be noisy"
+        raise InvalidInput(f"{opt('noise_train')} trains on noisy pixels, but {why}; use {opt('adapter')} "
+                           "full or partial on an image model, or drop it", field="noise_train")
     if plan.cache_features and parse_augment(cfg.train.augment):
         raise InvalidInput(
             f"{opt('augment')} cannot be combined with {cfg.adapter}: its features are cached once; "

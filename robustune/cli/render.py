@@ -129,12 +129,19 @@ def predictions_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(f"set ({coverage:.0%} coverage)")
     if calibrated:
         table.add_column("familiar?")
+    certified = any("certified" in r for r in rows)
+    if certified:
+        sigma = next(r["certified"]["sigma"] for r in rows if "certified" in r)
+        table.add_column(f"smoothed (sigma {sigma:g}): certified L2 radius")
     for row in rows:
         cells = [row["input"], ", ".join(f"{t['label']} ({t['probability']:.3f})" for t in row["top"])]
         if sets:
             cells.append("{" + ", ".join(row.get("set", [])) + "}")
         if calibrated:
             cells.append(f"unfamiliar (score {row['score']:.2f})" if row["unfamiliar"] else "yes")
+        if certified:
+            c = row["certified"]
+            cells.append("abstains" if c["abstained"] else f"{c['label']} within {c['radius']:.3f}")
         table.add_row(*cells)
     return table
 
@@ -180,6 +187,20 @@ def ranking_table(title: str, rows: list[dict[str, Any]]) -> Table:
         name = r["candidate"] if r["bundle"] is not None else f"baseline: {r['model']}"
         table.add_row(str(r["rank"]), name, f"{r['val_accuracy']:.4f}", f"{r['val_macro_f1']:.4f}",
                       str(r["best_epoch"] or "-"), f"{r['trainable_params'] or 0:,}", f"{r['train_s']:.1f}")
+    return table
+
+
+def certified_table(certified: dict[str, Any]) -> Table:
+    """audit --certify: per L2 radius, the certified accuracy (a lower bound) and PGD-L2's against the same
+    smoothed classifier (an upper bound), with the L-inf radius the L2 one implies."""
+    table = Table(title=f"randomized smoothing (sigma {certified['sigma']:g}, n = {certified['n']}, "
+                        f"{certified['abstained']} of {certified['inputs']} abstained)")
+    for col in ("L2 radius", "certified", "empirical (PGD-L2)", "L-inf implied (weaker)"):
+        table.add_column(col, justify="right")
+    for r, low, high, linf in zip(certified["radii"], certified["certified_accuracy"],
+                                  certified["empirical_accuracy"], certified["linf_radii"], strict=True):
+        table.add_row(f"{r:g}", f"{low:.3f}", f"{high:.3f}", f"{linf * 255:.2f}/255")
+    table.caption = f"sigma: {certified['sigma_source']}" if certified.get("sigma_source") else None
     return table
 
 

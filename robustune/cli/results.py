@@ -12,6 +12,7 @@ from rich.table import Table
 from plugins import jsonio
 from robustune.cli.render import (
     audit_table,
+    certified_table,
     console,
     issues_table,
     metrics_table,
@@ -76,8 +77,11 @@ def show_audit(report: dict[str, Any], folder: Path) -> None:
         console.print(f"[bold yellow]flag[/] {flag['code']}: {flag['message']}")
     if not report["flags"]:
         console.print("sanity flags: none raised")
+    if "certified" in report:
+        console.print(certified_table(report["certified"]))
     examples = "adversarial_texts.json" if report["modality"] == "text" else "adversarial.safetensors"
-    console.print(f"audit: {folder}/audit.json, robustness_curve.png/.svg, {examples}", soft_wrap=True)
+    band = ", certified_band.png/.svg" if "certified" in report else ""
+    console.print(f"audit: {folder}/audit.json, robustness_curve.png/.svg{band}, {examples}", soft_wrap=True)
 
 
 @view("audit")

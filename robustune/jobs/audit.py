@@ -68,6 +68,16 @@ class AuditSpec(Spec):
                                  "within 1 point of fp32 on a sample")
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
+    certify: bool = option(False, help="also certify by randomized smoothing (images): the certified "
+                                       "accuracy per L2 radius (a lower bound) under PGD-L2 against the "
+                                       "same smoothed classifier (an upper bound)")
+    sigma: float | None = option(None, gt=0, le=4,
+                                 help="certify: the noise's standard deviation in pixel units (default: the "
+                                      "sigma the model was trained with by --noise-train, else 0.25)")
+    certify_n0: int = option(100, ge=1, help="certify: noisy copies that pick each input's class")
+    certify_n: int = option(1000, ge=10, help="certify: noisy copies that bound its probability")
+    certify_alpha: float = option(0.001, gt=0, lt=0.5,
+                                  help="certify: the chance a certificate is wrong (Clopper-Pearson bound)")
 
     def __post_init__(self) -> None:
         require(self, [])

@@ -26,6 +26,14 @@ class PredictSpec(Spec):
     precision: str = option("auto", choices=PRECISIONS, help=PRECISION_HELP)
     device: str = option("auto", choices=("auto", "cpu", "cuda"),
                          help="auto (a GPU when present), cpu or cuda")
+    certify: bool = option(False, help="images: also the randomized-smoothing label and its certified L2 "
+                                       "radius (or an abstention) per input")
+    sigma: float | None = option(None, gt=0, le=4,
+                                 help="certify: the noise's standard deviation (default: the sigma the model "
+                                      "was trained with by --noise-train, else 0.25)")
+    certify_n: int = option(1000, ge=10, help="certify: noisy copies that bound each label's probability")
+    certify_alpha: float = option(0.001, gt=0, lt=0.5,
+                                  help="certify: the chance a certificate is wrong")
 
     def __post_init__(self) -> None:
         require(self, [])

@@ -188,3 +188,11 @@ class Engine:
         prediction set, the unfamiliar-input score and flag."""
         batcher = await self.batcher(version_id, bundle)
         return await batcher.submit(raw, k)
+
+    async def certify(self, version_id: str, bundle: str, raw: list[Any], sigma: float | None
+                      ) -> list[dict[str, Any]]:
+        """Per raw image: the randomized-smoothing label and its certified radius (its own pass, outside
+        the batcher: a thousand noisy copies per image)."""
+        predictor = (await self.batcher(version_id, bundle)).predictor
+        items = [await asyncio.to_thread(predictor.prepare, item) for item in raw]
+        return await asyncio.to_thread(predictor.certify, items, sigma)

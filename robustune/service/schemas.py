@@ -262,6 +262,9 @@ def _either(given: str, empty: str) -> dict[str, Any]:
                                                 empty: {"anyOf": [{"type": "null"}, {"maxItems": 0}]}}}
 
 
+CERTIFY_MAX = 16  # images one certify request may hold
+
+
 class PredictIn(BaseModel):
     """Texts for a text model, or base64 images for an image model; the top-k labels come back."""
 
@@ -274,6 +277,12 @@ class PredictIn(BaseModel):
         description="base64-encoded image files (or send files as multipart to /predict/files)",
     )
     top_k: _json(int, {"ge": 1, "le": 1000}) = 3  # type: ignore[valid-type]
+    certify: bool = Field(False, description=f"images: also each one's randomized-smoothing label and "
+                                             f"certified L2 radius (at most {CERTIFY_MAX} images; n = 1000 "
+                                             "noisy copies each)")
+    sigma: float | None = Field(None, gt=0, le=4,
+                                description="certify: the noise's standard deviation (default: the model's "
+                                            "--noise-train sigma, else 0.25)")
 
 
 class PredictOut(BaseModel):
@@ -292,6 +301,9 @@ class PredictOut(BaseModel):
                                                          "or Mahalanobis where calibrated so; higher: "
                                                          "unfamiliar)")
     note: str | None = Field(None, description="why sets or flags are missing")
+    certified: list[dict[str, Any]] | None = Field(
+        None, description="certify: per input, the smoothed label (null: abstained), its certified L2 radius "
+                          "and the sigma")
 
 
 class TokenIn(BaseModel):

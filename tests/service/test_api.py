@@ -101,6 +101,15 @@ def test_upload_run_register_predict_report(server: Server) -> None:
     assert isinstance(body["scores"][0], float)
     assert (body["sets"] is not None and "0" in body["sets"][0] and body["coverage"] == 0.9) or (
         "calibration examples" in body["note"])
+    certified = c.post("/v1/models/digits3/predict", json={"images": [base64.b64encode(png).decode()],
+                                                           "certify": True, "sigma": 0.25})
+    assert certified.status_code == 200, certified.text  # randomized smoothing: a label and its L2 radius
+    smoothed = certified.json()["certified"][0]
+    assert set(smoothed) == {"label", "radius", "abstained", "sigma"} and smoothed["sigma"] == 0.25
+    assert smoothed["abstained"] or (smoothed["label"] in {"0", "1", "2"} and smoothed["radius"] >= 0)
+    too_many = c.post("/v1/models/digits3/predict",
+                      json={"images": [base64.b64encode(png).decode()] * 17, "certify": True})
+    assert _error(too_many, 400, "images")["error"].startswith("certify takes at most 16 images")
     flagged = r'^robustune_predict_unfamiliar_total\{model="digits3"\} \d+$'
     assert re.search(flagged, c.get("/metrics").text, re.M)
     files = c.post(

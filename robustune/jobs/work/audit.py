@@ -28,8 +28,9 @@ from plugins.numerics import FP32
 from plugins.registry import registry
 from robustness.attacks.base import AttackConfig
 from robustness.audit import AuditResult, run_audit, validate
-from robustness.config import AuditConfig
+from robustness.config import AuditConfig, SmoothingConfig
 from robustness.outputs import write_audit
+from robustness.smoothing_audit import certified_report
 from robustness.text_audit import run_text_audit
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ def audit(spec: AuditSpec, events: Events | Reporter | None = None) -> dict[str,
     modality = read_meta(Path(spec.bundle)).modality
     cfg = spec.config(modality)
     validate(cfg, modality)  # every setting before any folder is made
+    if spec.certify and modality != "image":
+        raise InvalidInput(f"{opt('certify')} certifies image models (noise on the pixels); this is a text "
+                           f"model: drop {opt('certify')}", field="certify")
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column,
                           skip_corrupt=spec.skip_corrupt)
     inputs: list[Path | str | None] = [spec.bundle, *data_paths(spec.data, options)]
@@ -51,6 +55,7 @@ def audit(spec: AuditSpec, events: Events | Reporter | None = None) -> dict[str,
         result = _attack(spec, cfg, options, report)
         report.progress("writing the audit", 0)
         write_audit(result, spec.target, spec.overwrite, inputs)
+        partial_file(spec).unlink(missing_ok=True)
     files = sorted(p for p in spec.target.iterdir() if not p.name.startswith("."))
     return {"out": spec.target, "report": result.report, "files": files}
 
@@ -89,7 +94,35 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
     result = attack(model, len(labels), replace(cfg, batch_size=batch.size), report)
     result.report["numerics"] = choice.to_json()
     result.report["batch"] = {**batch.to_json(), "device": str(device)}
+    if spec.certify:
+        certified = _certify(spec, bundle, model, inputs, labels, device, batch.size, report)
+        result.report["certified"] = certified
+        result.report["flags"] = [*result.report["flags"], *certified["flags"]]
     return result
+
+
+def partial_file(spec: AuditSpec) -> Path:
+    """Where a certification keeps its finished inputs until the audit is written."""
+    return spec.target.parent / f".{spec.target.name}.certify.json"
+
+
+def smoothing(spec: AuditSpec, training: dict[str, Any]) -> tuple[SmoothingConfig, str]:
+    """The certification's settings, and where its sigma came from."""
+    trained = float(training.get("noise_train") or 0.0)
+    sigma = spec.sigma or trained or 0.25
+    why = ("given" if spec.sigma else f"the model was trained with --noise-train {trained:g}" if trained
+           else "the default; the model was not trained with noise (--noise-train), so expect little")
+    return SmoothingConfig(sigma=sigma, n0=spec.certify_n0, n=spec.certify_n, alpha=spec.certify_alpha,
+                           seed=spec.seed), why
+
+
+def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, torch.Tensor],
+             labels: torch.Tensor, device: torch.device, batch: int, report: Reporter) -> dict[str, Any]:
+    cfg, why = smoothing(spec, bundle.meta.training)
+    pixels = inputs["pixels"].float().div(255).to(device)
+    out = certified_report(model, pixels, labels.to(device), bundle.labels, cfg, report, batch,
+                           partial_file(spec))
+    return {**out, "sigma_source": why}
 
 
 def _work(cfg: AuditConfig, n: int, text: bool) -> int:

@@ -11,7 +11,13 @@ import torch
 from finetune.inference import EVAL_BATCH
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.precision import pick
-from finetune.predict import bundle_inputs_for_files, bundle_inputs_for_texts, trusted
+from finetune.predict import (
+    bundle_inputs_for_files,
+    bundle_inputs_for_texts,
+    certified_rows,
+    smoothing_for,
+    trusted,
+)
 from plugins.bundle import load_bundle
 from plugins.errors import InvalidInput, Unreadable, Unsupported, opt
 from plugins.events import Events, Reporter, reporter
@@ -36,6 +42,11 @@ def predict(spec: PredictSpec, events: Events | Reporter | None = None) -> dict[
     batch = batch_for(model, probe_args(inputs, device), device, "infer", EVAL_BATCH, len(names))
     preds = trusted(replace(bundle, model=model), inputs, spec.top_k, device, batch.size, True, spec.coverage)
     rows = [{"input": n, **pr} for n, pr in zip(names, preds, strict=True)]
+    if spec.certify:
+        cfg = smoothing_for(bundle, spec.sigma, n=spec.certify_n, alpha=spec.certify_alpha)
+        certified = certified_rows(replace(bundle, model=model), inputs, cfg, device)
+        for row, cert in zip(rows, certified, strict=True):
+            row["certified"] = cert
     return {"rows": rows, "numerics": choice.to_json(), "batch": batch.to_json()}
 
 
@@ -115,6 +126,15 @@ class Predictor:
                 field="images",
             ) from exc
         return prepare_images([pixels], size)[0]
+
+    def certify(self, items: list[Any], sigma: float | None = None) -> list[dict[str, Any]]:
+        """Per prepared image: the randomized-smoothing label and its certified L2 radius (or an
+        abstention), with the bundle's sigma unless given (``finetune.predict.certified_rows``)."""
+        if self.modality != "image":
+            raise Unsupported("certify is for image models (noise on the pixels); this is a text model",
+                              field="certify")
+        inputs = {"pixels": self._torch.stack(items)}
+        return certified_rows(self.bundle, inputs, smoothing_for(self.bundle, sigma), self.device)
 
     def predict(self, items: list[Any], k: int = 3) -> list[dict[str, Any]]:
         """Per prepared item (one batch): the top-k labels with calibrated probabilities, the prediction

@@ -21,7 +21,7 @@ from explain.sections.data import data_section, labels_section
 from explain.sections.gallery import confused_first, gallery_sections
 from explain.sections.metrics import bias_section, metrics_sections
 from explain.sections.quality import best_method, quality_rows, quality_section, text_quality_rows
-from explain.sections.robustness import robustness_section
+from explain.sections.robustness import certified_section, robustness_section
 from explain.sections.shortcuts import shortcut_section, word_shortcut_section
 from explain.sections.trust import trust_section
 from explain.shortcuts import ShortcutConfig, find_shortcuts
@@ -40,7 +40,7 @@ from plugins.bundle import Bundle, load_bundle
 from plugins.errors import InvalidInput, NotFound, opt
 from plugins.events import Events, Reporter, reporter
 from plugins.registry import registry
-from robustness.plot import plot_curve
+from robustness.plot import plot_band, plot_curve
 from robustness.report import read_audit_report
 from robustness.uncertainty.record import evaluate_trust
 
@@ -85,6 +85,12 @@ def curve_png(audit: dict[str, Any]) -> bytes:
         return plot_curve(audit, Path(tmp) / "curve")[0].read_bytes()
 
 
+def band_png(certified: dict[str, Any]) -> bytes:
+    """The certified band (audit --certify) as PNG bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return plot_band(certified, Path(tmp) / "band")[0].read_bytes()
+
+
 def render_report(spec: ReportSpec, report: Reporter) -> str:
     """The report's HTML."""
     cfg = spec.config()
@@ -110,6 +116,8 @@ def render_report(spec: ReportSpec, report: Reporter) -> str:
         sections.append(bias_section(pred, labels, dataset.groups, bundle.labels, cfg.positive))
     if audit is not None:
         sections.append(robustness_section(audit, curve_png(audit)))
+        if "certified" in audit:
+            sections.append(certified_section(audit["certified"], band_png(audit["certified"])))
     texts = dataset.texts if isinstance(dataset, TextData) else None
     pixels = inputs["pixels"].float() / 255 if texts is None else None
     if cfg.shortcut_n:

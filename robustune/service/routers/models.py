@@ -20,7 +20,7 @@ from robustune.service.deps import read, store, write
 from robustune.service.limits import check_count, check_images, check_texts
 from robustune.service.models import Alias, AliasMove, ModelVersion, Tag, Token
 from robustune.service.patterns import ALIAS, LABEL, MODEL_NAME, VERSION_OR_ALIAS, says, schema
-from robustune.service.schemas import AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
+from robustune.service.schemas import CERTIFY_MAX, AliasIn, ModelOut, PredictIn, PredictOut, TagIn, VersionOut
 from robustune.service.store import Store
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -280,7 +280,16 @@ async def predict(
         check_count(s.settings, len(body.images or []), "images")
         raw += [base64.b64decode(item, validate=True) for item in body.images or []]  # BASE64 already
         await asyncio.to_thread(check_images, s.settings, raw)
-    return await _predict(request, s, token, name, version, raw, body.top_k)
+    if body.certify and len(raw) > CERTIFY_MAX:
+        raise InvalidInput(f"certify takes at most {CERTIFY_MAX} images per request (each needs a thousand "
+                           "noisy copies); send fewer", field="images")
+    out = await _predict(request, s, token, name, version, raw, body.top_k)
+    if body.certify:
+        row = await asyncio.to_thread(_resolve, s, _ref(name, version), token.project_id)
+        async with request.app.state.slots.hold(token.id):
+            out.certified = await request.app.state.engine.certify(row.id, str(s.storage.absolute(row.path)),
+                                                                   raw, body.sigma)
+    return out
 
 
 @router.post("/{name}/predict/files", response_model=PredictOut)
@@ -304,8 +313,7 @@ async def predict_files(
 async def _predict(
     request: Request, s: Store, token: Token, name: str, version: str | None, raw: list[Any], top_k: int
 ) -> PredictOut:
-    ref = name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
-    row = await asyncio.to_thread(_resolve, s, ref, token.project_id)
+    row = await asyncio.to_thread(_resolve, s, _ref(name, version), token.project_id)
     async with request.app.state.slots.hold(token.id):
         start = time.perf_counter()
         preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
@@ -319,7 +327,12 @@ async def _predict(
     return PredictOut(model=row.name, version=row.version, predictions=[p["top"] for p in preds],
                       calibrated=calibrated, coverage=preds[0].get("coverage") if sets else None, sets=sets,
                       unfamiliar=unfamiliar if calibrated else None,
-                      scores=[p["score"] for p in preds] if calibrated else None, note=note)
+                      scores=[p["score"] for p in preds] if calibrated else None, note=note, certified=None)
+
+
+def _ref(name: str, version: str | None) -> str:
+    """``name``, ``name@3`` or ``name:alias``."""
+    return name if version is None else (f"{name}@{version}" if version.isdigit() else f"{name}:{version}")
 
 
 def _resolve(s: Store, ref: str, project: str) -> ModelVersion:
