@@ -30,7 +30,7 @@ test: setup
 	$(MAKE) --no-print-directory -j2 lint pytest
 
 bench: setup
-	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox  # ART: only the PGD benchmark compares against it
+	$(BIN)/pip install -q -c constraints.txt adversarial-robustness-toolbox statsmodels  # ART: the PGD and certify benchmarks' anchor (its certify needs statsmodels)
 	$(BIN)/pip install -q -c constraints.txt netcal pytorch-ood torch-geometric  # the trust benchmark's anchors (TorchCP imports torch-geometric)
 	$(BIN)/pip install -q --no-deps torchcp  # its torchsort (training losses only) does not build here
 	$(BIN)/pip install -q -c constraints.txt cleanlab scikit-image  # the labels benchmark's anchor; HOG for the image baseline

@@ -62,7 +62,7 @@ def row(label: str, options: dict[str, Any], noise: float, n_inputs: int) -> dic
     from plugins.events import Reporter
     from robustness.certify import certified_accuracy
     from robustness.config import SmoothingConfig
-    from robustness.smoothing_audit import certify_all, empirical
+    from robustness.smoothing_audit import certify_all, empirical, image_groups
 
     out = WORK / "certify" / f"{label.split()[0].lower()}-{noise:g}"
     if not (out / "robustune.json").is_file():
@@ -71,13 +71,13 @@ def row(label: str, options: dict[str, Any], noise: float, n_inputs: int) -> dic
     model = bundle.model.eval()
     cfg = SmoothingConfig(sigma=SIGMA, n0=N0, n=N, alpha=ALPHA)
     start = time.perf_counter()
-    ours = certify_all(model, x, len(bundle.labels), cfg, Reporter())
+    ours = certify_all(image_groups(model, x), len(x), len(bundle.labels), cfg, Reporter())
     ours_s = time.perf_counter() - start
     ours_acc = certified_accuracy(ours, y, list(RADII))
     art_pred, art_radius, art_s = art_certify(model, x, len(bundle.labels))
     art = type(ours)(torch.as_tensor(art_pred).long(), torch.as_tensor(art_radius).float(), ours.p_lower)
     art_acc = certified_accuracy(art, y, list(RADII))
-    upper = empirical(model, x, y, len(bundle.labels), cfg, list(RADII), 32, Reporter())
+    upper = empirical(image_groups(model, x), len(x), y, len(bundle.labels), cfg, list(RADII), 32, Reporter())
     both = (ours.predictions >= 0) & (art.predictions >= 0)
     return {"model": label, "noise-train": noise, "inputs": n_inputs,
             **{f"certified r={r:g} robustune": round(a, 3) for r, a in zip(RADII, ours_acc, strict=True)},

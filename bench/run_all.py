@@ -17,12 +17,13 @@ BENCHES = ["bench_cache.py", "bench_transfer.py", "bench_text.py", "bench_image.
            "bench_adversarial.py", "bench_text_attack.py", "bench_explain.py", "bench_zoo_digits.py",
            "bench_zoo_text.py", "bench_lora.py", "bench_service.py", "bench_probe.py", "bench_defaults.py",
            "bench_precision.py", "bench_scale.py", "bench_startup.py", "bench_trust.py",
-           "bench_shortcuts.py", "bench_labels.py", "bench_baselines.py"]
+           "bench_shortcuts.py", "bench_labels.py", "bench_baselines.py",
+           "bench_certify.py"]
 ORDER = ["image_finetune", "text_finetune", "linear_probe", "defaults", "precision", "feature_cache",
          "transfer", "pgd_throughput", "audit_curve",
          "adversarial_training", "text_attack", "explain_throughput", "zoo_digits", "zoo_text",
          "lora", "service_predict", "scale", "startup", "trust", "shortcuts", "labels", "baselines",
-         "gpu_check",
+         "certify", "gpu_check",
          "gpu_check_cpu_logic"]
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 

@@ -116,9 +116,11 @@ def max_radius(cfg: SmoothingConfig) -> float:
     return cfg.sigma * float(torch.special.ndtri(torch.tensor(cfg.alpha ** (1 / cfg.n), dtype=torch.float64)))
 
 
-def radius_grid(cfg: SmoothingConfig, step: float = 0.25) -> list[float]:
-    """0, 0.25, 0.5, ... up to the first step above the largest certifiable radius (at least 0.5)."""
-    top = max(0.5, math.ceil(max_radius(cfg) / step) * step)
+def radius_grid(cfg: SmoothingConfig) -> list[float]:
+    """0, 0.25, 0.5, ... (steps of sigma / 2 below sigma 0.25) up to the first step above the largest
+    certifiable radius (at least two steps)."""
+    step = 0.25 if cfg.sigma >= 0.25 else round(cfg.sigma / 2, 6)
+    top = max(2 * step, math.ceil(max_radius(cfg) / step) * step)
     return [round(i * step, 6) for i in range(int(round(top / step)) + 1)]
 
 

@@ -49,7 +49,8 @@ def plot_band(certified: dict[str, Any], stem: Path) -> list[Path]:
         if "max_radius" in certified:
             ax.axvline(certified["max_radius"], color="grey", linestyle=":",
                        label=f"largest certifiable radius at n = {certified['n']}")
-        ax.set_xlabel(f"L2 radius (pixel units; sigma = {certified['sigma']:g})")
+        space = "pixel units" if certified.get("linf_radii") is not None else "token embeddings"
+        ax.set_xlabel(f"L2 radius ({space}; sigma = {certified['sigma']:g})")
         ax.set_ylabel("accuracy")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(f"certified vs empirical (n = {certified['inputs']}, {certified['abstained']} "

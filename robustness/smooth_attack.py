@@ -19,10 +19,11 @@ Model = Callable[[Tensor], Tensor]
 
 
 def smoothed_pgd_l2(model: Model, x: Tensor, y: Tensor, radius: float, sigma: float, steps: int = 10,
-                    samples: int = 8, seed: int = 0) -> Tensor:
-    """Adversarial inputs within ``radius`` (L2) of ``x`` against the smoothed classifier.
+                    samples: int = 8, seed: int = 0, clamp: bool = True) -> Tensor:
+    """Adversarial inputs within ``radius`` (L2) of ``x`` against the smoothed classifier (``clamp``: pixels,
+    kept in [0, 1]; embeddings are not).
 
-    Shape: x (B, C, H, W) in [0, 1], y (B,) -> (B, C, H, W) in [0, 1].
+    Shape: x (B, ...), y (B,) -> (B, ...).
     """
     if radius <= 0:
         return x
@@ -43,7 +44,8 @@ def smoothed_pgd_l2(model: Model, x: Tensor, y: Tensor, radius: float, sigma: fl
             delta = delta + step * grad / norm
             length = delta.flatten(1).norm(dim=1).view(view)
             delta = delta * (radius / length.clamp_min(radius))  # back onto the ball
-            delta = (x + delta).clamp(0, 1) - x
+            if clamp:
+                delta = (x + delta).clamp(0, 1) - x
     return (x + delta).detach()
 
 

@@ -28,13 +28,17 @@ def certified_section(certified: dict[str, Any], band_png: bytes) -> Section:
     """audit --certify: the band between the certified (lower) and empirical (upper) robust accuracy of the
     smoothed classifier, per L2 radius, and what it means in one sentence."""
     low, high = certified["certified_accuracy"], certified["empirical_accuracy"]
+    linf = certified.get("linf_radii") or [None] * len(low)
     rows = [{"L2 radius": r, "certified (at least)": lo, "empirical PGD-L2 (at most)": hi,
-             "L-inf implied": f"{linf * 255:.2f}/255"}
-            for r, lo, hi, linf in zip(certified["radii"], low, high, certified["linf_radii"], strict=True)]
+             **({"L-inf implied": f"{li * 255:.2f}/255"} if li is not None else {})}
+            for r, lo, hi, li in zip(certified["radii"], low, high, linf, strict=True)]
     r = next((x for x in certified["radii"] if x > 0), 0.25)
     i = certified["radii"].index(r)
     sure = f"{1 - certified['alpha']:.1%}"
+    texts = certified.get("linf_radii") is None
     blocks: list[Block] = [
+        *([para("Texts are smoothed and certified on their token embeddings: the radius is an L2 distance "
+                "between embeddings, not a number of words.")] if texts else []),
         para("For inputs within an L2 distance of ", Strong(f"{r:g}"), " of these examples, the smoothed "
              "model's true robust accuracy lies between ", Strong(f"{low[i]:.1%}"), " (certified: on those "
              "inputs no change that small alters the answer, with probability ", Strong(sure), ") and ",

@@ -195,11 +195,14 @@ def certified_table(certified: dict[str, Any]) -> Table:
     smoothed classifier (an upper bound), with the L-inf radius the L2 one implies."""
     table = Table(title=f"randomized smoothing (sigma {certified['sigma']:g}, n = {certified['n']}, "
                         f"{certified['abstained']} of {certified['inputs']} abstained)")
-    for col in ("L2 radius", "certified", "empirical (PGD-L2)", "L-inf implied (weaker)"):
+    pixels = certified.get("linf_radii") is not None
+    first = "L2 radius" if pixels else "L2 radius (token embeddings)"
+    for col in (first, "certified", "empirical (PGD-L2)", *(["L-inf implied (weaker)"] if pixels else [])):
         table.add_column(col, justify="right")
-    for r, low, high, linf in zip(certified["radii"], certified["certified_accuracy"],
-                                  certified["empirical_accuracy"], certified["linf_radii"], strict=True):
-        table.add_row(f"{r:g}", f"{low:.3f}", f"{high:.3f}", f"{linf * 255:.2f}/255")
+    linf = certified["linf_radii"] if pixels else [None] * len(certified["radii"])
+    for r, low, high, li in zip(certified["radii"], certified["certified_accuracy"],
+                                certified["empirical_accuracy"], linf, strict=True):
+        table.add_row(f"{r:g}", f"{low:.3f}", f"{high:.3f}", *([f"{li * 255:.2f}/255"] if pixels else []))
     table.caption = f"sigma: {certified['sigma_source']}" if certified.get("sigma_source") else None
     return table
 

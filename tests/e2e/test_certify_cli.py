@@ -65,11 +65,17 @@ def test_predict_certify_gives_a_label_and_a_radius(cli: CliResult, noisy_cnn: P
     assert 0 < cert["radius"] < 0.6
 
 
-def test_certify_and_noise_train_refuse_what_they_cannot_do(cli: CliResult, text_bundle: Path, text_csv: Path,
-                                                           tmp_path: Path) -> None:
-    res = cli("audit", str(text_bundle), "--data", f"csv:{text_csv}", "--certify", "--out",
-              str(tmp_path / "a"))
-    assert res.code == 2 and "certifies image models" in res.err and not (tmp_path / "a").exists()
+def test_texts_are_certified_on_their_embeddings_and_noise_train_refuses_a_probe(
+        cli: CliResult, text_bundle: Path, text_csv: Path, tmp_path: Path) -> None:
+    audit = tmp_path / "a"
+    res = cli("audit", str(text_bundle), "--data", f"csv:{text_csv}", "--attacks", "embedding-pgd", "--eps",
+              "0.05", "--n", "2", "--certify", "--sigma", "0.5", "--certify-n0", "10", "--certify-n", "30",
+              "--out", str(audit))
+    assert res.code == 0, res.err
+    assert "L2 radius (token embeddings)" in res.out and "L-inf" not in res.out
+    cert = json.loads((audit / "audit.json").read_text())["certified"]
+    assert cert["space"].startswith("token embeddings") and cert["linf_radii"] is None
+    assert cert["radii"] == [0.0, 0.25, 0.5] and cert["inputs"] == 2
     res = cli("train", "--data", "digits", "--model", "efficientnet_lite0", "--noise-train", "0.25",
               "--out", str(tmp_path / "b"))
     assert res.code == 2 and "caches its features once" in res.err and not (tmp_path / "b").exists()

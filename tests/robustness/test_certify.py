@@ -113,18 +113,19 @@ def test_the_bound_and_the_grid() -> None:
 
 def test_a_stopped_certification_continues_where_it_stopped(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from plugins.events import Cancelled, ListEvents, Progress, Reporter
-    from robustness.smoothing_audit import CERTIFY_CHUNK, certify_all
+    from robustness.smoothing_audit import CERTIFY_CHUNK, certify_all, image_groups
 
     model = Linear2(torch.tensor([1.0, -0.5, 0.25]), 0.1)
     x = torch.randn(2 * CERTIFY_CHUNK + 5, 3)
     cfg = SmoothingConfig(sigma=0.3, n0=50, n=300, batch_size=500)
-    whole = certify_all(model, x, 2, cfg, Reporter())
+    groups = image_groups(model, x)
+    whole = certify_all(groups, len(x), 2, cfg, Reporter())
     partial = tmp_path / "partial.json"
     stop = ListEvents(lambda ev: sum(isinstance(e, Progress) and e.step > 0 for e in ev) >= 1)
     with pytest.raises(Cancelled):
-        certify_all(model, x, 2, cfg, Reporter(stop), partial)
+        certify_all(groups, len(x), 2, cfg, Reporter(stop), partial)
     assert partial.is_file()  # the first chunk is kept
     events = ListEvents()
-    again = certify_all(model, x, 2, cfg, Reporter(events), partial)
+    again = certify_all(groups, len(x), 2, cfg, Reporter(events), partial)
     assert any("continuing after the 20 inputs" in getattr(e, "message", "") for e in events.events)
     assert torch.equal(again.predictions, whole.predictions) and torch.equal(again.radii, whole.radii)

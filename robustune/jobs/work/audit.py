@@ -30,7 +30,7 @@ from robustness.attacks.base import AttackConfig
 from robustness.audit import AuditResult, run_audit, validate
 from robustness.config import AuditConfig, SmoothingConfig
 from robustness.outputs import write_audit
-from robustness.smoothing_audit import certified_report
+from robustness.smoothing_audit import certified_report, image_groups, text_groups
 from robustness.text_audit import run_text_audit
 
 if TYPE_CHECKING:
@@ -43,9 +43,6 @@ def audit(spec: AuditSpec, events: Events | Reporter | None = None) -> dict[str,
     modality = read_meta(Path(spec.bundle)).modality
     cfg = spec.config(modality)
     validate(cfg, modality)  # every setting before any folder is made
-    if spec.certify and modality != "image":
-        raise InvalidInput(f"{opt('certify')} certifies image models (noise on the pixels); this is a text "
-                           f"model: drop {opt('certify')}", field="certify")
     options = DataOptions(text_column=spec.text_column, label_column=spec.label_column,
                           skip_corrupt=spec.skip_corrupt)
     inputs: list[Path | str | None] = [spec.bundle, *data_paths(spec.data, options)]
@@ -119,9 +116,17 @@ def smoothing(spec: AuditSpec, training: dict[str, Any]) -> tuple[SmoothingConfi
 def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, torch.Tensor],
              labels: torch.Tensor, device: torch.device, batch: int, report: Reporter) -> dict[str, Any]:
     cfg, why = smoothing(spec, bundle.meta.training)
-    pixels = inputs["pixels"].float().div(255).to(device)
-    out = certified_report(model, pixels, labels.to(device), bundle.labels, cfg, report, batch,
-                           partial_file(spec))
+    if bundle.modality == "image":
+        pixels = inputs["pixels"].float().div(255).to(device)
+        groups, values = image_groups(model, pixels), int(pixels[0].numel())
+    else:  # texts: on the token embeddings (each text at its own length)
+        ids, mask = inputs["input_ids"].to(device), inputs["attention_mask"].to(device)
+        with torch.no_grad():
+            embeds = model.get_input_embeddings()(ids).float()  # type: ignore[operator]
+        groups = text_groups(model, [e[: int(m.sum())] for e, m in zip(embeds, mask, strict=True)])
+        values = None
+    out = certified_report(groups, len(labels), labels.to(device), bundle.labels, cfg, report, batch,
+                           partial_file(spec), values)
     return {**out, "sigma_source": why}
 
 
