@@ -25,7 +25,7 @@ CASES = [  # name, train options, certified inputs
     ("digits cnn", {"data": "digits", "backbone": "cnn"}, 100),
     ("Fashion-MNIST EfficientNet-Lite0 full 128 px",
      {"data": "fashion-mnist", "backbone": "efficientnet_lite0", "adapter": "full", "image_size": 128,
-      "per_class": 60, "test_per_class": 10, "epochs": 3}, 16),
+      "per_class": 60, "test_per_class": 10, "epochs": 3}, 10),
 ]
 
 

@@ -100,6 +100,8 @@ def certify(model: Callable[[Tensor], Tensor], x: Tensor, num_classes: int, cfg:
     """Cohen's CERTIFY on every input of ``x`` (``start``: the inputs' position in the whole job, for
     their noise). Shape: (B, ...) -> Certified over B."""
     check = events.check if events is not None else (lambda: None)
+    if isinstance(model, torch.nn.Module):
+        model.eval()  # dropout or batch statistics would be a second, unaccounted noise
     gens = generators(len(x), cfg.seed, start)
     selection = counts(model, x, cfg.n0, cfg.sigma, gens, num_classes, cfg.batch_size, check)
     chosen = selection.argmax(1)

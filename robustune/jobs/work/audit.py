@@ -116,6 +116,7 @@ def smoothing(spec: AuditSpec, training: dict[str, Any]) -> tuple[SmoothingConfi
 def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, torch.Tensor],
              labels: torch.Tensor, device: torch.device, batch: int, report: Reporter) -> dict[str, Any]:
     cfg, why = smoothing(spec, bundle.meta.training)
+    model.eval()
     if bundle.modality == "image":
         pixels = inputs["pixels"].float().div(255).to(device)
         groups, values = image_groups(model, pixels), int(pixels[0].numel())
