@@ -57,16 +57,14 @@ class LabelsSpec(Spec):
 
 def run(spec: LabelsSpec, events: Events | Reporter | None = None) -> LabelsReport:
     """Cross-fit, rank the likely issues, list the near-copies, write the folder."""
-    from finetune.data.spec import load_data
-    from finetune.data.splits import make_splits
-    from finetune.quality.edits import apply_edits
     from finetune.quality.labels import check_labels
     from finetune.run.prepare import resolve_names, run_inputs
+    from finetune.selection.recommend import load_splits
 
     report = reporter(events)
     cfg = spec.run
     report.progress("loading data", 0)
-    splits = apply_edits(make_splits(load_data(cfg.data, cfg.data_options), cfg.split), cfg.data_options)
+    splits = load_splits(cfg)  # the splits (and edits) a training of cfg would use
     return check_labels(resolve_names(cfg, splits), splits, Path(spec.out), spec.folds, spec.fast,
                         spec.overwrite, run_inputs(cfg), report)
 

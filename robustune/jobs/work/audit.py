@@ -19,6 +19,7 @@ from finetune.evaluation import bundle_data, bundle_labels
 from finetune.numerics import apply
 from finetune.numerics.batch import batch_for, probe_args
 from finetune.precision import pick
+from finetune.predict import smoothing_for
 from finetune.preprocess import prepare_inputs
 from plugins.atomic import check_writable_target, output_lock
 from plugins.bundle import load_bundle, read_meta
@@ -103,19 +104,19 @@ def partial_file(spec: AuditSpec) -> Path:
     return spec.target.parent / f".{spec.target.name}.certify.json"
 
 
-def smoothing(spec: AuditSpec, training: dict[str, Any]) -> tuple[SmoothingConfig, str]:
-    """The certification's settings, and where its sigma came from."""
-    trained = float(training.get("noise_train") or 0.0)
-    sigma = spec.sigma or trained or 0.25
+def smoothing(spec: AuditSpec, bundle: Any) -> tuple[SmoothingConfig, str]:
+    """The certification's settings (``finetune.predict.smoothing_for``), and where its sigma came from."""
+    cfg = replace(smoothing_for(bundle, spec.sigma, spec.certify_n0, spec.certify_n, spec.certify_alpha),
+                  seed=spec.seed)
+    trained = float(bundle.meta.training.get("noise_train") or 0.0)
     why = ("given" if spec.sigma else f"the model was trained with --noise-train {trained:g}" if trained
            else "the default; the model was not trained with noise (--noise-train), so expect little")
-    return SmoothingConfig(sigma=sigma, n0=spec.certify_n0, n=spec.certify_n, alpha=spec.certify_alpha,
-                           seed=spec.seed), why
+    return cfg, why
 
 
 def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, torch.Tensor],
              labels: torch.Tensor, device: torch.device, batch: int, report: Reporter) -> dict[str, Any]:
-    cfg, why = smoothing(spec, bundle.meta.training)
+    cfg, why = smoothing(spec, bundle)
     model.eval()
     if bundle.modality == "image":
         pixels = inputs["pixels"].float().div(255).to(device)
