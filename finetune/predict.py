@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,14 @@ def certified_rows(bundle: Bundle, inputs: Inputs, cfg: SmoothingConfig,
     if bundle.modality != "image":
         raise Unsupported(f"{opt('certify')} certifies image models (noise on the pixels); this is a text "
                           "model", field="certify")
-    x = inputs["pixels"].float().div(255).to(device or torch.device("cpu"))
-    cert = certify(bundle.model.eval(), x, len(bundle.labels), cfg)
+    from finetune.numerics.batch import certify_batch
+
+    on = device or torch.device("cpu")
+    x = inputs["pixels"].float().div(255).to(on)
+    model = bundle.model.eval()
+    if cfg.batch_size is None:
+        cfg = replace(cfg, batch_size=certify_batch(model, (x[:1],), on).size)
+    cert = certify(model, x, len(bundle.labels), cfg)
     return [{"label": None if int(p) == ABSTAIN else bundle.labels[int(p)], "radius": round(float(r), 4),
              "abstained": int(p) == ABSTAIN, "sigma": cfg.sigma}
             for p, r in zip(cert.predictions.tolist(), cert.radii.tolist(), strict=True)]

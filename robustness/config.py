@@ -44,7 +44,9 @@ class SmoothingConfig:
     n0: int = 100
     n: int = 1000
     alpha: float = 0.001
-    batch_size: int = 1000  # noisy copies per forward pass (several inputs share one)
+    # noisy copies per forward pass (several inputs share one); None: sized for the model and device by
+    # finetune.numerics.batch.certify_batch (robustness.certify alone then takes CHUNK)
+    batch_size: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,5 +54,5 @@ class SmoothingConfig:
                        ("n0", self.n0 >= 1, "must be at least 1"),
                        ("n", self.n >= 1, "must be at least 1"),
                        ("alpha", 0 < self.alpha < 0.5, "must be between 0 and 0.5"),
-                       ("batch_size", self.batch_size >= 1, "must be at least 1"),
+                       ("batch_size", self.batch_size is None or self.batch_size >= 1, "must be at least 1"),
                        ("seed", 0 <= self.seed < 2**32, "must be between 0 and 2**32 - 1")])

@@ -17,7 +17,7 @@ from torch import Tensor
 from plugins import jsonio
 from plugins.atomic import atomic_write_text
 from plugins.events import Reporter
-from robustness.certify import ABSTAIN, Certified, certified_accuracy, certify, max_radius, radius_grid
+from robustness.certify import ABSTAIN, CHUNK, Certified, certified_accuracy, certify, max_radius, radius_grid
 from robustness.config import SmoothingConfig
 from robustness.smooth_attack import smoothed_pgd_l2, smoothed_votes
 
@@ -88,8 +88,8 @@ def empirical(groups: Groups, total: int, y: Tensor, num_classes: int, cfg: Smoo
                 yb = y[first:first + len(xb)]
                 adv = smoothed_pgd_l2(model, xb, yb, r, cfg.sigma, ATTACK_STEPS, ATTACK_SAMPLES,
                                       cfg.seed + first, clamp=pixels)
-                votes = smoothed_votes(model, adv, num_classes, cfg.sigma, cfg.n0, cfg.seed, cfg.batch_size,
-                                       first)
+                votes = smoothed_votes(model, adv, num_classes, cfg.sigma, cfg.n0, cfg.seed,
+                                       cfg.batch_size or CHUNK, first)
                 right += int((votes == yb.cpu()).sum())
         out.append(right / total)
     events.progress("PGD-L2 against the smoothed classifier", len(radii), len(radii))
@@ -100,14 +100,17 @@ def certified_report(groups: Groups, total: int, y: Tensor, classes: list[str], 
                      events: Reporter, batch: int = 32, partial: Path | None = None,
                      values: int | None = None) -> dict[str, Any]:
     """``audit.json``'s ``certified`` part: the settings, radii, certified and empirical accuracy, the
-    implied L-inf radii (``values``: the values of one input; texts: none), abstentions and per-class
-    certified accuracy. Shape: y (N,)."""
+    implied L-inf radii (``values``: the values of one input; texts: none), abstentions, per-class
+    certified accuracy, and each input's label, smoothed class and radius. ``batch``: inputs per gradient
+    pass of the attack, each with ``ATTACK_SAMPLES`` noisy copies. Shape: y (N,)."""
     began = time.perf_counter()
     cert = certify_all(groups, total, len(classes), cfg, events, partial)
+    certified_at = time.perf_counter()
     radii = radius_grid(cfg)
     labels = y.cpu()
     certified = certified_accuracy(cert, labels, radii)
-    upper = empirical(groups, total, y, len(classes), cfg, radii, batch, events, pixels=values is not None)
+    upper = empirical(groups, total, y, len(classes), cfg, radii, max(1, batch // ATTACK_SAMPLES), events,
+                      pixels=values is not None)
     per_class = {name: certified_accuracy(Certified(cert.predictions[labels == c], cert.radii[labels == c],
                                                     cert.p_lower[labels == c]), labels[labels == c], radii)
                  for c, name in enumerate(classes) if bool((labels == c).any())}
@@ -129,6 +132,9 @@ def certified_report(groups: Groups, total: int, y: Tensor, classes: list[str], 
         "smoothed_accuracy": float((cert.predictions == labels).float().mean()),
         "mean_radius": float(cert.radii[cert.predictions == labels].sum() / total),
         "per_class": per_class, "flags": flags, "seconds": round(time.perf_counter() - began, 2),
+        "certify_seconds": round(certified_at - began, 2),
+        "per_input": {"labels": labels.tolist(), "predictions": cert.predictions.tolist(),
+                      "radii": [round(r, 5) for r in cert.radii.tolist()]},
         "attack": {"name": "pgd-l2 on the smoothed classifier", "steps": ATTACK_STEPS,
                    "samples": ATTACK_SAMPLES, "votes": cfg.n0},
     }

@@ -215,3 +215,38 @@ def sized(gpu: bool, need: Footprint, free: int, usual: int, examples: int | Non
     why = "all the job's examples" if size == top < GPU_MAX else f"fits {SHARE:.0%} of the {mib} free"
     return Batch(size, why)
 
+
+
+CERTIFY_MAX = 1024  # noisy copies per forward pass of a certification at most (CPU and GPU)
+# On the CPU a tensor above glibc's largest mmap threshold (32 MiB on 64-bit) is mapped afresh at each
+# allocation and its pages faulted in again: EfficientNet-Lite0 at 128 px took 6.2 ms per image in fp32
+# batches of 32 (its largest layer output 51 MiB) against 3.8 in batches of 16 (bench/bench_certify.py)
+CPU_TENSOR_BYTES = 32 * 2**20
+
+
+def certify_batch(model: nn.Module, args: tuple[Tensor, ...], device: torch.device,
+                  given: int | None = None) -> Batch:
+    """Noisy copies per forward pass of a randomized-smoothing certification (robustness/certify.py):
+    ``given`` when set; on a GPU the largest power of two that fits (``batch_for``'s rule); on the CPU the
+    largest power of two whose largest layer output stays within ``CPU_TENSOR_BYTES``; at most
+    ``CERTIFY_MAX``.
+
+    Shape: args are one batch of the model's inputs, (N, ...) each.
+    """
+    if given is not None:
+        return Batch(given, "given")
+    if device.type == "cuda":
+        return batch_for(model, args, device, "infer", CERTIFY_MAX)
+    try:
+        need = footprint(model, args, device, "infer")
+    except (RuntimeError, AttributeError, NotImplementedError, TypeError, ValueError) as exc:
+        why = f"a middle size (its memory could not be measured: {type(exc).__name__})"
+        return Batch(CERTIFY_MAX // 8, why)
+    inputs = sum(a[:1].numel() * a.element_size() for a in args)
+    largest = max(1, (need.per_example - inputs) // 2)  # an inference footprint: twice the largest output
+    size = min(CERTIFY_MAX, pow2_floor(CPU_TENSOR_BYTES // largest))
+    free = free_bytes(device)
+    if free is not None and 0 < need.fits(free) < size:
+        return sized(False, need, free, size)
+    return Batch(size, f"each layer's output within {CPU_TENSOR_BYTES // 2**20} MiB (the CPU allocator "
+                       "maps larger ones afresh at every pass)")

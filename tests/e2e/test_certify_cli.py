@@ -41,6 +41,11 @@ def test_audit_certify_draws_the_band_and_the_report_explains_it(cli: CliResult,
     d = (0.25 / cert["linf_radii"][1]) ** 2  # r / sqrt(d): d the pixel values of the input, 3 x 8 x 8
     assert d == pytest.approx(192)
     assert set(cert["per_class"]) <= set(meta["labels"])
+    each = cert["per_input"]  # each input's label, smoothed class and radius: the accuracies come from them
+    right = [p == y and r >= 0.25 for y, p, r in zip(each["labels"], each["predictions"], each["radii"],
+                                                      strict=True)]
+    assert len(right) == 24 and sum(right) / 24 == pytest.approx(low[1])
+    assert cert["batch"]["size"] == 1024 and 0 < cert["certify_seconds"] <= cert["seconds"]  # a tiny CNN
     assert (audit / "certified_band.png").stat().st_size > 10_000
     page = tmp_path / "report.html"
     res = cli("report", str(noisy_cnn), "--data", "digits", "--audit", str(audit), "--out", str(page),

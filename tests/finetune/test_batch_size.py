@@ -9,11 +9,14 @@ import torch
 
 from finetune.numerics import cache_file, cache_key
 from finetune.numerics.batch import (
+    CERTIFY_MAX,
+    CPU_TENSOR_BYTES,
     GPU_MAX,
     LIMIT_ENV,
     SHARE,
     Footprint,
     batch_for,
+    certify_batch,
     footprint,
     probe_args,
     sized,
@@ -71,3 +74,15 @@ def test_probe_args_take_the_longest_text() -> None:
     mask = (ids != 0).long()
     (got_ids, got_mask) = probe_args({"input_ids": ids, "attention_mask": mask}, torch.device("cpu"))
     assert got_ids.tolist() == [[1, 5, 6, 7, 2]] and got_mask.shape == (1, 5)
+
+
+def test_certification_passes_keep_each_layer_output_under_the_cpu_allocator_threshold() -> None:
+    cpu = torch.device("cpu")
+    wide = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(64 * 128 * 128, 2)).eval()
+    layer = 64 * 128 * 128 * 4  # one example's largest layer output: 4 MiB
+    got = certify_batch(wide, (torch.rand(1, 3, 128, 128),), cpu)
+    assert got.size == CPU_TENSOR_BYTES // layer == 8 and "32 MiB" in got.why
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    assert certify_batch(tiny, (torch.rand(1, 1, 8, 8),), cpu).size == CERTIFY_MAX
+    assert certify_batch(tiny, (torch.rand(1, 1, 8, 8),), cpu, given=300).size == 300

@@ -99,6 +99,14 @@ def test_counts_do_not_depend_on_the_batch_size() -> None:
     a = counts(model, x, 250, 0.5, generators(5, 3), 2, batch_size=64)
     b = counts(model, x, 250, 0.5, generators(5, 3), 2, batch_size=100_000)
     assert torch.equal(a, b) and a.sum(1).tolist() == [250] * 5
+    seen: list[int] = []  # passes of exactly the batch size, chunks split across them (7 does not divide 100)
+
+    def counting(z: torch.Tensor) -> torch.Tensor:
+        seen.append(len(z))
+        return model(z)
+
+    c = counts(counting, x, 250, 0.5, generators(5, 3), 2, batch_size=7)
+    assert torch.equal(a, c) and seen[:-1] == [7] * (len(seen) - 1) and sum(seen) == 1250 and seen[-1] <= 7
 
 
 def test_the_bound_and_the_grid() -> None:

@@ -17,7 +17,8 @@ from finetune.data.types import TextData
 from finetune.device import resolve_device
 from finetune.evaluation import bundle_data, bundle_labels
 from finetune.numerics import apply
-from finetune.numerics.batch import batch_for, probe_args
+from finetune.numerics.batch import batch_for, certify_batch, probe_args
+from finetune.numerics.timing import FORWARD_SHARE
 from finetune.precision import pick
 from finetune.predict import smoothing_for
 from finetune.preprocess import prepare_inputs
@@ -29,9 +30,16 @@ from plugins.numerics import FP32
 from plugins.registry import registry
 from robustness.attacks.base import AttackConfig
 from robustness.audit import AuditResult, run_audit, validate
+from robustness.certify import radius_grid
 from robustness.config import AuditConfig, SmoothingConfig
 from robustness.outputs import write_audit
-from robustness.smoothing_audit import certified_report, image_groups, text_groups
+from robustness.smoothing_audit import (
+    ATTACK_SAMPLES,
+    ATTACK_STEPS,
+    certified_report,
+    image_groups,
+    text_groups,
+)
 from robustness.text_audit import run_text_audit
 
 if TYPE_CHECKING:
@@ -82,7 +90,7 @@ def _attack(spec: AuditSpec, cfg: AuditConfig, options: DataOptions, report: Rep
 
         def attack(model: Any, n: int, small: AuditConfig, to: Reporter = quiet) -> AuditResult:
             return run_audit(model, pixels[:n], labels[:n], bundle.labels, small, to)
-    work = _work(cfg, len(labels), isinstance(dataset, TextData))
+    work = _work(cfg, len(labels), isinstance(dataset, TextData)) + _certify_work(spec, bundle, len(labels))
     device = resolve_device(spec.device)
     check, check_cost = _robust_check(attack, cfg, len(labels), isinstance(dataset, TextData))
     model, choice = pick(bundle.model.to(device), inputs, device, "gradient", spec.precision, report,
@@ -118,6 +126,8 @@ def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, t
              labels: torch.Tensor, device: torch.device, batch: int, report: Reporter) -> dict[str, Any]:
     cfg, why = smoothing(spec, bundle)
     model.eval()
+    copies = certify_batch(model, probe_args(inputs, device), device)
+    cfg = replace(cfg, batch_size=copies.size)
     if bundle.modality == "image":
         pixels = inputs["pixels"].float().div(255).to(device)
         groups, values = image_groups(model, pixels), int(pixels[0].numel())
@@ -129,7 +139,19 @@ def _certify(spec: AuditSpec, bundle: Any, model: nn.Module, inputs: dict[str, t
         values = None
     out = certified_report(groups, len(labels), labels.to(device), bundle.labels, cfg, report, batch,
                            partial_file(spec), values)
-    return {**out, "sigma_source": why}
+    return {**out, "sigma_source": why, "batch": copies.to_json()}
+
+
+def _certify_work(spec: AuditSpec, bundle: Any, n: int) -> int:
+    """What ``--certify`` adds to the audit, in input gradients (a forward pass counts a third of one):
+    n0 + n noisy copies per input, then PGD-L2 on the smoothed classifier at every radius (steps of
+    ``ATTACK_SAMPLES`` copies) and its vote of n0 copies. 0 without ``--certify``."""
+    if not spec.certify:
+        return 0
+    cfg = smoothing(spec, bundle)[0]
+    radii = len(radius_grid(cfg))
+    attack = radii * ATTACK_STEPS * ATTACK_SAMPLES
+    return n * (attack + int((cfg.n0 + cfg.n + radii * cfg.n0) * FORWARD_SHARE))
 
 
 def _work(cfg: AuditConfig, n: int, text: bool) -> int:
