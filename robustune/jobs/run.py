@@ -24,7 +24,7 @@ from robustune.jobs import Job
 from robustune.jobs.audit import attack_options
 
 STEP_OPTIONS = ("out", "attacks", "eps", "n", "steps", "pdf", "attack_options", "gallery", "quality_n",
-                "n_steps", "gallery_method", "independent", "shortcut_n", "label_folds")
+                "n_steps", "gallery_method", "independent", "shortcut_n", "label_folds", "certify")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class RunSpec(Spec):
                                         "most faithful by deletion)")
     independent: bool = option(False, help="audit: attack every sample at every budget to the last step "
                                "(default: skip samples already fooled)")
+    certify: bool = option(False, help="audit: also certify by randomized smoothing (images; sigma: the "
+                                       "training's --noise-train, else 0.25); an audit done earlier without "
+                                       "it is redone, and the report with it")
     shortcut_n: int = option(16, ge=0, help="report: per predicted class, images or texts explained to look "
                                             "for what the model relies on (0: skip)")
     label_folds: int | None = option(None, ge=0, le=20,

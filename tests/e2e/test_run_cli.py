@@ -37,6 +37,12 @@ def test_run_trains_audits_reports_and_resumes(cli: Cli, tmp_path: Path) -> None
     (out / "report.html").unlink()  # redo one step only
     third = cli(*args)
     assert third.code == 0 and third.out.count("done earlier") == 3 and (out / "report.html").is_file()
+    certified = cli(*args, "--certify")  # the audit done without it is redone with it, and the report too
+    assert certified.code == 0, certified.err
+    assert certified.out.count("done earlier") == 2  # train and labels
+    cert = json.loads((out / "audit" / "audit.json").read_text())["certified"]
+    assert cert["inputs"] == 20 and cert["sigma"] == 0.25 and (out / "audit" / "certified_band.png").is_file()
+    assert "<h2>Certified robustness</h2>" in (out / "report.html").read_text()
 
 
 def test_run_bad_input(cli: Cli, tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ def run_all(spec: RunSpec, events: Events | Reporter | None = None) -> dict[str,
             *([("labels", lambda: _labels(spec, bundle, labels, report))] if label_folds(spec) else []),
             ("audit", lambda: _audit(spec, bundle, audit, report)),
             ("report", lambda: _report(spec, bundle, audit, page, report,
-                                       labels if (labels / "labels.json").is_file() else None)),
+                                       labels if (labels / "labels.json").is_file() else None,
+                                       stale="audit" in ran)),
         ):
             (ran if step() else skipped).append(name)
     metrics = read_meta(bundle).metrics
@@ -90,8 +91,10 @@ def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool
 
 def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     if (target / "audit.json").is_file():
-        report.log(f"audit: done earlier ({target})")
-        return False
+        if not spec.certify or "certified" in read_audit_report(target / "audit.json"):
+            report.log(f"audit: done earlier ({target})")
+            return False
+        report.log(f"audit: done earlier without --certify; auditing again with it ({target})")
     cfg = spec.audit_config(read_meta(bundle).modality)
     assert cfg is not None
     opts = spec.run.data_options
@@ -112,6 +115,7 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
             skip_corrupt=opts.skip_corrupt,
             attack_options=dict(spec.attack_options),
             independent=cfg.independent,
+            certify=spec.certify,
         ),
         report,
     )
@@ -119,8 +123,9 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
 
 
 def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter,
-            labels: Path | None = None) -> bool:
-    if page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
+            labels: Path | None = None, stale: bool = False) -> bool:
+    """The report page (and PDF); ``stale``: the audit was just redone, so a page made earlier is too."""
+    if not stale and page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
         report.log(f"report: done earlier ({page})")
         return False
     opts = spec.run.data_options
