@@ -88,6 +88,15 @@ def smoothing_for(bundle: Bundle, sigma: float | None = None, n0: int = 100, n: 
     return SmoothingConfig(sigma=sigma or trained or 0.25, n0=n0, n=n, alpha=alpha)
 
 
+def certify_copies(bundle: Bundle, device: torch.device) -> int:
+    """Noisy copies per forward pass when certifying ``bundle``'s images on ``device``
+    (``finetune.numerics.batch.certify_batch``; it runs the model on one blank image)."""
+    from finetune.numerics.batch import certify_batch
+
+    side = bundle.meta.image_size
+    return certify_batch(bundle.model.eval(), (torch.zeros(1, 3, side, side, device=device),), device).size
+
+
 def certified_rows(bundle: Bundle, inputs: Inputs, cfg: SmoothingConfig,
                    device: torch.device | None = None) -> list[dict[str, Any]]:
     """Per input: the smoothed classifier's label and its certified L2 radius, or an abstention (Cohen
@@ -97,13 +106,11 @@ def certified_rows(bundle: Bundle, inputs: Inputs, cfg: SmoothingConfig,
     if bundle.modality != "image":
         raise Unsupported(f"{opt('certify')} certifies image models (noise on the pixels); this is a text "
                           "model", field="certify")
-    from finetune.numerics.batch import certify_batch
-
     on = device or torch.device("cpu")
     x = inputs["pixels"].float().div(255).to(on)
     model = bundle.model.eval()
     if cfg.batch_size is None:
-        cfg = replace(cfg, batch_size=certify_batch(model, (x[:1],), on).size)
+        cfg = replace(cfg, batch_size=certify_copies(bundle, on))
     cert = certify(model, x, len(bundle.labels), cfg)
     return [{"label": None if int(p) == ABSTAIN else bundle.labels[int(p)], "radius": round(float(r), 4),
              "abstained": int(p) == ABSTAIN, "sigma": cfg.sigma}

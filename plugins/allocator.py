@@ -6,8 +6,9 @@ tensors of tens of MiB, so each pass faults its pages in again and the kernel ze
 machines that was most of a certification's time: EfficientNet-Lite0 at 128 px, 1,100 noisy copies of 4
 images in fp32 batches of 32, 27 s of which 25 s in the kernel; with freed memory kept, 11 s (0.3 s in
 the kernel). ``keep_freed_memory`` turns off mmap for allocations and trims the heap only above 1 GiB of
-free memory, for the rest of the process (a job's process holds its peak memory until it ends). No-op
-outside glibc, and with ``ROBUSTUNE_MALLOC=default``.
+free memory, for the rest of the process (a job's process holds its peak memory until it ends; the
+service's too, once it certified). Threads other than the main one allocate from arenas of 64 MiB heaps:
+larger tensors there are still mapped afresh. No-op outside glibc, and with ``ROBUSTUNE_MALLOC=default``.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def counts(model: Callable[[Tensor], Tensor], x: Tensor, num: int, sigma: float,
         with torch.inference_mode():
             answers = model(waiting[:size]).argmax(1).cpu()
         out.index_put_((whose[:size], answers), torch.ones_like(answers), accumulate=True)
-        copies, owners = ([waiting[size:]], [whose[size:]]) if held > size else ([], [])
+        copies, owners = ([waiting[size:].clone()], [whose[size:]]) if held > size else ([], [])
         held -= size
 
     for i in range(len(x)):

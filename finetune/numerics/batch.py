@@ -218,9 +218,11 @@ def sized(gpu: bool, need: Footprint, free: int, usual: int, examples: int | Non
 
 
 CERTIFY_MAX = 1024  # noisy copies per forward pass of a certification at most (CPU and GPU)
-# On the CPU a tensor above glibc's largest mmap threshold (32 MiB on 64-bit) is mapped afresh at each
-# allocation and its pages faulted in again: EfficientNet-Lite0 at 128 px took 6.2 ms per image in fp32
-# batches of 32 (its largest layer output 51 MiB) against 3.8 in batches of 16 (bench/bench_certify.py)
+# On the CPU a larger pass is no faster, and its tensors cost page faults: glibc maps those above 32 MiB
+# afresh at each allocation, and even with freed memory kept (plugins/allocator.py) a heap grown for them
+# is faulted in again. EfficientNet-Lite0 at 128 px, 4 images certified in fp32 with freed memory kept:
+# 11.3 / 10.7 / 13.7 / 36.4 s at 16 / 32 / 128 / 1000 copies per pass (its largest layer output: 1.6 MiB
+# per copy); with glibc's default, 15.4 s at 16 and 27.3 s at 32
 CPU_TENSOR_BYTES = 32 * 2**20
 
 
@@ -235,6 +237,8 @@ def certify_batch(model: nn.Module, args: tuple[Tensor, ...], device: torch.devi
     """
     if given is not None:
         return Batch(given, "given")
+    if getattr(getattr(model, "numerics", None), "runtime", "torch") != "torch":
+        return Batch(CERTIFY_MAX // 8, "a middle size (onnxruntime's layers cannot be measured)")
     if device.type == "cuda":
         return batch_for(model, args, device, "infer", CERTIFY_MAX)
     try:
@@ -248,5 +252,5 @@ def certify_batch(model: nn.Module, args: tuple[Tensor, ...], device: torch.devi
     free = free_bytes(device)
     if free is not None and 0 < need.fits(free) < size:
         return sized(False, need, free, size)
-    return Batch(size, f"each layer's output within {CPU_TENSOR_BYTES // 2**20} MiB (the CPU allocator "
-                       "maps larger ones afresh at every pass)")
+    return Batch(size, f"each layer's output within {CPU_TENSOR_BYTES // 2**20} MiB (larger passes are no "
+                       "faster on the CPU and fault their memory in)")

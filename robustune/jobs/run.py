@@ -52,9 +52,10 @@ class RunSpec(Spec):
                                         "most faithful by deletion)")
     independent: bool = option(False, help="audit: attack every sample at every budget to the last step "
                                "(default: skip samples already fooled)")
-    certify: bool = option(False, help="audit: also certify by randomized smoothing (images; sigma: the "
-                                       "training's --noise-train, else 0.25); an audit done earlier without "
-                                       "it is redone, and the report with it")
+    certify: bool = option(False, help="audit: also certify by randomized smoothing (images on their "
+                                       "pixels, texts on their token embeddings; sigma: the training's "
+                                       "--noise-train, else 0.25); an audit done earlier without it is "
+                                       "redone, and the report with it")
     shortcut_n: int = option(16, ge=0, help="report: per predicted class, images or texts explained to look "
                                             "for what the model relies on (0: skip)")
     label_folds: int | None = option(None, ge=0, le=20,

@@ -43,6 +43,10 @@ def test_run_trains_audits_reports_and_resumes(cli: Cli, tmp_path: Path) -> None
     cert = json.loads((out / "audit" / "audit.json").read_text())["certified"]
     assert cert["inputs"] == 20 and cert["sigma"] == 0.25 and (out / "audit" / "certified_band.png").is_file()
     assert "<h2>Certified robustness</h2>" in (out / "report.html").read_text()
+    (out / "audit" / "audit.json").write_text("{")  # a damaged audit is done again, not an error
+    again = cli(*args)
+    assert again.code == 0, again.err
+    assert again.out.count("done earlier") == 2 and json.loads((out / "audit" / "audit.json").read_text())
 
 
 def test_run_bad_input(cli: Cli, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from finetune.numerics.batch import (
 )
 from plugins.backbones.config import BackboneConfig
 from plugins.model import ModelSpec, build_classifier
+from plugins.numerics import ONNX_RUNTIME
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,6 @@ def test_certification_passes_keep_each_layer_output_under_the_cpu_allocator_thr
     tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
     assert certify_batch(tiny, (torch.rand(1, 1, 8, 8),), cpu).size == CERTIFY_MAX
     assert certify_batch(tiny, (torch.rand(1, 1, 8, 8),), cpu, given=300).size == 300
+    wrapped = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    wrapped.numerics = ONNX_RUNTIME  # type: ignore[assignment]  # as the onnxruntime wrapper declares
+    assert certify_batch(wrapped, (torch.rand(1, 1, 8, 8),), cpu).size == CERTIFY_MAX // 8

@@ -15,6 +15,7 @@ from finetune.predict import (
     bundle_inputs_for_files,
     bundle_inputs_for_texts,
     certified_rows,
+    certify_copies,
     smoothing_for,
     trusted,
 )
@@ -81,6 +82,9 @@ class Predictor:
         self.bytes = sum(p.numel() * p.element_size() for p in self.bundle.model.parameters())
         self.fitted = 0  # a GPU's batch sized for its memory (batch_size), once asked
         self._torch = torch
+        # certify's noisy copies per forward pass, sized now: measuring later would hook the model while the
+        # service's predictions run through it
+        self.copies = certify_copies(self.bundle, self.device) if self.modality == "image" else None
 
     def batch_size(self, usual: int, lanes: int = 1) -> int:
         """The most inputs one batch may hold: ``usual`` on the CPU; on a GPU the largest power of two
@@ -134,7 +138,8 @@ class Predictor:
             raise Unsupported("certify is for image models (noise on the pixels); this is a text model",
                               field="certify")
         inputs = {"pixels": self._torch.stack(items)}
-        return certified_rows(self.bundle, inputs, smoothing_for(self.bundle, sigma), self.device)
+        cfg = replace(smoothing_for(self.bundle, sigma), batch_size=self.copies)
+        return certified_rows(self.bundle, inputs, cfg, self.device)
 
     def predict(self, items: list[Any], k: int = 3) -> list[dict[str, Any]]:
         """Per prepared item (one batch): the top-k labels with calibrated probabilities, the prediction

@@ -12,6 +12,7 @@ from finetune.driver import run_training
 from finetune.run.workdir import resume_config, work_dir
 from plugins.atomic import output_lock
 from plugins.bundle import read_meta
+from plugins.errors import InvalidInput
 from plugins.events import Events, Reporter, reporter
 from robustness.report import read_audit_report
 from robustune.jobs import audit as audit_job
@@ -91,10 +92,16 @@ def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool
 
 def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     if (target / "audit.json").is_file():
-        if not spec.certify or "certified" in read_audit_report(target / "audit.json"):
+        try:
+            done = read_audit_report(target / "audit.json")
+        except InvalidInput as exc:
+            done = None
+            report.log(f"audit: the one done earlier cannot be read ({exc}); auditing again")
+        if done is not None and (not spec.certify or "certified" in done):
             report.log(f"audit: done earlier ({target})")
             return False
-        report.log(f"audit: done earlier without --certify; auditing again with it ({target})")
+        if done is not None:
+            report.log(f"audit: done earlier without --certify; auditing again with it ({target})")
     cfg = spec.audit_config(read_meta(bundle).modality)
     assert cfg is not None
     opts = spec.run.data_options
@@ -124,7 +131,11 @@ def _audit(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
 
 def _report(spec: RunSpec, bundle: Path, audit: Path, page: Path, report: Reporter,
             labels: Path | None = None, stale: bool = False) -> bool:
-    """The report page (and PDF); ``stale``: the audit was just redone, so a page made earlier is too."""
+    """The report page (and PDF); ``stale``: the audit was just redone, so a page made earlier is too (as
+    is a page older than the audit, when a run stopped between the two)."""
+    written = audit / "audit.json"
+    newer = page.is_file() and written.is_file() and written.stat().st_mtime_ns > page.stat().st_mtime_ns
+    stale = stale or newer
     if not stale and page.is_file() and (not spec.pdf or page.with_suffix(".pdf").is_file()):
         report.log(f"report: done earlier ({page})")
         return False
