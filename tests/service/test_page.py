@@ -57,7 +57,9 @@ def test_page_flow_in_a_real_browser(browser, tmp_path: Path) -> None:  # noqa: 
         page.set_input_files("#upload-file", str(zipped))
         page.fill("#upload-name", "digits-upload")
         page.click("#upload-submit")
-        page.wait_for_selector("#notice:has-text('uploaded digits-upload')")
+        # the server's first upload imports the data stack; with the other test worker training beside it
+        # on 2 cores that once took over 30 s
+        page.wait_for_selector("#notice:has-text('uploaded digits-upload')", timeout=90_000)
         page.wait_for_selector("#datasets td:has-text('digits-upload')")
         page.screenshot(path=str(SHOTS / "2-uploaded.png"), full_page=True)
 
