@@ -19,6 +19,7 @@ from robustune.jobs import audit as audit_job
 from robustune.jobs import report as report_job
 
 if TYPE_CHECKING:
+    from finetune.run_config import RunConfig
     from robustune.jobs.run import RunSpec
 
 
@@ -67,24 +68,26 @@ def _train(spec: RunSpec, bundle: Path, report: Reporter) -> bool:
 def label_folds(spec: RunSpec) -> int:
     """The labels step's folds: as given, else 5 for a pretrained model (its features: seconds) and 0 for
     one trained from scratch (five more trainings)."""
-    from finetune.run.prepare import is_from_scratch
-
     if spec.label_folds is not None:
         return spec.label_folds
-    scratch = is_from_scratch(spec.run.backbone) or spec.run.backbone_config.weights == "none"
-    return 0 if scratch else 5
+    return 5 if _pretrained(spec.run) else 0
+
+
+def _pretrained(cfg: RunConfig) -> bool:
+    """A model on pretrained weights (not from scratch, not ``--weights none``)."""
+    from finetune.run.prepare import is_from_scratch
+
+    return not is_from_scratch(cfg.backbone) and cfg.backbone_config.weights != "none"
 
 
 def _labels(spec: RunSpec, bundle: Path, target: Path, report: Reporter) -> bool:
     if (target / "labels.json").is_file():
         report.log(f"labels: done earlier ({target})")
         return False
-    from finetune.run.prepare import is_from_scratch
     from robustune.jobs import labels as labels_job
 
     cfg = replace(spec.run, out=str(bundle))
-    pretrained = not is_from_scratch(cfg.backbone) and cfg.backbone_config.weights != "none"
-    fast = pretrained and cfg.adapter not in ("linear-probe", "auto")  # a probe is cheap as it is
+    fast = _pretrained(cfg) and cfg.adapter not in ("linear-probe", "auto")  # a probe is cheap as it is
     labels_job.run(labels_job.LabelsSpec(str(target), cfg, label_folds(spec), fast=fast, overwrite=True),
                    report)
     return True

@@ -283,13 +283,7 @@ async def predict(
     if body.certify and len(raw) > CERTIFY_MAX:
         raise InvalidInput(f"certify takes at most {CERTIFY_MAX} images per request (each needs a thousand "
                            "noisy copies); send fewer", field="images")
-    out = await _predict(request, s, token, name, version, raw, body.top_k)
-    if body.certify:
-        row = await asyncio.to_thread(_resolve, s, _ref(name, version), token.project_id)
-        async with request.app.state.slots.hold(token.id):
-            out.certified = await request.app.state.engine.certify(row.id, str(s.storage.absolute(row.path)),
-                                                                   raw, body.sigma)
-    return out
+    return await _predict(request, s, token, name, version, raw, body.top_k, body.certify, body.sigma)
 
 
 @router.post("/{name}/predict/files", response_model=PredictOut)
@@ -311,15 +305,23 @@ async def predict_files(
 
 
 async def _predict(
-    request: Request, s: Store, token: Token, name: str, version: str | None, raw: list[Any], top_k: int
+    request: Request, s: Store, token: Token, name: str, version: str | None, raw: list[Any], top_k: int,
+    certify: bool = False, sigma: float | None = None,
 ) -> PredictOut:
+    """The predictions of one model version (and with ``certify`` its certified labels, from the same
+    version)."""
     row = await asyncio.to_thread(_resolve, s, _ref(name, version), token.project_id)
+    path = str(s.storage.absolute(row.path))
     async with request.app.state.slots.hold(token.id):
         start = time.perf_counter()
-        preds = await request.app.state.engine.predict(row.id, str(s.storage.absolute(row.path)), raw, top_k)
+        preds = await request.app.state.engine.predict(row.id, path, raw, top_k)
     unfamiliar = [bool(p["unfamiliar"]) for p in preds if "unfamiliar" in p]
     request.app.state.metrics.observe_predict(time.perf_counter() - start, len(raw), row.name,
                                               sum(unfamiliar))
+    certified = None
+    if certify:  # its own slot, after the prediction's latency is counted
+        async with request.app.state.slots.hold(token.id):
+            certified = await request.app.state.engine.certify(row.id, path, raw, sigma)
     calibrated = all(p.get("calibrated") for p in preds)
     sets = [p["set"] for p in preds] if all("set" in p for p in preds) else None
     note = next((p.get("trust_note") or p.get("set_note") for p in preds
@@ -327,7 +329,8 @@ async def _predict(
     return PredictOut(model=row.name, version=row.version, predictions=[p["top"] for p in preds],
                       calibrated=calibrated, coverage=preds[0].get("coverage") if sets else None, sets=sets,
                       unfamiliar=unfamiliar if calibrated else None,
-                      scores=[p["score"] for p in preds] if calibrated else None, note=note, certified=None)
+                      scores=[p["score"] for p in preds] if calibrated else None, note=note,
+                      certified=certified)
 
 
 def _ref(name: str, version: str | None) -> str:
